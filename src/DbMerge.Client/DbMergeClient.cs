@@ -1,0 +1,106 @@
+using System.Data;
+using DbMerge.Client.Errors;
+using Microsoft.Data.SqlClient;
+
+namespace DbMerge.Client;
+
+/// <summary>
+/// Typed access to DbMerge's <c>api.*</c> procedures: one async method per procedure (in the partial files
+/// <c>DbMergeClient.*.cs</c>), each with its procedure name as a constant, an explicit timeout and
+/// cancellation, and a record for its result. Business errors surface as <see cref="DbMergeException"/>
+/// subclasses; engine errors stay <see cref="SqlException"/> (see <see cref="SqlErrors"/>).
+/// </summary>
+public sealed partial class DbMergeClient
+{
+    private readonly DbMergeClientOptions _options;
+
+    public DbMergeClient(DbMergeClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.ConnectionString, nameof(options.ConnectionString));
+        _options = options;
+    }
+
+    public DbMergeClientOptions Options => _options;
+
+    /// <summary>Opens a connection with the options' InfoMessage forwarding attached.</summary>
+    public async Task<SqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqlConnection(_options.ConnectionString);
+        if (_options.InfoMessage is { } sink)
+        {
+            connection.FireInfoMessageEventOnUserErrors = false;
+            connection.InfoMessage += (_, e) =>
+            {
+                foreach (SqlError error in e.Errors)
+                {
+                    sink(error.Message);
+                }
+            };
+        }
+
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs a stored procedure on a new connection and hands its reader to <paramref name="read"/>.
+    /// A DbMerge business error becomes a typed <see cref="DbMergeException"/>.
+    /// </summary>
+    public async Task<T> ExecuteProcedureAsync<T>(
+        string procedure,
+        Action<SqlParameterCollection> addParameters,
+        Func<SqlDataReader, SqlParameterCollection, CancellationToken, Task<T>> read,
+        TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ExecuteProcedureAsync(connection, null, procedure, addParameters, read, timeout, cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>As above, on the caller's connection and (optional) transaction.</summary>
+    public async Task<T> ExecuteProcedureAsync<T>(
+        SqlConnection connection,
+        SqlTransaction? transaction,
+        string procedure,
+        Action<SqlParameterCollection> addParameters,
+        Func<SqlDataReader, SqlParameterCollection, CancellationToken, Task<T>> read,
+        TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using var command = new SqlCommand(procedure, connection, transaction)
+        {
+            CommandType = CommandType.StoredProcedure,
+            CommandTimeout = (int)Math.Ceiling((timeout ?? _options.CommandTimeout).TotalSeconds),
+        };
+        addParameters(command.Parameters);
+        try
+        {
+            T result;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result = await read(reader, command.Parameters, cancellationToken).ConfigureAwait(false);
+                // Drain remaining results so errors raised after the last result set surface here.
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                {
+                }
+            }
+
+            return result;
+        }
+        catch (SqlException ex) when (DbMergeException.FromSqlException(ex) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+}

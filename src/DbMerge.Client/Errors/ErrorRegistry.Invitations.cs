@@ -1,0 +1,8 @@
+namespace DbMerge.Client.Errors;
+
+public static partial class ErrorRegistry
+{
+    private static DbMergeError[] Invitations =>
+    [
+    ];
+}

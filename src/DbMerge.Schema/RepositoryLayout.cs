@@ -1,0 +1,117 @@
+namespace DbMerge.Schema;
+
+/// <summary>
+/// Where DbMerge's SQL lives: <c>migrations/</c> (one-time, append-only) and <c>database/</c>
+/// (re-runnable objects). Paths reported to users are relative to <see cref="Root"/> with '/' separators.
+/// </summary>
+public sealed class RepositoryLayout
+{
+    /// <summary>The order in which <c>database/</c> object kinds are deployed: dependencies first.</summary>
+    public static readonly IReadOnlyList<string> DatabaseObjectOrder =
+        ["Types", "Functions", "Views", "Procedures", "permissions"];
+
+    public RepositoryLayout(string root)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        Root = Path.GetFullPath(root);
+        if (!Directory.Exists(MigrationsDirectory))
+        {
+            throw new DirectoryNotFoundException(
+                $"'{Root}' is not a DbMerge repository: it has no migrations/ folder. Pass the folder that holds DbMerge.sln.");
+        }
+    }
+
+    public string Root { get; }
+
+    public string MigrationsDirectory => Path.Combine(Root, "migrations");
+
+    public string DatabaseDirectory => Path.Combine(Root, "database");
+
+    public string ChecksumsFile => Path.Combine(MigrationsDirectory, "checksums.txt");
+
+    /// <summary>
+    /// Finds the repository by walking up from <paramref name="start"/> (default: the current directory,
+    /// then the application's base directory) to the first folder holding <c>DbMerge.sln</c>.
+    /// </summary>
+    public static RepositoryLayout Discover(string? start = null)
+    {
+        foreach (var candidate in start is null
+                     ? new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory }
+                     : new[] { start })
+        {
+            for (var dir = new DirectoryInfo(Path.GetFullPath(candidate)); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "DbMerge.sln")) &&
+                    Directory.Exists(Path.Combine(dir.FullName, "migrations")))
+                {
+                    return new RepositoryLayout(dir.FullName);
+                }
+            }
+        }
+
+        throw new DirectoryNotFoundException(
+            "Could not find the DbMerge repository (a folder holding DbMerge.sln and migrations/) above " +
+            $"'{start ?? Directory.GetCurrentDirectory()}'. Run from inside the repository or pass --repo.");
+    }
+
+    /// <summary>Migration scripts in the order DbUp applies them (ordinal by file name).</summary>
+    public IReadOnlyList<SqlScriptFile> Migrations() =>
+        Directory.EnumerateFiles(MigrationsDirectory, "*.sql", SearchOption.TopDirectoryOnly)
+            .OrderBy(Path.GetFileName, StringComparer.Ordinal)
+            .Select(Load)
+            .ToList();
+
+    /// <summary>
+    /// Re-runnable scripts in deployment order: by kind (<see cref="DatabaseObjectOrder"/>), then by path.
+    /// Kinds are the folder directly under the schema folder (<c>database/api/Procedures/…</c>), or the
+    /// top folder for <c>database/permissions/</c>.
+    /// </summary>
+    public IReadOnlyList<SqlScriptFile> DatabaseObjects()
+    {
+        if (!Directory.Exists(DatabaseDirectory))
+        {
+            return [];
+        }
+
+        return Directory.EnumerateFiles(DatabaseDirectory, "*.sql", SearchOption.AllDirectories)
+            .Select(Load)
+            .OrderBy(f => KindRank(f.RelativePath))
+            .ThenBy(f => f.RelativePath, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>Every script: migrations first, then database objects.</summary>
+    public IReadOnlyList<SqlScriptFile> AllScripts() => [.. Migrations(), .. DatabaseObjects()];
+
+    public string Relative(string fullPath) =>
+        Path.GetRelativePath(Root, fullPath).Replace(Path.DirectorySeparatorChar, '/');
+
+    private SqlScriptFile Load(string fullPath) =>
+        new(Relative(fullPath), fullPath, File.ReadAllText(fullPath));
+
+    private static int KindRank(string relativePath)
+    {
+        // database/<schema>/<Kind>/<file>.sql or database/permissions/<file>.sql
+        var parts = relativePath.Split('/');
+        var kind = parts.Length >= 4 ? parts[2] : parts.Length >= 2 ? parts[1] : string.Empty;
+        for (var i = 0; i < DatabaseObjectOrder.Count; i++)
+        {
+            if (string.Equals(DatabaseObjectOrder[i], kind, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return DatabaseObjectOrder.Count;
+    }
+}
+
+/// <summary>One SQL script of the repository.</summary>
+/// <param name="RelativePath">Path relative to the repository root, '/'-separated (e.g. <c>migrations/0002_create_app_User.sql</c>).</param>
+/// <param name="FullPath">Absolute path on disk.</param>
+/// <param name="Text">The script's text.</param>
+public sealed record SqlScriptFile(string RelativePath, string FullPath, string Text)
+{
+    /// <summary>The file name, which is also the DbUp script name for migrations.</summary>
+    public string Name => Path.GetFileName(RelativePath);
+}
