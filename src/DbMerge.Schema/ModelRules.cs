@@ -26,5 +26,6 @@ public static class ModelRules
 {
     public static IReadOnlyList<IModelRule> All { get; } =
     [
+        new Rules.MergePolicyCoverageRule(),
     ];
 }
