@@ -8,6 +8,8 @@ internal static class VerbCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
-        yield break;
+        yield return UsersVerbs.Build(context);
+        yield return MergesVerbs.Build(context);
+        yield return DemoVerb.Build(context);
     }
 }

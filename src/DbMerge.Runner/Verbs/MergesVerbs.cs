@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Globalization;
+using DbMerge.Client;
+using DbMerge.Runner.Cli;
+
+namespace DbMerge.Runner.Verbs;
+
+/// <summary><c>dbmerge merges …</c>: the history of user merges (dbmerge.MergeRun, dbmerge.MergeJournal).</summary>
+internal static class MergesVerbs
+{
+    public static Command Build(CliContext context)
+    {
+        var merges = new Command("merges", "History of user merges: every committed, dry-run, refused and failed run.");
+        merges.Subcommands.Add(BuildList(context));
+        merges.Subcommands.Add(BuildShow(context));
+        return merges;
+    }
+
+    private static Command BuildList(CliContext context)
+    {
+        var user = new Option<string?>("--user") { Description = "Only runs where this user (id or e-mail) was source or target." };
+        var top = new Option<int>("--top") { Description = "At most this many runs, newest first.", DefaultValueFactory = _ => 100 };
+        var connection = CommonOptions.Connection();
+        var json = CommonOptions.Json();
+        var command = new Command("list", "List merge runs, newest first.") { user, top, connection, json };
+        Verb.SetAction(command, context, async (parse, cancellationToken) =>
+        {
+            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            int? userId = null;
+            if (parse.GetValue(user) is { Length: > 0 } who)
+            {
+                userId = (await UsersVerbs.Resolve(client, "--user", who, cancellationToken)).UserId;
+            }
+
+            var runs = await client.ListMergeRunsAsync(userId, parse.GetValue(top), cancellationToken);
+            if (parse.GetValue(json))
+            {
+                context.WriteJson(runs);
+                return ExitCodes.Success;
+            }
+
+            context.Out.WriteLine($"{"run",8} {"status",-9} {"source",8} {"target",8} {"started (UTC)",-23} {"requested by",-20} reason");
+            foreach (var r in runs)
+            {
+                var error = r.ErrorNumber is { } n ? $" [error {n}]" : string.Empty;
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.MergeRunId,8} {r.Status,-9} {r.SourceUserId,8} {r.TargetUserId,8} {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} {Truncate(r.RequestedBy, 20),-20} {r.Reason}{error}"));
+            }
+
+            context.Error.WriteLine($"{runs.Count} run(s).");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command BuildShow(CliContext context)
+    {
+        var runId = new Argument<long>("RUN_ID") { Description = "The merge run id (from 'users merge' or 'merges list')." };
+        var connection = CommonOptions.Connection();
+        var json = CommonOptions.Json();
+        var command = new Command("show", "Show one merge run: who, when, why, outcome, per-table summary and journal counts.") { runId, connection, json };
+        Verb.SetAction(command, context, async (parse, cancellationToken) =>
+        {
+            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            var detail = await client.GetMergeRunAsync(parse.GetValue(runId), cancellationToken);
+            if (parse.GetValue(json))
+            {
+                context.WriteJson(detail);
+                return ExitCodes.Success;
+            }
+
+            var r = detail.Run;
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Merge run {r.MergeRunId}: {r.Status}{(r.IsDryRun ? " (dry run)" : string.Empty)}"));
+            context.Out.WriteLine($"  source user   {r.SourceUserId}");
+            context.Out.WriteLine($"  target user   {r.TargetUserId}");
+            context.Out.WriteLine($"  requested by  {r.RequestedBy}");
+            context.Out.WriteLine($"  reason        {r.Reason}");
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  started       {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} UTC"));
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  finished      {r.FinishedAt:yyyy-MM-dd HH:mm:ss.fff} UTC"));
+            if (r.ErrorNumber is { } number)
+            {
+                context.Out.WriteLine($"  error         {number}: {r.ErrorMessage}");
+            }
+
+            if (detail.Summary is { } summary)
+            {
+                MergeTables.Write(context.Out, summary);
+            }
+
+            context.Out.WriteLine($"  journal: {detail.Journal.Sum(j => j.JournalRows)} before-image(s)" +
+                                  (detail.Journal.Count == 0 ? string.Empty : ": " + string.Join(", ", detail.Journal.Select(j => $"{j.TableName}.{j.ColumnName} {j.Action} {j.JournalRows}"))));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
+}
