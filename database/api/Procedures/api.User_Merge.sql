@@ -23,8 +23,8 @@ GO
                 51104 source user is already merged into another user
                 51105 a foreign key to app.User has no merge policy (from dbmerge.User_MergeCore)
                 51106 refused collision: both enrollments of a course hold a final qualification
-                51107 a user lock could not be acquired within @LockTimeoutMs
-                51108 residual rows still reference the source before commit
+                51107 residual rows still reference the source before commit
+                51108 a user lock could not be acquired within @LockTimeoutMs
                 51109 called inside an open transaction
                 51110 a parameter is missing or out of range (@Reason blank or too long, @LockTimeoutMs, …)
   Example:      DECLARE @RunId bigint;
@@ -161,7 +161,7 @@ BEGIN
         /* Failure logging: the run's row, written after the rollback (a 51xxx refusal is 'refused'). */
         INSERT INTO dbmerge.MergeRun (MergeRunId, SourceUserId, TargetUserId, RequestedBy, Reason, IsDryRun, Status, StartedAt, FinishedAt, ErrorNumber, ErrorMessage, SummaryJson)
         VALUES (@MergeRunId, @SourceUserId, @TargetUserId, @Requester, @ReasonText, ISNULL(@DryRun, 0),
-                IIF(ERROR_NUMBER() BETWEEN 51000 AND 51999 AND ERROR_NUMBER() <> 51108, 'refused', 'failed'),
+                IIF(ERROR_NUMBER() BETWEEN 51000 AND 51999 AND ERROR_NUMBER() <> 51107, 'refused', 'failed'),
                 @StartedAt, SYSUTCDATETIME(), ERROR_NUMBER(), LEFT(ERROR_MESSAGE(), 2048), @SummaryJson);
 
         THROW;

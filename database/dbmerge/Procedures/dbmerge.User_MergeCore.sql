@@ -28,8 +28,8 @@ GO
                 51104 source user is already merged into another user
                 51105 a foreign key to app.User has no merge policy, or a policy has no handler here
                 51106 both enrollments of one course hold a final qualification (refused collision)
-                51107 a user lock could not be acquired within @LockTimeoutMs
-                51108 rows still reference the source user before commit (residual rows)
+                51107 rows still reference the source user before commit (residual rows)
+                51108 a user lock could not be acquired within @LockTimeoutMs
                 51110 a parameter is missing or out of range
                 51111 called without an open transaction
   Example:      BEGIN TRANSACTION;
@@ -95,7 +95,7 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: could not lock user %d within %d ms (sp_getapplock returned %d); another merge holds it. Nothing was changed; retry later.',
                 @FirstUserId, @LockTimeoutMs, @LockResult);
-            THROW 51107, @Message, 1;
+            THROW 51108, @Message, 1;
         END;
 
         SET @Resource = N'DbMerge.User:' + CONVERT(nvarchar(12), @SecondUserId);
@@ -105,7 +105,7 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: could not lock user %d within %d ms (sp_getapplock returned %d); another merge holds it. Nothing was changed; retry later.',
                 @SecondUserId, @LockTimeoutMs, @LockResult);
-            THROW 51107, @Message, 1;
+            THROW 51108, @Message, 1;
         END;
 
         /* ---- re-check the users under the locks ------------------------------------------------------ */
@@ -831,7 +831,7 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: rows still reference source user %d after the merge, rolled back: %s',
                 @SourceUserId, LEFT(@ResidualJson, 1500));
-            THROW 51108, @Message, 1;
+            THROW 51107, @Message, 1;
         END;
 
         /* ---- result ---------------------------------------------------------------------------------- */

@@ -9,8 +9,8 @@ public static partial class ErrorRegistry
     public const int MergeSourceAlreadyMerged = 51104;
     public const int MergeUnhandledReference = 51105;
     public const int MergeRefusedCollision = 51106;
-    public const int MergeLockTimeout = 51107;
-    public const int MergeResidualReferences = 51108;
+    public const int MergeResidualReferences = 51107;
+    public const int MergeLockTimeout = 51108;
     public const int MergeOpenTransaction = 51109;
     public const int MergeInvalidArgument = 51110;
     public const int MergeCoreRequiresTransaction = 51111;
@@ -33,10 +33,10 @@ public static partial class ErrorRegistry
             "A foreign key to app.User has no row in dbmerge.MergePolicy (or a policy has no handler); the merge refused to start, nothing changed."),
         new(MergeRefusedCollision, "MergeRefusedCollision", "dbmerge.User_MergeCore", DbMergeErrorKind.Conflict,
             "Both users' enrollments in one course hold a final qualification; the whole merge was refused, nothing changed."),
-        new(MergeLockTimeout, "MergeLockTimeout", "dbmerge.User_MergeCore", DbMergeErrorKind.LockTimeout,
-            "A user is locked by another merge and the lock was not granted within the lock timeout; nothing changed, retry."),
         new(MergeResidualReferences, "MergeResidualReferences", "dbmerge.User_MergeCore", DbMergeErrorKind.InvariantViolated,
             "Rows still referenced the source user before commit; the merge was rolled back (the message names table, column and count)."),
+        new(MergeLockTimeout, "MergeLockTimeout", "dbmerge.User_MergeCore", DbMergeErrorKind.LockTimeout,
+            "A user is locked by another merge and the lock was not granted within the lock timeout; nothing changed, retry."),
         new(MergeOpenTransaction, "MergeOpenTransaction", "api.User_Merge", DbMergeErrorKind.InvalidState,
             "api.User_Merge was called inside an open transaction; it owns its transaction and refused without touching the caller's."),
         new(MergeInvalidArgument, "MergeInvalidArgument", "api.User_Merge", DbMergeErrorKind.InvalidArgument,
