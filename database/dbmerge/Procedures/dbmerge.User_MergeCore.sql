@@ -182,7 +182,7 @@ BEGIN
             SchemaName sysname        NOT NULL,
             TableName  sysname        NOT NULL,
             ColumnName sysname        NOT NULL,
-            Problem    nvarchar(200)  NOT NULL
+            Problem    nvarchar(400)  NOT NULL
         );
 
         INSERT INTO @Unhandled (SchemaName, TableName, ColumnName, Problem)
@@ -622,7 +622,7 @@ BEGIN
         BEGIN
             /* The target's pending invitation kept per channel: the lowest id (ChannelId IS NOT NULL keeps
                this correct once invitations may target an organization instead). */
-            DECLARE @InvitationKeep TABLE (ChannelId int NOT NULL PRIMARY KEY, KeepInvitationId int NOT NULL, KeepRank tinyint NOT NULL, SourceRank tinyint NOT NULL, SourceShareMode varchar(10) NOT NULL, SourceRows int NOT NULL);
+            DECLARE @InvitationKeep TABLE (ChannelId int NOT NULL PRIMARY KEY, KeepInvitationId int NOT NULL, KeepRank tinyint NOT NULL, SourceRank tinyint NOT NULL, SourceShareMode varchar(10) NULL, SourceRows int NOT NULL);
 
             INSERT INTO @InvitationKeep (ChannelId, KeepInvitationId, KeepRank, SourceRank, SourceShareMode, SourceRows)
             SELECT k.ChannelId, k.InvitationId,
@@ -647,7 +647,8 @@ BEGIN
             INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
             FROM app.Invitation AS t
             JOIN @InvitationKeep AS k ON k.KeepInvitationId = t.InvitationId
-            WHERE k.SourceRank > k.KeepRank;
+            WHERE k.SourceRank > k.KeepRank
+              AND k.SourceShareMode IS NOT NULL;
 
             /* Source-addressed pending duplicates: those colliding with a target invitation, and all but the
                best (highest share mode, then lowest id) per channel among the rest. */
