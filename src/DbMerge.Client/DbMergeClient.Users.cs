@@ -74,6 +74,30 @@ public sealed partial class DbMergeClient
         CancellationToken cancellationToken = default, TimeSpan? lockTimeout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+
+        // A deadlock victim's merge was rolled back completely (the procedure owns its transaction; the failed
+        // attempt is recorded as a 'failed' run): running it again is safe. Anything else is the caller's to handle.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await MergeUsersOnceAsync(sourceUserId, targetUserId, reason, requestedBy, dryRun, lockTimeout, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (SqlException ex) when (attempt < MergeDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>How often <see cref="MergeUsersAsync"/> runs a merge chosen as deadlock victim (1205) before giving up.</summary>
+    public const int MergeDeadlockAttempts = 3;
+
+    private async Task<UserMergeResult> MergeUsersOnceAsync(
+        int sourceUserId, int targetUserId, string reason, string? requestedBy, bool dryRun, TimeSpan? lockTimeout,
+        CancellationToken cancellationToken)
+    {
         SqlParameter? runIdParameter = null;
         var tables = await ExecuteProcedureAsync(
             UserMergeProcedure,

@@ -13,6 +13,11 @@ GO
                 COMMIT or ROLLBACK. Runs AS OWNER: it must see every foreign key in sys.foreign_keys (metadata
                 is hidden from callers that only hold EXECUTE) and run the residual check's dynamic SQL, which
                 is built from catalog names with QUOTENAME only, with the user id as a parameter.
+  Concurrency:  merges sharing a user serialize on the applocks (the second re-checks its users under them);
+                every statement filters on an indexed user column, so merges of disjoint users touch disjoint rows.
+                Application writes are not blocked beyond the merge's own row locks: one racing a merge (a new
+                row for the source, a new final qualification) either is moved too, or fails a constraint and the
+                whole merge rolls back; the residual check proves nothing was left behind before commit.
   Result set:   none. @SummaryJson OUTPUT: JSON array, one object per policy row:
                 {ApplyOrder, SchemaName, TableName, ColumnName, Policy, Moved, Merged, Deleted, Conflicts}
                 Moved     source rows re-pointed (or re-addressed) to the target;
@@ -113,11 +118,11 @@ BEGIN
         DECLARE @TargetExists bit = 0, @TargetIsActive bit, @TargetMergedInto int, @TargetEmail nvarchar(254);
 
         SELECT @SourceExists = 1, @SourceMergedInto = u.MergedIntoUserId, @SourceEmail = u.Email
-        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        FROM app.[User] AS u
         WHERE u.UserId = @SourceUserId;
 
         SELECT @TargetExists = 1, @TargetIsActive = u.IsActive, @TargetMergedInto = u.MergedIntoUserId, @TargetEmail = u.Email
-        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        FROM app.[User] AS u
         WHERE u.UserId = @TargetUserId;
 
         IF @SourceExists = 0
@@ -234,10 +239,10 @@ BEGIN
         );
         INSERT INTO @EnrollmentPair (SourceEnrollmentId, TargetEnrollmentId, CourseId, SourceHasFinal, TargetHasFinal)
         SELECT s.EnrollmentId, t.EnrollmentId, s.CourseId,
-               IIF(EXISTS (SELECT 1 FROM app.FinalQualification AS fq WITH (HOLDLOCK) WHERE fq.EnrollmentId = s.EnrollmentId), 1, 0),
-               IIF(EXISTS (SELECT 1 FROM app.FinalQualification AS fq WITH (HOLDLOCK) WHERE fq.EnrollmentId = t.EnrollmentId), 1, 0)
-        FROM app.Enrollment AS s WITH (UPDLOCK, HOLDLOCK)
-        JOIN app.Enrollment AS t WITH (UPDLOCK, HOLDLOCK) ON t.CourseId = s.CourseId AND t.UserId = @TargetUserId
+               IIF(EXISTS (SELECT 1 FROM app.FinalQualification AS fq WHERE fq.EnrollmentId = s.EnrollmentId), 1, 0),
+               IIF(EXISTS (SELECT 1 FROM app.FinalQualification AS fq WHERE fq.EnrollmentId = t.EnrollmentId), 1, 0)
+        FROM app.Enrollment AS s
+        JOIN app.Enrollment AS t ON t.CourseId = s.CourseId AND t.UserId = @TargetUserId
         WHERE s.UserId = @SourceUserId;
 
         IF EXISTS (SELECT 1 FROM @EnrollmentPair WHERE SourceHasFinal = 1 AND TargetHasFinal = 1)
@@ -637,7 +642,7 @@ BEGIN
                   WHERE i.Email = @SourceEmail AND i.Status = 'pending' AND i.ChannelId IS NOT NULL
                   GROUP BY i.ChannelId) AS src
             CROSS APPLY (SELECT TOP (1) t.InvitationId, t.ChannelId, t.ShareMode
-                         FROM app.Invitation AS t WITH (UPDLOCK, HOLDLOCK)
+                         FROM app.Invitation AS t
                          WHERE t.ChannelId = src.ChannelId AND t.Email = @TargetEmail AND t.Status = 'pending'
                          ORDER BY t.InvitationId) AS k;
 
@@ -781,7 +786,8 @@ BEGIN
         SET MergedIntoUserId = @TargetUserId, UpdatedAt = @Now
         OUTPUT deleted.UserId, deleted.Email, deleted.DisplayName, deleted.IsActive, deleted.MergedIntoUserId, deleted.CreatedAt, deleted.UpdatedAt, 'moved'
         INTO @UserBefore (UserId, Email, DisplayName, IsActive, MergedIntoUserId, CreatedAt, UpdatedAt, Action)
-        WHERE MergedIntoUserId = @SourceUserId;
+        WHERE MergedIntoUserId = @SourceUserId
+        OPTION (RECOMPILE); /* the value lets the filtered index IX_app_User_MergedIntoUserId serve: a seek, not a scan */
 
         UPDATE app.[User]
         SET IsActive = 0, MergedIntoUserId = @TargetUserId, UpdatedAt = @Now
