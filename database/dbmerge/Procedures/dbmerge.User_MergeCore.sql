@@ -8,9 +8,10 @@ GO
                 policies set-based per table, deactivates the source (MergedIntoUserId = target, e-mail kept),
                 proves that nothing references the source any more, writes the dbmerge.MergeRun row and the
                 before-image of every changed or deleted row to dbmerge.MergeJournal.
-  Transaction:  REQUIRES the caller's transaction (api.User_Merge, reconciliation processing); never begins,
-                commits or rolls back. Applocks are transaction-owned: they are released by the caller's
-                COMMIT or ROLLBACK. Runs AS OWNER: it must see every foreign key in sys.foreign_keys (metadata
+  Transaction:  REQUIRES the caller's transaction (api.User_Merge, reconciliation processing); never begins or
+                commits one. On any error the transaction is doomed (XACT_ABORT) and the CATCH rolls it back
+                before re-throwing, so the caller sees @@TRANCOUNT = 0. Applocks are transaction-owned: they are
+                released by the caller's COMMIT or by that ROLLBACK. Runs AS OWNER: it must see every foreign key in sys.foreign_keys (metadata
                 is hidden from callers that only hold EXECUTE) and run the residual check's dynamic SQL, which
                 is built from catalog names with QUOTENAME only, with the user id as a parameter.
   Concurrency:  merges sharing a user serialize on the applocks (the second re-checks its users under them);
@@ -853,7 +854,9 @@ BEGIN
         WHERE MergeRunId = @MergeRunId;
     END TRY
     BEGIN CATCH
-        /* The transaction is the caller's: it rolls back (XACT_ABORT has doomed it). */
+        /* XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure
+           pattern), so the caller's CATCH finds @@TRANCOUNT = 0 and only logs and re-throws. */
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
         THROW;
     END CATCH;
 END;
