@@ -54,7 +54,7 @@ internal static class DemoVerb
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
                         throw new CliException(ExitCodes.ConnectionFailed,
-                            "dbmerge demo needs SQL Server: pass --connection \"Server=…;User ID=…;Password=…;TrustServerCertificate=true\" " +
+                            "demo needs SQL Server: pass --connection \"Server=…;User ID=…;Password=…;TrustServerCertificate=true\" " +
                             $"(or set {CommonOptions.ConnectionEnvironmentVariable}) for a server where it may create a scratch database, or start Docker " +
                             $"so it can run {SqlServerImage.Pinned} ({ex.GetType().Name}).");
                     }
