@@ -86,21 +86,19 @@ internal static class ConstraintsVerbs
         {
             connection, json, constraint, batchSize, maxSeconds, restart,
         };
-        validate.Validators.Add(result =>
-        {
-            var size = result.GetValue(batchSize);
-            if (size is < 1 or > 100_000)
-            {
-                result.AddError($"--batch-size must be between 1 and 100000 (got {size}).");
-            }
-
-            if (result.GetValue(maxSeconds) is { } seconds && seconds < 1)
-            {
-                result.AddError($"--max-seconds must be at least 1 (got {seconds}).");
-            }
-        });
         Verb.SetAction(validate, context, async (parse, ct) =>
         {
+            // Limits are checked here, not in a parse validator: option defaults are not applied during validation.
+            if (parse.GetValue(batchSize) is < 1 or > 100_000)
+            {
+                throw new CliException(ExitCodes.Usage, $"--batch-size must be between 1 and 100000 (got {parse.GetValue(batchSize)}).");
+            }
+
+            if (parse.GetValue(maxSeconds) is < 1)
+            {
+                throw new CliException(ExitCodes.Usage, $"--max-seconds must be at least 1 (got {parse.GetValue(maxSeconds)}).");
+            }
+
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
             var validator = new ConstraintValidator(connectionString);
             var names = parse.GetValue(constraint) is { } one
@@ -217,16 +215,13 @@ internal static class ConstraintsVerbs
         {
             connection, json, yes, constraint, lockTimeout,
         };
-        trust.Validators.Add(result =>
-        {
-            var ms = result.GetValue(lockTimeout);
-            if (ms is < 1 or > 600_000)
-            {
-                result.AddError($"--lock-timeout must be between 1 and 600000 ms (got {ms}).");
-            }
-        });
         Verb.SetAction(trust, context, async (parse, ct) =>
         {
+            if (parse.GetValue(lockTimeout) is < 1 or > 600_000)
+            {
+                throw new CliException(ExitCodes.Usage, $"--lock-timeout must be between 1 and 600000 ms (got {parse.GetValue(lockTimeout)}).");
+            }
+
             var name = ConstraintName.Parse(parse.GetValue(constraint)!);
             var confirmed = parse.GetValue(yes);
             var warning =
