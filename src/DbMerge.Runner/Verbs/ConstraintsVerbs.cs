@@ -86,7 +86,7 @@ internal static class ConstraintsVerbs
         {
             connection, json, constraint, batchSize, maxSeconds, restart,
         };
-        Verb.SetAction(validate, context, async (parse, ct) =>
+        Verb.SetAction(validate, context, (parse, ct) => AmbiguousNameIsUsage(async () =>
         {
             // Limits are checked here, not in a parse validator: option defaults are not applied during validation.
             if (parse.GetValue(batchSize) is < 1 or > 100_000)
@@ -190,7 +190,7 @@ internal static class ConstraintsVerbs
                 : stoppedEarly ? ExitCodes.NotConfirmed
                 : refused ? ExitCodes.Refused
                 : ExitCodes.Success;
-        });
+        }));
         return validate;
     }
 
@@ -215,7 +215,7 @@ internal static class ConstraintsVerbs
         {
             connection, json, yes, constraint, lockTimeout,
         };
-        Verb.SetAction(trust, context, async (parse, ct) =>
+        Verb.SetAction(trust, context, (parse, ct) => AmbiguousNameIsUsage(async () =>
         {
             if (parse.GetValue(lockTimeout) is < 1 or > 600_000)
             {
@@ -268,8 +268,21 @@ internal static class ConstraintsVerbs
             }
 
             return ExitCodes.Success;
-        });
+        }));
         return trust;
+    }
+
+    /// <summary>A constraint name found in several schemas is a usage error (pass schema.name).</summary>
+    private static async Task<int> AmbiguousNameIsUsage(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (ArgumentException ex) when (ex is not ArgumentOutOfRangeException && ex.Message.Contains("several schemas", StringComparison.Ordinal))
+        {
+            throw new CliException(ExitCodes.Usage, ex.Message);
+        }
     }
 
     /// <summary>Reports synchronously on the caller's thread (System.Progress would post to a thread pool).</summary>
