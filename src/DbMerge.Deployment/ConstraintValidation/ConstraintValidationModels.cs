@@ -152,3 +152,8 @@ public sealed record ConstraintName(string? Schema, string Name)
             : trimmed;
     }
 }
+
+/// <summary>One recorded violating row (<c>dbmerge.ConstraintViolation</c>).</summary>
+/// <param name="KeyValue">The row's clustered key value.</param>
+/// <param name="RowValues">The constrained columns of the row as JSON, when it was found.</param>
+public sealed record ConstraintViolationRow(string SchemaName, string TableName, string ConstraintName, string KeyColumn, long KeyValue, string? RowValues, DateTime FoundAt);

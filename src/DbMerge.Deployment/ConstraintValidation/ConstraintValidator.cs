@@ -77,6 +77,38 @@ public sealed class ConstraintValidator
     }
 
     /// <summary>
+    /// The recorded violations of one constraint, lowest key first (at most <paramref name="top"/>), so an operator
+    /// can fix the rows before re-validating with --restart.
+    /// </summary>
+    public async Task<IReadOnlyList<ConstraintViolationRow>> GetViolationsAsync(ConstraintName constraint, int top = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(constraint);
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        var resolved = await ResolveAsync(constraint, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new SqlCommand("""
+            SELECT TOP (@Top) cv.SchemaName, cv.TableName, cv.ConstraintName, cv.KeyColumn, v.KeyValue, v.RowValues, v.FoundAt
+            FROM dbmerge.ConstraintViolation AS v
+            JOIN dbmerge.ConstraintValidation AS cv ON cv.ConstraintValidationId = v.ConstraintValidationId
+            WHERE cv.SchemaName = @SchemaName AND cv.ConstraintName = @ConstraintName
+            ORDER BY v.KeyValue;
+            """, connection);
+        command.Parameters.Add(new SqlParameter("@Top", SqlDbType.Int) { Value = top });
+        command.Parameters.Add(new SqlParameter("@SchemaName", SqlDbType.NVarChar, 128) { Value = resolved.Schema });
+        command.Parameters.Add(new SqlParameter("@ConstraintName", SqlDbType.NVarChar, 128) { Value = resolved.Name });
+        var rows = new List<ConstraintViolationRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new ConstraintViolationRow(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetDateTime(6)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
     /// Resolves a constraint name without schema ("CK_x") to its schema; returns <paramref name="name"/> unchanged
     /// when it has one, or when no constraint matches (the procedure then reports 51400).
     /// Throws <see cref="ArgumentException"/> when the bare name exists in several schemas.

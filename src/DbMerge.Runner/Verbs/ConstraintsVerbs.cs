@@ -22,6 +22,7 @@ internal static class ConstraintsVerbs
             "Untrusted CHECK / FOREIGN KEY constraints: list them, validate existing rows in short batches, mark them trusted.");
         constraints.Subcommands.Add(BuildList(context));
         constraints.Subcommands.Add(BuildValidate(context));
+        constraints.Subcommands.Add(BuildViolations(context));
         constraints.Subcommands.Add(BuildTrust(context));
         return constraints;
     }
@@ -192,6 +193,46 @@ internal static class ConstraintsVerbs
                 : ExitCodes.Success;
         }));
         return validate;
+    }
+
+    private static Command BuildViolations(CliContext context)
+    {
+        var connection = CommonOptions.Connection();
+        var json = CommonOptions.Json();
+        var constraint = new Option<string>("--constraint") { Description = "The constraint (schema.name or name).", Required = true };
+        var top = new Option<int>("--top") { Description = "At most this many rows, lowest key first (default 100).", DefaultValueFactory = _ => 100 };
+        var violations = new Command("violations",
+            "Show the recorded violating rows of a validated constraint (key and constrained columns), to fix them before re-validating with --restart.")
+        {
+            connection, json, constraint, top,
+        };
+        Verb.SetAction(violations, context, (parse, ct) => AmbiguousNameIsUsage(async () =>
+        {
+            if (parse.GetValue(top) < 1)
+            {
+                throw new CliException(ExitCodes.Usage, $"--top must be at least 1 (got {parse.GetValue(top)}).");
+            }
+
+            var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
+            var rows = await new ConstraintValidator(connectionString)
+                .GetViolationsAsync(ConstraintName.Parse(parse.GetValue(constraint)!), parse.GetValue(top), ct).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                context.WriteJson(new { violations = rows });
+            }
+            else
+            {
+                foreach (var row in rows)
+                {
+                    context.Out.WriteLine($"{row.SchemaName}.{row.TableName} {row.KeyColumn}={row.KeyValue}: {row.RowValues}");
+                }
+
+                context.Error.WriteLine($"{rows.Count} recorded violation(s) shown.");
+            }
+
+            return rows.Count > 0 ? ExitCodes.Findings : ExitCodes.Success;
+        }));
+        return violations;
     }
 
     private static Command BuildTrust(CliContext context)

@@ -88,6 +88,9 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
             WHERE cv.ConstraintName = @c;
             """, ("@c", ExactlyOneTarget));
         Assert.Contains("\"ChannelId\"", json, StringComparison.Ordinal);
+        var shown = await Validator.GetViolationsAsync(new ConstraintName(null, OrganizationFk), top: 2, Ct);
+        Assert.Equal(fkViolations.Take(2).Select(i => (long)i), shown.Select(v => v.KeyValue));
+        Assert.All(shown, v => Assert.Equal("InvitationId", v.KeyColumn));
         Assert.Contains("\"OrganizationId\"", json, StringComparison.Ordinal);
     }
 

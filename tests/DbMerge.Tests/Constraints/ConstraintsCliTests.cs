@@ -58,6 +58,14 @@ public sealed class ConstraintsCliTests
         Assert.Equal(ExitCodes.ConnectionFailed, (await InvitationsCliTests.RunAsync(false, "constraints", "list")).Exit);
     }
 
+    [Fact]
+    public async Task Violations_needs_a_constraint_and_a_positive_top()
+    {
+        Assert.Equal(ExitCodes.Usage, (await InvitationsCliTests.RunAsync(false, "constraints", "violations")).Exit);
+        Assert.Equal(ExitCodes.Usage, (await InvitationsCliTests.RunAsync(false, "constraints", "violations", "--constraint", "x", "--top", "0")).Exit);
+        Assert.Equal(ExitCodes.ConnectionFailed, (await InvitationsCliTests.RunAsync(false, "constraints", "violations", "--constraint", "x")).Exit);
+    }
+
     [Theory]
     [InlineData("app.CK_x", "app", "CK_x")]
     [InlineData("CK_x", null, "CK_x")]
