@@ -79,7 +79,7 @@ BEGIN
             THROW 51302, @Message, 1;
         END;
 
-        IF NOT (@Status = 'declined' AND @InvitedUserId = @UserId)
+        IF CASE WHEN @Status = 'declined' AND @InvitedUserId = @UserId THEN 1 ELSE 0 END = 0
         BEGIN
             IF @Status <> 'pending'
             BEGIN

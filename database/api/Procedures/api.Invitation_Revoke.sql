@@ -69,11 +69,12 @@ BEGIN
             THROW 51300, @Message, 1;
         END;
 
-        IF NOT (@SenderUserId = @ActorUserId
+        IF CASE WHEN @SenderUserId = @ActorUserId
                 OR EXISTS (SELECT 1 FROM app.OrganizationMember AS om
                            WHERE om.OrganizationId = @OrganizationId AND om.UserId = @ActorUserId AND om.Role = 'admin')
                 OR EXISTS (SELECT 1 FROM app.ChannelMember AS cm
-                           WHERE cm.ChannelId = @ChannelId AND cm.UserId = @ActorUserId AND cm.Role = 'editor'))
+                           WHERE cm.ChannelId = @ChannelId AND cm.UserId = @ActorUserId AND cm.Role = 'editor')
+                THEN 1 ELSE 0 END = 0  /* a NULL sender (deleted) never matches: CASE makes UNKNOWN a refusal */
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: user %d may not revoke invitation %d (only its sender, an organization admin or a channel editor of its target may).', @ActorUserId, @InvitationId);
             THROW 51307, @Message, 1;
