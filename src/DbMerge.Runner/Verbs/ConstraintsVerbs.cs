@@ -295,8 +295,18 @@ internal static class ConstraintsVerbs
                 }
             }
 
-            var result = await validator.TrustAsync(resolved, TimeSpan.FromMilliseconds(parse.GetValue(lockTimeout)), cancellationToken: ct)
-                .ConfigureAwait(false);
+            ConstraintTrustResult result;
+            try
+            {
+                result = await validator.TrustAsync(resolved, TimeSpan.FromMilliseconds(parse.GetValue(lockTimeout)), cancellationToken: ct)
+                    .ConfigureAwait(false);
+            }
+            catch (Microsoft.Data.SqlClient.SqlException ex) when (SqlErrors.IsConstraintViolation(ex))
+            {
+                // Rows violate it after all (e.g. it was disabled while rows were written): nothing changed.
+                throw new CliException(ExitCodes.Findings,
+                    $"{resolved} is violated by existing rows (error 547); nothing changed. Run 'dbmerge constraints validate --constraint {resolved} --restart'.");
+            }
             if (parse.GetValue(json))
             {
                 context.WriteJson(result);
