@@ -11,5 +11,7 @@ internal static class VerbCatalog
         yield return UsersVerbs.Build(context);
         yield return MergesVerbs.Build(context);
         yield return DemoVerb.Build(context);
+        yield return InvitationsVerbs.Build(context);
+        yield return ConstraintsVerbs.Build(context);
     }
 }
