@@ -45,7 +45,7 @@ VALUES
     (N'app', N'DocumentFavorite',   N'UserId',           'dedupe',           N'DocumentId',     NULL,                  60, N'One favorite per document and user.'),
     (N'app', N'ReactionUser',       N'UserId',           'dedupe',           N'ReactionId',     NULL,                  70, N'One reaction per reaction row and user.'),
     (N'app', N'DocumentInvitation', N'Email',            'readdress',        N'DocumentId',     N'app.DocumentRole',   80, N'Invitations to the source''s e-mail re-addressed to the target''s; the higher role kept between duplicates.'),
-    (N'app', N'Invitation',         N'Email',            'readdress',        N'ChannelId',      NULL,                  90, N'Pending invitations to the source''s e-mail re-addressed to the target''s; one pending per channel kept, with the higher share mode.'),
+    (N'app', N'Invitation',         N'Email',            'readdress',        N'ChannelId|OrganizationId', NULL,       90, N'Pending invitations to the source''s e-mail re-addressed to the target''s; one pending per channel or organization kept, with the higher share mode (view < edit < admin).'),
     (N'app', N'Document',           N'CreatorUserId',    'move',             NULL,              NULL,                 100, N'Documents created by the source.'),
     (N'app', N'DocumentInvitation', N'IssuerUserId',     'move',             NULL,              NULL,                 110, N'Document invitations issued by the source.'),
     (N'app', N'Thread',             N'CreatorUserId',    'move',             NULL,              NULL,                 120, N'Threads created by the source.'),

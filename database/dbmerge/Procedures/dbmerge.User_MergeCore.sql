@@ -620,86 +620,91 @@ BEGIN
         SET Moved = (SELECT COUNT(*) FROM @DocumentInvitationBefore WHERE PolicyColumnName = N'IssuerUserId')
         WHERE SchemaName = N'app' AND TableName = N'DocumentInvitation' AND ColumnName = N'IssuerUserId';
 
-        /* ==== app.Invitation.Email: readdress pending; one pending per channel, higher share mode ======= */
-        DECLARE @InvitationBefore TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, InvitationId int NOT NULL, ChannelId int NULL, Email nvarchar(254) NOT NULL, ShareMode varchar(10) NOT NULL, SenderUserId int NULL, InvitedUserId int NULL, Status varchar(10) NOT NULL, CreatedAt datetime2(3) NOT NULL, RespondedAt datetime2(3) NULL, PolicyColumnName sysname NOT NULL, Action varchar(10) NOT NULL);
+        /* ==== app.Invitation.Email: readdress pending; one pending per channel or organization ========== */
+        /* An invitation targets a channel (ChannelId) or an organization (OrganizationId): its target is
+           (TargetKind, TargetId) = ('C', ChannelId) or ('O', OrganizationId). Share modes rank view < edit < admin. */
+        DECLARE @InvitationBefore TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, InvitationId int NOT NULL, ChannelId int NULL, OrganizationId int NULL, Email nvarchar(254) NOT NULL, ShareMode varchar(10) NOT NULL, SenderUserId int NULL, InvitedUserId int NULL, Status varchar(10) NOT NULL, CreatedAt datetime2(3) NOT NULL, RespondedAt datetime2(3) NULL, PolicyColumnName sysname NOT NULL, Action varchar(10) NOT NULL);
         DECLARE @InvitationCollisions int = 0;
 
         IF @SameEmail = 0
         BEGIN
-            /* The target's pending invitation kept per channel: the lowest id (ChannelId IS NOT NULL keeps
-               this correct once invitations may target an organization instead). */
-            DECLARE @InvitationKeep TABLE (ChannelId int NOT NULL PRIMARY KEY, KeepInvitationId int NOT NULL, KeepRank tinyint NOT NULL, SourceRank tinyint NOT NULL, SourceShareMode varchar(10) NULL, SourceRows int NOT NULL);
+            /* Per target holding a pending invitation of the source: the target user's pending invitation kept
+               (lowest id), its rank, and the best rank among the source's. */
+            DECLARE @InvitationKeep TABLE (TargetKind char(1) NOT NULL, TargetId int NOT NULL, KeepInvitationId int NOT NULL, KeepRank tinyint NOT NULL, SourceRank tinyint NOT NULL, SourceShareMode varchar(10) NULL, PRIMARY KEY (TargetKind, TargetId));
 
-            INSERT INTO @InvitationKeep (ChannelId, KeepInvitationId, KeepRank, SourceRank, SourceShareMode, SourceRows)
-            SELECT k.ChannelId, k.InvitationId,
+            INSERT INTO @InvitationKeep (TargetKind, TargetId, KeepInvitationId, KeepRank, SourceRank, SourceShareMode)
+            SELECT src.TargetKind, src.TargetId, k.InvitationId,
                    CASE k.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END,
                    src.SourceRank,
-                   CASE src.SourceRank WHEN 1 THEN 'view' WHEN 2 THEN 'edit' WHEN 3 THEN 'admin' END,
-                   src.SourceRows
-            FROM (SELECT i.ChannelId,
-                         MAX(CASE i.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END) AS SourceRank,
-                         COUNT(*) AS SourceRows
+                   CASE src.SourceRank WHEN 1 THEN 'view' WHEN 2 THEN 'edit' WHEN 3 THEN 'admin' END
+            FROM (SELECT IIF(i.ChannelId IS NOT NULL, 'C', 'O') AS TargetKind, COALESCE(i.ChannelId, i.OrganizationId) AS TargetId,
+                         MAX(CASE i.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END) AS SourceRank
                   FROM app.Invitation AS i
-                  WHERE i.Email = @SourceEmail AND i.Status = 'pending' AND i.ChannelId IS NOT NULL
-                  GROUP BY i.ChannelId) AS src
-            CROSS APPLY (SELECT TOP (1) t.InvitationId, t.ChannelId, t.ShareMode
+                  WHERE i.Email = @SourceEmail AND i.Status = 'pending'
+                    AND COALESCE(i.ChannelId, i.OrganizationId) IS NOT NULL
+                  GROUP BY IIF(i.ChannelId IS NOT NULL, 'C', 'O'), COALESCE(i.ChannelId, i.OrganizationId)) AS src
+            CROSS APPLY (SELECT TOP (1) t.InvitationId, t.ShareMode
                          FROM app.Invitation AS t
-                         WHERE t.ChannelId = src.ChannelId AND t.Email = @TargetEmail AND t.Status = 'pending'
+                         WHERE t.Email = @TargetEmail AND t.Status = 'pending'
+                           AND ((src.TargetKind = 'C' AND t.ChannelId = src.TargetId)
+                                OR (src.TargetKind = 'O' AND t.ChannelId IS NULL AND t.OrganizationId = src.TargetId))
                          ORDER BY t.InvitationId) AS k;
 
             UPDATE t
             SET t.ShareMode = k.SourceShareMode
-            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'merged'
-            INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
+            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'merged'
+            INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
             FROM app.Invitation AS t
             JOIN @InvitationKeep AS k ON k.KeepInvitationId = t.InvitationId
             WHERE k.SourceRank > k.KeepRank
               AND k.SourceShareMode IS NOT NULL;
 
-            /* Source-addressed pending duplicates: those colliding with a target invitation, and all but the
-               best (highest share mode, then lowest id) per channel among the rest. */
+            /* Source-addressed pending duplicates: those whose target the target user is invited to already,
+               and all but the best (highest share mode, then lowest id) per target among the rest. */
             WITH Ranked AS
             (
-                SELECT i.InvitationId, i.ChannelId, i.Email, i.ShareMode, i.SenderUserId, i.InvitedUserId, i.Status, i.CreatedAt, i.RespondedAt,
-                       ROW_NUMBER() OVER (PARTITION BY i.ChannelId
-                                          ORDER BY CASE i.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END DESC,
-                                                   i.InvitationId) AS RowInChannel,
-                       IIF(EXISTS (SELECT 1 FROM @InvitationKeep AS k WHERE k.ChannelId = i.ChannelId), 1, 0) AS Collides
+                SELECT i.InvitationId, i.ChannelId, i.OrganizationId, i.Email, i.ShareMode, i.SenderUserId, i.InvitedUserId, i.Status, i.CreatedAt, i.RespondedAt,
+                       ROW_NUMBER() OVER (PARTITION BY IIF(i.ChannelId IS NOT NULL, 'C', 'O'), COALESCE(i.ChannelId, i.OrganizationId)
+                                          ORDER BY CASE i.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END DESC, i.InvitationId) AS RowInTarget,
+                       IIF(EXISTS (SELECT 1 FROM @InvitationKeep AS k
+                                   WHERE k.TargetKind = IIF(i.ChannelId IS NOT NULL, 'C', 'O')
+                                     AND k.TargetId = COALESCE(i.ChannelId, i.OrganizationId)), 1, 0) AS Collides
                 FROM app.Invitation AS i
-                WHERE i.Email = @SourceEmail AND i.Status = 'pending' AND i.ChannelId IS NOT NULL
+                WHERE i.Email = @SourceEmail AND i.Status = 'pending'
+                  AND COALESCE(i.ChannelId, i.OrganizationId) IS NOT NULL
             )
             DELETE FROM Ranked
-            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'deleted'
-            INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
-            WHERE Collides = 1 OR RowInChannel > 1;
+            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'deleted'
+            INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
+            WHERE Collides = 1 OR RowInTarget > 1;
 
             /* Every deleted source invitation was a collision (with the target's, or a duplicate of its own). */
             SET @InvitationCollisions = (SELECT COUNT(*) FROM @InvitationBefore WHERE Action = 'deleted');
 
             UPDATE app.Invitation
             SET Email = @TargetEmail
-            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'moved'
-            INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
+            OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'moved'
+            INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
             WHERE Email = @SourceEmail AND Status = 'pending';
         END;
 
         /* ==== app.Invitation.SenderUserId, app.Invitation.InvitedUserId: move ========================== */
         UPDATE app.Invitation
         SET SenderUserId = @TargetUserId
-        OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'SenderUserId', 'moved'
-        INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
+        OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'SenderUserId', 'moved'
+        INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
         WHERE SenderUserId = @SourceUserId;
 
         UPDATE app.Invitation
         SET InvitedUserId = @TargetUserId
-        OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'InvitedUserId', 'moved'
-        INTO @InvitationBefore (InvitationId, ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
+        OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'InvitedUserId', 'moved'
+        INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
         WHERE InvitedUserId = @SourceUserId;
 
         INSERT INTO dbmerge.MergeJournal (MergeRunId, PolicySchemaName, PolicyTableName, PolicyColumnName, TableName, Action, RowKey, BeforeImage)
         SELECT @MergeRunId, N'app', N'Invitation', b.PolicyColumnName, N'app.Invitation', b.Action,
                CONCAT(N'{"InvitationId":', b.InvitationId, N'}'),
-               (SELECT b.InvitationId, b.ChannelId, b.Email, b.ShareMode, b.SenderUserId, b.InvitedUserId, b.Status, b.CreatedAt, b.RespondedAt FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)
+               (SELECT b.InvitationId, b.ChannelId, b.OrganizationId, b.Email, b.ShareMode, b.SenderUserId, b.InvitedUserId, b.Status, b.CreatedAt, b.RespondedAt FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)
         FROM @InvitationBefore AS b;
 
         UPDATE s

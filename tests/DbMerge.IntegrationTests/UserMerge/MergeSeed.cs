@@ -55,6 +55,10 @@ internal sealed class MergeSeed(string connectionString)
         InsertAsync("INSERT INTO app.Invitation (ChannelId, Email, ShareMode, SenderUserId, InvitedUserId, Status) VALUES (@C, @E, @M, @S, @I, @St);",
             ("@C", channel), ("@E", email), ("@M", shareMode), ("@S", sender), ("@I", invited), ("@St", status));
 
+    public Task<int> OrganizationInvitationAsync(int organization, string email, string shareMode, int? sender) =>
+        InsertAsync("INSERT INTO app.Invitation (OrganizationId, Email, ShareMode, SenderUserId) VALUES (@O, @E, @M, @S);",
+            ("@O", organization), ("@E", email), ("@M", shareMode), ("@S", sender));
+
     public Task<int> CollectionAsync(int owner, string name = "collection") =>
         InsertAsync("INSERT INTO app.Collection (Name, OwnerUserId) VALUES (@N, @O);", ("@N", name), ("@O", owner));
 

@@ -25,9 +25,11 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         ReactionUser   (r1,S) collides with (r1,T) → deleted 1; (r2,S) → moved 1. (r1,O) untouched.
         DocInvitation  Email: collisions D2 = 1; i2 (t@, reader) < i1 (s@, editor) → i2 := editor (merged 1); DELETE i1 (1);
                        UPDATE i3 (D3, s@) → t@ (moved 1). IssuerUserId: i4 → T (moved 1).
-        Invitation     Email: @InvitationKeep = {ch1: keep v2 (view, 1), source max edit (2)} → v2 := edit (merged 1).
-                       Ranked (pending s@): v1 (ch1, collides) deleted; ch2: v4 edit rn 1, v3 view rn 2 → v3 deleted:
-                       deleted 2 = conflicts 2. UPDATE v4 → t@ (moved 1). v5 is accepted: not re-addressed.
+        Invitation     Email: @InvitationKeep = {('C',ch1): keep v2 (view 1) vs source edit (2); ('O',org1): keep v8
+                       (view 1) vs source admin (3)} → v2 := edit, v8 := admin (merged 2).
+                       Ranked (pending s@): v1 (ch1, collides) and v7 (org1, collides) deleted; ('C',ch2): v4 edit rn 1,
+                       v3 view rn 2 → v3 deleted: deleted 3 = conflicts 3. UPDATE v4 → t@ (moved 1). v5 is accepted:
+                       not re-addressed.
                        SenderUserId: v6 → T (1). InvitedUserId: v5 → T (1).
         moves          Document D1 (1), Thread th1 (1), Comment c1 (1), Collection col1 (1).
         User           P.MergedIntoUserId S → T (moved 1); S: IsActive 0, MergedIntoUserId T (merged 1).
@@ -87,6 +89,8 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         var org1 = await s.OrganizationAsync("org");
         await s.OrganizationMemberAsync(org1, src, "admin");
         await s.OrganizationMemberAsync(org1, t, "viewer");
+        var v7 = await s.OrganizationInvitationAsync(org1, "s@x.test", "admin", o);
+        var v8 = await s.OrganizationInvitationAsync(org1, "t@x.test", "view", o);
         var col1 = await s.CollectionAsync(src);
         var co1 = await s.CourseAsync("one");
         var co2 = await s.CourseAsync("two");
@@ -121,7 +125,7 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         Expect("ReactionUser", "UserId", 1, 0, 1, 1);
         Expect("DocumentInvitation", "Email", 1, 1, 1, 1);
         Expect("DocumentInvitation", "IssuerUserId", 1, 0, 0, 0);
-        Expect("Invitation", "Email", 1, 1, 2, 2);
+        Expect("Invitation", "Email", 1, 2, 3, 3);
         Expect("Invitation", "SenderUserId", 1, 0, 0, 0);
         Expect("Invitation", "InvitedUserId", 1, 0, 0, 0);
         Expect("Document", "CreatorUserId", 1, 0, 0, 0);
@@ -167,6 +171,8 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Invitation WHERE InvitationId = @I;", ("@I", v3)));
         Assert.Equal("s@x.test", await ScalarAsync<string>("SELECT Email FROM app.Invitation WHERE InvitationId = @I AND Status = 'accepted';", ("@I", v5)));
         Assert.Equal(1, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Invitation WHERE ChannelId = @C AND Status = 'pending' AND Email = N't@x.test';", ("@C", ch2)));
+        Assert.Equal("admin", await ScalarAsync<string>("SELECT ShareMode FROM app.Invitation WHERE InvitationId = @I;", ("@I", v8)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Invitation WHERE InvitationId = @I;", ("@I", v7)));
 
         // merge-children: submissions and the only final qualification follow; duplicate enrollments go.
         Assert.Equal(e2, await ScalarAsync<int>("SELECT EnrollmentId FROM app.Submission WHERE SubmissionId = @S;", ("@S", s1)));
