@@ -666,9 +666,8 @@ BEGIN
                 SELECT i.InvitationId, i.ChannelId, i.OrganizationId, i.Email, i.ShareMode, i.SenderUserId, i.InvitedUserId, i.Status, i.CreatedAt, i.RespondedAt,
                        ROW_NUMBER() OVER (PARTITION BY IIF(i.ChannelId IS NOT NULL, 'C', 'O'), COALESCE(i.ChannelId, i.OrganizationId)
                                           ORDER BY CASE i.ShareMode WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 ELSE 0 END DESC, i.InvitationId) AS RowInTarget,
-                       IIF(EXISTS (SELECT 1 FROM @InvitationKeep AS k
-                                   WHERE k.TargetKind = IIF(i.ChannelId IS NOT NULL, 'C', 'O')
-                                     AND k.TargetId = COALESCE(i.ChannelId, i.OrganizationId)), 1, 0) AS Collides
+                       IIF(i.ChannelId IS NOT NULL, 'C', 'O') AS TargetKind,
+                       COALESCE(i.ChannelId, i.OrganizationId) AS TargetId
                 FROM app.Invitation AS i
                 WHERE i.Email = @SourceEmail AND i.Status = 'pending'
                   AND COALESCE(i.ChannelId, i.OrganizationId) IS NOT NULL
@@ -676,7 +675,8 @@ BEGIN
             DELETE FROM Ranked
             OUTPUT deleted.InvitationId, deleted.ChannelId, deleted.OrganizationId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, N'Email', 'deleted'
             INTO @InvitationBefore (InvitationId, ChannelId, OrganizationId, Email, ShareMode, SenderUserId, InvitedUserId, Status, CreatedAt, RespondedAt, PolicyColumnName, Action)
-            WHERE Collides = 1 OR RowInTarget > 1;
+            WHERE Ranked.RowInTarget > 1
+               OR EXISTS (SELECT 1 FROM @InvitationKeep AS k WHERE k.TargetKind = Ranked.TargetKind AND k.TargetId = Ranked.TargetId);
 
             /* Every deleted source invitation was a collision (with the target's, or a duplicate of its own). */
             SET @InvitationCollisions = (SELECT COUNT(*) FROM @InvitationBefore WHERE Action = 'deleted');

@@ -227,6 +227,36 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         Assert.Equal((0, sourceRole == expected && sourceRole != targetRole ? 1 : 0, 1, 1), (row.Moved, row.Merged, row.Deleted, row.Conflicts));
     }
 
+    [Theory]
+    [InlineData("admin", "viewer", "editor", "viewer", "admin", "editor")]
+    [InlineData("viewer", "admin", "viewer", "editor", "admin", "editor")]
+    [InlineData("editor", "editor", "viewer", "viewer", "editor", "viewer")]
+    public async Task Merge_keeps_the_higher_organization_and_channel_role_whichever_user_holds_it(
+        string sourceOrganizationRole, string targetOrganizationRole, string sourceChannelRole, string targetChannelRole,
+        string expectedOrganizationRole, string expectedChannelRole)
+    {
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        var org = await Seed.OrganizationAsync("org");
+        var channel = await Seed.ChannelAsync("channel");
+        var lonely = await Seed.ChannelAsync("only the source");
+        await Seed.OrganizationMemberAsync(org, src, sourceOrganizationRole);
+        await Seed.OrganizationMemberAsync(org, t, targetOrganizationRole);
+        await Seed.ChannelMemberAsync(channel, src, sourceChannelRole);
+        await Seed.ChannelMemberAsync(channel, t, targetChannelRole);
+        await Seed.ChannelMemberAsync(lonely, src, "editor");
+
+        var result = await MergeAsync(src, t);
+
+        Dump("organization members", await RowsAsync("SELECT OrganizationMemberId, OrganizationId, UserId, Role FROM app.OrganizationMember;"));
+        Dump("channel members", await RowsAsync("SELECT ChannelMemberId, ChannelId, UserId, Role FROM app.ChannelMember;"));
+        Assert.Equal(expectedOrganizationRole, await ScalarAsync<string>("SELECT Role FROM app.OrganizationMember WHERE OrganizationId = @O AND UserId = @T;", ("@O", org), ("@T", t)));
+        Assert.Equal(expectedChannelRole, await ScalarAsync<string>("SELECT Role FROM app.ChannelMember WHERE ChannelId = @C AND UserId = @T;", ("@C", channel), ("@T", t)));
+        Assert.Equal("editor", await ScalarAsync<string>("SELECT Role FROM app.ChannelMember WHERE ChannelId = @C AND UserId = @T;", ("@C", lonely), ("@T", t)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT (SELECT COUNT(*) FROM app.OrganizationMember WHERE UserId = @S) + (SELECT COUNT(*) FROM app.ChannelMember WHERE UserId = @S);", ("@S", src)));
+        Assert.Equal((1, 1), (Row(result, "OrganizationMember", "UserId").Deleted, Row(result, "ChannelMember", "UserId").Moved));
+    }
+
     [Fact]
     public async Task The_dry_run_changes_nothing_and_reports_the_same_summary_as_the_merge()
     {
