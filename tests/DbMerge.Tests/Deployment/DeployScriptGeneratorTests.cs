@@ -1,0 +1,176 @@
+using System.Text.RegularExpressions;
+using DbMerge.Deployment;
+using DbMerge.Schema;
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+using Xunit;
+
+namespace DbMerge.Tests.Deployment;
+
+public sealed class DeployScriptGeneratorTests
+{
+    [Fact]
+    public void The_deploy_script_parses_cleanly_with_the_SQL_Server_2019_grammar()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+
+        var errors = Parse(script, out _);
+
+        Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"line {e.Line}: {e.Message}")));
+    }
+
+    [Fact]
+    public void Every_migration_appears_exactly_once_with_its_guard_and_its_journal_record_and_checksum()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+
+        foreach (var migration in Repo.Layout.Migrations())
+        {
+            var checksum = MigrationChecksums.ComputeFile(migration.FullPath);
+            var name = Regex.Escape(migration.Name);
+            Assert.Single(Regex.Matches(script, $@"^-- Migration {name} ", RegexOptions.Multiline));
+            Assert.Single(Regex.Matches(script,
+                $@"INSERT INTO dbo\.SchemaVersions \(ScriptName, Applied, Checksum\) VALUES \(N'{name}', GETUTCDATE\(\), '{checksum}'\);"));
+            var batches = CountBatches(migration);
+            // one guard per batch plus one for the journal record
+            Assert.Equal(batches + 1, Regex.Matches(script, $@"^IF NOT EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{name}'\)$", RegexOptions.Multiline).Count);
+            // its checksum is verified against the journal
+            Assert.Contains($"(N'{migration.Name}', '{checksum}')", script);
+        }
+    }
+
+    [Fact]
+    public void Every_batch_is_carried_verbatim_into_sp_executesql_or_as_plain_SET_statements()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+        Assert.Empty(Parse(script, out var parsed));
+
+        var carried = StatementLiterals(parsed).ToList();
+        var expected = Repo.Layout.AllScripts().SelectMany(f => BatchTexts(f).Where(b => !IsSetOnly(b))).ToList();
+
+        Assert.Equal(expected, carried);
+    }
+
+    [Fact]
+    public void Already_applied_migrations_are_omitted_but_their_checksums_are_still_verified()
+    {
+        var migrations = Repo.Layout.Migrations();
+        var applied = migrations.Take(3).Select(m => m.Name).ToList();
+
+        var script = DeployScriptGenerator.Generate(Repo.Layout, applied);
+
+        Assert.Empty(Parse(script, out _));
+        foreach (var migration in migrations)
+        {
+            var journalInserts = Regex.Matches(script, $@"VALUES \(N'{Regex.Escape(migration.Name)}', GETUTCDATE\(\)").Count;
+            Assert.Equal(applied.Contains(migration.Name) ? 0 : 1, journalInserts);
+            Assert.Contains($"(N'{migration.Name}', '{MigrationChecksums.ComputeFile(migration.FullPath)}')", script);
+        }
+    }
+
+    [Fact]
+    public void The_script_takes_the_runners_deploy_lock_and_creates_the_runners_journal()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+
+        Assert.Contains("sys.sp_getapplock @Resource = N'DbMerge.Deploy', @LockMode = 'Exclusive', @LockOwner = 'Session'", script);
+        Assert.Contains(DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).Trim(), script);
+        Assert.Contains("SET XACT_ABORT ON;", script);
+        Assert.Contains("THROW 51001", script);
+        Assert.True(script.IndexOf("sp_getapplock", StringComparison.Ordinal) < script.IndexOf("CREATE TABLE dbo.SchemaVersions", StringComparison.Ordinal),
+            "the lock must be taken before the journal is created");
+    }
+
+    [Fact]
+    public void A_lock_timeout_batch_and_quotes_and_sqlcmd_variable_lookalikes_survive_generation()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9991_alter_app_User_planted.sql"),
+            "/* header */\nSET LOCK_TIMEOUT 1000;\nGO\nUPDATE app.[User] SET DisplayName = N'O''Brien $(not a variable)' WHERE UserId = -1;\nGO\n");
+
+        var script = DeployScriptGenerator.Generate(scratch);
+
+        Assert.Empty(Parse(script, out var parsed));
+        Assert.DoesNotContain("$(", script);
+        Assert.Contains("    SET LOCK_TIMEOUT 1000;\n", script);
+        Assert.Contains("UPDATE app.[User] SET DisplayName = N'O''Brien $(not a variable)' WHERE UserId = -1;", StatementLiterals(parsed));
+    }
+
+    [Fact]
+    public void A_migration_line_that_sqlcmd_would_execute_is_refused_with_file_and_line()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9992_alter_app_User_planted.sql"),
+            "UPDATE app.[User]\n:r other.sql\nSET DisplayName = NULL WHERE UserId = -1;\nGO\n");
+
+        // ScriptDom does not parse ':r' either; either way the generator must name the file and line.
+        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+
+        Assert.Contains("migrations/9992_alter_app_User_planted.sql:2", error.Message);
+    }
+
+    [Fact]
+    public void The_header_says_how_to_run_the_script()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout, null, new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+
+        Assert.StartsWith("/*\n  DbMerge deploy script\n  Generated: 2026-11-23 12:00:00Z", script);
+        Assert.Contains("sqlcmd -b", script);
+        Assert.Contains(Repo.Layout.Migrations()[0].Name, script[..script.IndexOf("*/", StringComparison.Ordinal)]);
+    }
+
+    internal static IList<ParseError> Parse(string script, out TSqlFragment fragment)
+    {
+        var parser = new TSql150Parser(initialQuotedIdentifiers: true);
+        using var reader = new StringReader(script);
+        fragment = parser.Parse(reader, out var errors);
+        return errors;
+    }
+
+    /// <summary>The values assigned to @Statement (what sp_executesql runs), in script order.</summary>
+    private static IEnumerable<string> StatementLiterals(TSqlFragment fragment)
+    {
+        var visitor = new StatementVisitor();
+        fragment.Accept(visitor);
+        return visitor.Values;
+    }
+
+    private static int CountBatches(SqlScriptFile file) => BatchTexts(file).Count;
+
+    private static List<string> BatchTexts(SqlScriptFile file)
+    {
+        Assert.Empty(Parse(file.Text, out var fragment));
+        return ((TSqlScript)fragment).Batches
+            .Where(b => b.Statements.Count > 0)
+            .Select(b => file.Text.Substring(b.StartOffset, b.FragmentLength))
+            .ToList();
+    }
+
+    private static bool IsSetOnly(string batch)
+    {
+        Assert.Empty(Parse(batch, out var fragment));
+        return ((TSqlScript)fragment).Batches.SelectMany(b => b.Statements)
+            .All(s => s is PredicateSetStatement or SetCommandStatement or SetTransactionIsolationLevelStatement);
+    }
+
+    private sealed class StatementVisitor : TSqlFragmentVisitor
+    {
+        public List<string> Values { get; } = [];
+
+        public override void Visit(DeclareVariableElement node)
+        {
+            if (node.VariableName.Value == "@Statement" && node.Value is not null)
+            {
+                Values.Add(Evaluate(node.Value));
+            }
+        }
+
+        private static string Evaluate(ScalarExpression expression) => expression switch
+        {
+            StringLiteral literal => literal.Value,
+            BinaryExpression { BinaryExpressionType: BinaryExpressionType.Add } add => Evaluate(add.FirstExpression) + Evaluate(add.SecondExpression),
+            ConvertCall convert => Evaluate(convert.Parameter),
+            ParenthesisExpression parenthesis => Evaluate(parenthesis.Expression),
+            _ => throw new InvalidOperationException($"Unexpected expression {expression.GetType().Name} in @Statement."),
+        };
+    }
+}
