@@ -90,7 +90,7 @@ public static partial class DeployScriptGenerator
         sql.Append(CultureInfo.InvariantCulture, $"  Then {databaseObjectCount} re-runnable database/ script(s) (CREATE OR ALTER, permissions), every time.\n");
         sql.Append("\n");
         sql.Append("  How to run (sqlcmd 'b' switch is REQUIRED: stop at the first error):\n");
-        sql.Append("    sqlcmd -b -S <server> -d <database> -E -i <this file>      (or -U <login> -P <password>; add -C for a self-signed certificate)\n");
+        sql.Append("    sqlcmd -b -f 65001 -S <server> -d <database> -E -i <this file>   (or -U <login> -P <password>; add -C for a self-signed certificate)\n");
         sql.Append("  The script uses no sqlcmd variables and contains no variable reference (a dollar sign before a parenthesis),\n");
         sql.Append("  so it runs unchanged with or without the -x switch.\n");
         sql.Append("\n");
@@ -278,6 +278,21 @@ public static partial class DeployScriptGenerator
             throw new InvalidOperationException($"{file.RelativePath}:{first.Line}: does not parse (SQL Server 2019 grammar): {first.Message}");
         }
 
+        // Batch text is everything between GO lines (leading comments included), exactly what DbUp sends,
+        // so a module's definition is the same whichever way it was deployed.
+        var segments = new List<(int Start, int End)>();
+        var segmentStart = 0;
+        foreach (var token in fragment.ScriptTokenStream)
+        {
+            if (token.TokenType == TSqlTokenType.Go)
+            {
+                segments.Add((segmentStart, token.Offset));
+                segmentStart = token.Offset + token.Text.Length;
+            }
+        }
+
+        segments.Add((segmentStart, file.Text.Length));
+
         var batches = new List<Batch>();
         foreach (var batch in ((TSqlScript)fragment).Batches)
         {
@@ -286,8 +301,9 @@ public static partial class DeployScriptGenerator
                 continue;
             }
 
-            var text = file.Text.Substring(batch.StartOffset, batch.FragmentLength);
-            CheckForSqlcmdCommands(file, batch, text);
+            var (start, end) = segments.First(s => batch.StartOffset >= s.Start && batch.StartOffset < s.End);
+            var text = file.Text[start..end].Trim();
+            CheckForSqlcmdCommands(file, file.Text[..start].Count(c => c == '\n') + 1, file.Text[start..end]);
             var statements = batch.Statements.Select(s => file.Text.Substring(s.StartOffset, s.FragmentLength)).ToList();
             var setOnly = batch.Statements.All(s => s is PredicateSetStatement or SetCommandStatement or SetTransactionIsolationLevelStatement);
             if (setOnly && statements.Any(s => s.Contains("$(", StringComparison.Ordinal)))
@@ -305,7 +321,7 @@ public static partial class DeployScriptGenerator
     /// sqlcmd treats some line starts as its own commands even inside a batch (":r", "!!", "exit", …); such a
     /// line inside a migration would break the deploy script, so it is refused with the file and line.
     /// </summary>
-    private static void CheckForSqlcmdCommands(SqlScriptFile file, TSqlBatch batch, string text)
+    private static void CheckForSqlcmdCommands(SqlScriptFile file, int firstLine, string text)
     {
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
@@ -313,12 +329,12 @@ public static partial class DeployScriptGenerator
             if (SqlcmdCommandLine().IsMatch(lines[i]))
             {
                 throw new InvalidOperationException(
-                    $"{file.RelativePath}:{batch.StartLine + i}: this line starts like a sqlcmd command ('{lines[i].Trim()}'); sqlcmd would execute it. Reformat the line.");
+                    $"{file.RelativePath}:{firstLine + i}: this line starts like a sqlcmd command ('{lines[i].Trim()}'); sqlcmd would execute it. Reformat the line.");
             }
         }
     }
 
-    [GeneratedRegex(@"^\s*(:|!!|(go|exit|quit|reset|ed)(\s|\(|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\s*(:|!!|go(\s+\d+)?\s*$|(exit|quit)\s*(\(.*\))?\s*$|(reset|ed)\s*$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SqlcmdCommandLine();
 
     /// <summary>
