@@ -32,7 +32,9 @@ public static class Verb
         catch (DbMergeException ex)
         {
             context.Error.WriteLine($"dbmerge: error {ex.ErrorNumber}: {ex.Message}");
-            return ex.Error?.Kind == DbMergeErrorKind.LockTimeout ? ExitCodes.LockTimeout : ExitCodes.Refused;
+            return ex is DbMergeLockTimeoutException || ex.Error?.Kind == DbMergeErrorKind.LockTimeout
+                ? ExitCodes.LockTimeout
+                : ExitCodes.Refused;
         }
         catch (SqlException ex) when (IsConnectionFailure(ex))
         {
