@@ -2,8 +2,11 @@ namespace DbMerge.Client.Errors;
 
 public static partial class ErrorRegistry
 {
-    /// <summary>Where the deploy-script errors are thrown: the generated DBA script (DbMerge.Deployment.DeployScriptGenerator).</summary>
-    public const string DeployScript = "deploy script";
+    /// <summary>
+    /// Where the deploy-script errors are thrown: not a procedure but the generated DBA deploy script
+    /// (DbMerge.Deployment.DeployScriptGenerator writes the THROW statements); named like one for the registry.
+    /// </summary>
+    public const string DeployScript = "dbmerge.DeployScript";
 
     private static DbMergeError[] General =>
     [
