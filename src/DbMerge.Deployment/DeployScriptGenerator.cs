@@ -99,6 +99,8 @@ public static partial class DeployScriptGenerator
         sql.Append("  same rows 'dbmerge migrate' writes, so the two can be mixed. The session holds the applock\n");
         sql.Append("  'DbMerge.Deploy' (the runner's lock) for the whole run. Errors: 51001 an applied migration changed;\n");
         sql.Append("  51002 an earlier step failed (script not run with -b); 51003 another deployment holds the lock.\n");
+        sql.Append("  A migration stopped by its own SET LOCK_TIMEOUT (error 1222: a busy table) is rolled back and the\n");
+        sql.Append("  script stops; run it again later - unlike 'dbmerge migrate', the script does not retry by itself.\n");
         sql.Append("*/\n");
     }
 

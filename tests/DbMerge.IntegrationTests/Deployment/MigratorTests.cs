@@ -37,17 +37,25 @@ public sealed class MigratorTests(SqlServerFixture fixture, ITestOutputHelper ou
     [Fact]
     public async Task Migrating_a_migrated_database_again_applies_nothing()
     {
-        // Given the fixture's test database, migrated when the run started
-        var before = await DeploymentTestSupport.JournalAsync(ConnectionString, Cancel);
+        // Given a migrated database (a scratch one: the shared test database is left alone)
+        var database = await Fixture.CreateScratchDatabaseAsync("migrate_again", Cancel);
+        await MigratorFor(Fixture.Layout).MigrateAsync(database, Cancel);
+        var before = await DeploymentTestSupport.JournalAsync(database, Cancel);
 
         // When it is migrated again
-        var result = await MigratorFor(Fixture.Layout).MigrateAsync(ConnectionString, Cancel);
+        var result = await MigratorFor(Fixture.Layout).MigrateAsync(database, Cancel);
 
-        // Then no migration ran, the journal is unchanged, and the re-runnable scripts ran again
+        // Then no migration ran, the journal is unchanged, and only the re-runnable scripts ran again
         Assert.Empty(result.AppliedMigrations);
-        Assert.Equal(before, await DeploymentTestSupport.JournalAsync(ConnectionString, Cancel));
+        Assert.Equal(before, await DeploymentTestSupport.JournalAsync(database, Cancel));
         Assert.Equal(DeploymentTestSupport.ExpectedJournal(Fixture.Layout), before);
         Assert.Equal(Fixture.Layout.DatabaseObjects().Count, result.DatabaseObjectsRun.Count);
+    }
+
+    [Fact]
+    public async Task The_shared_test_database_was_migrated_by_the_same_migrator_with_every_checksum()
+    {
+        Assert.Equal(DeploymentTestSupport.ExpectedJournal(Fixture.Layout), await DeploymentTestSupport.JournalAsync(ConnectionString, Cancel));
     }
 
     [Fact]

@@ -52,6 +52,10 @@ public sealed class ModelComparisonTests(SqlServerFixture fixture, ITestOutputHe
     internal static List<string> Describe(TSqlModel model)
     {
         var lines = new List<string>();
+        // A column collation equal to the database default is noise (one side may spell it out, the other not).
+        var defaultCollation = model.GetObjects(DacQueryScopes.All, ModelSchema.DatabaseOptions)
+            .Select(o => o.GetProperty<string>(DatabaseOptions.Collation))
+            .FirstOrDefault(c => !string.IsNullOrEmpty(c));
         foreach (var item in model.GetObjects(DacQueryScopes.UserDefined, ComparedTypes))
         {
             var parts = item.Name.Parts;
@@ -73,12 +77,18 @@ public sealed class ModelComparisonTests(SqlServerFixture fixture, ITestOutputHe
             {
                 var type = column.GetReferenced(Column.DataType).FirstOrDefault()?.Name.Parts.LastOrDefault() ?? "-";
                 var computed = column.GetMetadata<ColumnType>(Column.ColumnType) == ColumnType.ComputedColumn;
+                var collation = column.GetProperty<string>(Column.Collation);
+                if (string.IsNullOrEmpty(collation) || string.Equals(collation, defaultCollation, StringComparison.OrdinalIgnoreCase))
+                {
+                    collation = "-";
+                }
+
                 lines.Add(
                     $"Column {string.Join('.', column.Name.Parts)} {type.ToLowerInvariant()}" +
                     $" len={column.GetProperty<int>(Column.Length)} max={column.GetProperty<bool>(Column.IsMax)}" +
                     $" p={column.GetProperty<int>(Column.Precision)} s={column.GetProperty<int>(Column.Scale)}" +
                     $" null={column.GetProperty<bool>(Column.Nullable)} identity={column.GetProperty<bool>(Column.IsIdentity)}" +
-                    $" collation={column.GetProperty<string>(Column.Collation) ?? "-"} computed={computed}");
+                    $" collation={collation} computed={computed}");
             }
         }
 

@@ -77,13 +77,14 @@ public sealed class SqlServerFixture : IAsyncLifetime
                     .. ReferenceData.Tables(Layout).Select(t => new Table(t.Schema, t.Table)),
                 ],
             });
+
+            // Serialized: concurrent resets of the same tables only deadlock each other.
+            await _respawner.ResetAsync(connection);
         }
         finally
         {
             _respawnerGate.Release();
         }
-
-        await _respawner.ResetAsync(connection);
     }
 
     /// <summary>Creates an empty database on the server and returns its connection string; dropped when the fixture ends.</summary>
