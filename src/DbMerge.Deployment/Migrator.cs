@@ -87,6 +87,12 @@ public sealed partial class Migrator
             databaseObjects = [];
         }
 
+        // checksums.txt drifting from the files is a repository problem the offline test catches; say it here too.
+        foreach (var problem in MigrationChecksums.Verify(layout))
+        {
+            _options.Log?.Invoke("warning: " + problem);
+        }
+
         await using var deployLock = await DeploymentLock.AcquireAsync(
             connectionString, _options.DeploymentLockTimeout, _options.Log, cancellationToken).ConfigureAwait(false);
 

@@ -8,7 +8,8 @@ namespace DbMerge.Runner.Verbs;
 /// <c>dbmerge status [--connection …] [--repo DIR] [--json] [--strict]</c>: pending migrations, applied
 /// migrations whose file changed, and untrusted constraints (read-only). Exit codes: 0 up to date (untrusted
 /// constraints are listed but are expected between a NOCHECK migration and <c>dbmerge constraints validate</c>);
-/// 1 migrations pending, or with --strict also untrusted constraints; 5 an applied migration changed; 3 no server.
+/// 1 migrations pending, or the journal holds migrations this repository lacks, or (with --strict) a constraint is
+/// untrusted; 5 an applied migration changed; 3 no server.
 /// </summary>
 internal static class StatusVerb
 {
@@ -87,6 +88,6 @@ internal static class StatusVerb
 
     internal static int ExitCodeFor(DeploymentStatus status, bool strict) =>
         status.ChecksumMismatches.Count > 0 ? ExitCodes.DeploymentRefused
-        : status.Pending.Count > 0 || (strict && status.UntrustedConstraints.Count > 0) ? ExitCodes.Findings
+        : status.Pending.Count > 0 || status.AppliedNotInRepository.Count > 0 || (strict && status.UntrustedConstraints.Count > 0) ? ExitCodes.Findings
         : ExitCodes.Success;
 }

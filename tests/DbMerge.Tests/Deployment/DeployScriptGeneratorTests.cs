@@ -108,6 +108,21 @@ public sealed class DeployScriptGeneratorTests
         Assert.Contains("migrations/9992_alter_app_User_planted.sql:2", error.Message);
     }
 
+    [Theory]
+    [InlineData("/* setup\n:setvar Target prod\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("SELECT 1 AS One\n/*\n  exit\n*/;\nGO\n", 3)]
+    [InlineData("/*\n   go\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    public void A_comment_line_that_sqlcmd_would_execute_is_refused_with_file_and_line(string sql, int line)
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9994_alter_app_User_planted.sql"), sql);
+
+        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+
+        Assert.Contains($"migrations/9994_alter_app_User_planted.sql:{line}:", error.Message);
+        Assert.Contains("sqlcmd", error.Message);
+    }
+
     [Fact]
     public void The_header_says_how_to_run_the_script()
     {

@@ -7,11 +7,11 @@ namespace DbMerge.Tests.Runner;
 
 public sealed class StatusVerbTests
 {
-    private static DeploymentStatus Status(int pending = 0, int mismatches = 0, int untrusted = 0) => new(
+    private static DeploymentStatus Status(int pending = 0, int mismatches = 0, int untrusted = 0, int unknown = 0) => new(
         [],
         Enumerable.Range(1, pending).Select(i => $"000{i}_x.sql").ToList(),
         Enumerable.Range(1, mismatches).Select(i => new ChecksumMismatch($"000{i}_x.sql", new string('a', 64), new string('b', 64))).ToList(),
-        [],
+        Enumerable.Range(1, unknown).Select(i => $"900{i}_newer.sql").ToList(),
         Enumerable.Range(1, untrusted).Select(i => new UntrustedConstraint("app", "T", $"CK_{i}", "CHECK", false)).ToList());
 
     [Fact]
@@ -26,6 +26,12 @@ public sealed class StatusVerbTests
     {
         Assert.Equal(ExitCodes.Findings, StatusVerb.ExitCodeFor(Status(pending: 2), strict: false));
         Assert.Equal(ExitCodes.Findings, StatusVerb.ExitCodeFor(Status(untrusted: 1), strict: true));
+    }
+
+    [Fact]
+    public void Status_exits_1_when_the_database_has_migrations_this_repository_lacks()
+    {
+        Assert.Equal(ExitCodes.Findings, StatusVerb.ExitCodeFor(Status(unknown: 1), strict: false));
     }
 
     [Fact]
