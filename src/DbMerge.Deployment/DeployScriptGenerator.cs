@@ -296,12 +296,15 @@ public static partial class DeployScriptGenerator
         segments.Add((segmentStart, file.Text.Length));
 
         var batches = new List<Batch>();
+        var tempTablesCreated = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         foreach (var batch in ((TSqlScript)fragment).Batches)
         {
             if (batch.Statements.Count == 0)
             {
                 continue;
             }
+
+            CheckTempTablesStayInTheirBatch(file, batch, tempTablesCreated);
 
             var (start, end) = segments.First(s => batch.StartOffset >= s.Start && batch.StartOffset < s.End);
             var text = file.Text[start..end].Trim();
@@ -317,6 +320,57 @@ public static partial class DeployScriptGenerator
         }
 
         return batches;
+    }
+
+    /// <summary>
+    /// Each batch runs in its own sp_executesql, so a #temp table created in one batch is gone in the next
+    /// (DbUp, sending batches on one connection, would keep it): refuse rather than deploy differently.
+    /// </summary>
+    private static void CheckTempTablesStayInTheirBatch(SqlScriptFile file, TSqlBatch batch, Dictionary<string, int> createdEarlier)
+    {
+        var visitor = new TempTableVisitor();
+        batch.Accept(visitor);
+        foreach (var (name, line) in visitor.Referenced)
+        {
+            if (createdEarlier.TryGetValue(name, out var createdAt) && !visitor.Created.ContainsKey(name))
+            {
+                throw new InvalidOperationException(
+                    $"{file.RelativePath}:{line}: temp table {name} was created in an earlier batch (line {createdAt}); in the deploy script every " +
+                    "GO batch runs in its own sp_executesql scope, so it would not exist here. Create and use it in one batch.");
+            }
+        }
+
+        foreach (var (name, line) in visitor.Created)
+        {
+            createdEarlier.TryAdd(name, line);
+        }
+    }
+
+    private sealed class TempTableVisitor : TSqlFragmentVisitor
+    {
+        public Dictionary<string, int> Created { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        public List<(string Name, int Line)> Referenced { get; } = [];
+
+        public override void Visit(CreateTableStatement node) => AddCreated(node.SchemaObjectName);
+
+        public override void Visit(SelectStatement node) => AddCreated(node.Into);
+
+        public override void Visit(SchemaObjectName node)
+        {
+            if (node.BaseIdentifier?.Value is { } name && name.StartsWith('#'))
+            {
+                Referenced.Add((name, node.StartLine));
+            }
+        }
+
+        private void AddCreated(SchemaObjectName? name)
+        {
+            if (name?.BaseIdentifier?.Value is { } value && value.StartsWith('#'))
+            {
+                Created.TryAdd(value, name.StartLine);
+            }
+        }
     }
 
     /// <summary>

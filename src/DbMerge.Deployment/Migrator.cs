@@ -178,7 +178,7 @@ public sealed partial class Migrator
             throw new DeploymentFailedException(failed, retriesOfScript, error);
         }
 
-        return new MigrationResult(applied, objectsRun, totalRetries);
+        return new MigrationResult(applied, objectsRun.Distinct(StringComparer.Ordinal).ToList(), totalRetries);
     }
 
     private static string? FailedScriptName(Exception error)

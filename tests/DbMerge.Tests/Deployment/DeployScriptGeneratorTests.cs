@@ -124,6 +124,29 @@ public sealed class DeployScriptGeneratorTests
     }
 
     [Fact]
+    public void A_temp_table_used_across_GO_batches_is_refused_because_each_batch_runs_in_its_own_scope()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9995_alter_app_User_planted.sql"),
+            "CREATE TABLE #Ids (Id int NOT NULL);\nINSERT INTO #Ids (Id) VALUES (1);\nGO\nUPDATE u SET DisplayName = NULL FROM app.[User] AS u JOIN #Ids AS i ON i.Id = u.UserId;\nGO\n");
+
+        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+
+        Assert.Contains("migrations/9995_alter_app_User_planted.sql:4:", error.Message);
+        Assert.Contains("#Ids", error.Message);
+    }
+
+    [Fact]
+    public void A_temp_table_used_within_its_own_batch_is_fine()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9996_alter_app_User_planted.sql"),
+            "CREATE TABLE #Ids (Id int NOT NULL);\nINSERT INTO #Ids (Id) VALUES (1);\nUPDATE u SET DisplayName = NULL FROM app.[User] AS u JOIN #Ids AS i ON i.Id = u.UserId;\nGO\n");
+
+        Assert.Empty(Parse(DeployScriptGenerator.Generate(scratch), out _));
+    }
+
+    [Fact]
     public void The_header_says_how_to_run_the_script()
     {
         var script = DeployScriptGenerator.Generate(Repo.Layout, null, new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
