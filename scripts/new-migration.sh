@@ -19,9 +19,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MIGRATIONS="$ROOT/migrations"
 CHECKSUMS="$MIGRATIONS/checksums.txt"
 [ -d "$MIGRATIONS" ] || die "no migrations/ folder under $ROOT."
-command -v sha256sum >/dev/null 2>&1 || die "sha256sum is not installed (coreutils)."
+if command -v sha256sum >/dev/null 2>&1; then SHA256=(sha256sum)
+elif command -v shasum >/dev/null 2>&1; then SHA256=(shasum -a 256)   # macOS; same output format
+else die "neither sha256sum (coreutils) nor shasum is installed."
+fi
 
-checksum_line() { (cd "$MIGRATIONS" && sha256sum -- "$1"); }
+checksum_line() { (cd "$MIGRATIONS" && "${SHA256[@]}" "$1"); }
 
 on_main() {
   # true when migrations/$1 exists on main or origin/main (merged: immutable)
@@ -59,7 +62,12 @@ for word in "${words[@]:1}"; do slug="${slug}_${word}"; done
 [[ "$slug" =~ ^[a-z0-9]+(_[A-Za-z0-9]+)+$ ]] ||
   die "'$slug' is not a valid migration name: use letters and digits only (verb object, e.g. \"create app Course\")."
 
-last="$(find "$MIGRATIONS" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]_*.sql' -printf '%f\n' | sort | tail -n 1 | cut -c1-4)"
+last=""
+for existing in "$MIGRATIONS"/[0-9][0-9][0-9][0-9]_*.sql; do
+  [ -e "$existing" ] || continue
+  number="$(basename "$existing" | cut -c1-4)"
+  if [[ "$number" > "$last" ]]; then last="$number"; fi
+done
 next="$(printf '%04d' $(( 10#${last:-0} + 1 )))"
 [ "$next" != "10000" ] || die "migration numbers are exhausted (9999)."
 name="${next}_${slug}.sql"
