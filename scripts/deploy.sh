@@ -6,7 +6,7 @@
 # Target: --connection, else DBMERGE_CONNECTION. With a target the script holds only the migrations that
 # database still lacks (plus every database/ script); --offline (or no target at all) writes the full,
 # guarded script for any database. Default output: ./dbmerge-deploy-<UTC time>.sql.
-# --run executes it with: sqlcmd -b -f 65001 -S <server> -d <database> [-U <user> | -E] [-C] -i FILE
+# --run executes it with: sqlcmd -b -S <server> -d <database> [-U <user> | -E] [-C] -i FILE
 # (sqlcmd from mssql-tools18 or go-sqlcmd on PATH; the password goes through SQLCMDPASSWORD, never argv).
 # The connection string is parsed simply (key=value;...): values containing ';' are not supported for --run.
 set -euo pipefail
@@ -64,7 +64,7 @@ done
 [ -n "$server" ] || die "the connection string names no Server / Data Source."
 [ -n "$database" ] || die "the connection string names no Database / Initial Catalog; the deploy script must run in the target database."
 
-sqlcmd_args=(-b -f 65001 -S "$server" -d "$database" -i "$output")
+sqlcmd_args=(-b -S "$server" -d "$database" -i "$output")
 if [ -n "$user" ]; then sqlcmd_args+=(-U "$user"); export SQLCMDPASSWORD="$password"
 elif [ -n "$trusted" ]; then sqlcmd_args+=(-E)
 fi

@@ -67,6 +67,11 @@ public static partial class DeployScriptGenerator
             throw new InvalidOperationException("The deploy script would contain a sqlcmd variable reference; report this as a bug.");
         }
 
+        if (text.Any(c => c > '~' || (c < ' ' && c is not '\t' and not '\r' and not '\n')))
+        {
+            throw new InvalidOperationException("The deploy script would contain a non-ASCII character; report this as a bug.");
+        }
+
         return text;
     }
 
@@ -90,9 +95,10 @@ public static partial class DeployScriptGenerator
         sql.Append(CultureInfo.InvariantCulture, $"  Then {databaseObjectCount} re-runnable database/ script(s) (CREATE OR ALTER, permissions), every time.\n");
         sql.Append("\n");
         sql.Append("  How to run (sqlcmd 'b' switch is REQUIRED: stop at the first error):\n");
-        sql.Append("    sqlcmd -b -f 65001 -S <server> -d <database> -E -i <this file>   (or -U <login> -P <password>; add -C for a self-signed certificate)\n");
+        sql.Append("    sqlcmd -b -S <server> -d <database> -E -i <this file>   (or -U <login>, password in SQLCMDPASSWORD; -C for a self-signed certificate)\n");
         sql.Append("  The script uses no sqlcmd variables and contains no variable reference (a dollar sign before a parenthesis),\n");
-        sql.Append("  so it runs unchanged with or without the -x switch.\n");
+        sql.Append("  so it runs unchanged with or without the -x switch. It is pure ASCII (other characters are written as\n");
+        sql.Append("  NCHAR(n)), so no code page switch is needed.\n");
         sql.Append("\n");
         sql.Append("  Safe to run again: each migration runs only when the journal dbo.SchemaVersions has no row for it,\n");
         sql.Append("  in its own transaction (XACT_ABORT ON) that also writes its journal row and SHA-256 checksum - the\n");
@@ -121,7 +127,7 @@ public static partial class DeployScriptGenerator
             $"EXEC @LockResult = sys.sp_getapplock @Resource = {Literal(DeploymentJournal.LockResource)}, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = {DeploymentJournal.DefaultLockTimeoutMilliseconds};\n");
         sql.Append("IF @LockResult < 0\n");
         sql.Append(CultureInfo.InvariantCulture,
-            $"    THROW {DeployLockTimeoutError}, {Literal($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {DeploymentJournal.DefaultLockTimeoutMilliseconds / 1000} s; nothing was applied. Run the script again when it has finished.")}, 1;\n");
+            $"    THROW {DeployLockTimeoutError}, {MessageLiteral($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {DeploymentJournal.DefaultLockTimeoutMilliseconds / 1000} s; nothing was applied. Run the script again when it has finished.")}, 1;\n");
         sql.Append("GO\n");
         sql.Append(DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd()).Append('\n');
         sql.Append("GO\n");
@@ -150,7 +156,7 @@ public static partial class DeployScriptGenerator
         sql.Append("IF @Changed IS NOT NULL\n");
         sql.Append("BEGIN\n");
         sql.Append(CultureInfo.InvariantCulture,
-            $"    DECLARE @Message nvarchar(2048) = FORMATMESSAGE({Literal("DbMerge deploy: applied migration %s changed since it was applied (the journal checksum differs from the file); nothing was applied. " + MigrationChecksums.AppendOnlyAdvice)}, LEFT(@Changed, 1500));\n");
+            $"    DECLARE @Message nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: applied migration %s changed since it was applied (the journal checksum differs from the file); nothing was applied. " + MigrationChecksums.AppendOnlyAdvice)}, LEFT(@Changed, 1500));\n");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {AppliedMigrationChangedError}, @Message, 1;\n");
         sql.Append("END;\n");
         sql.Append("GO\n");
@@ -160,7 +166,7 @@ public static partial class DeployScriptGenerator
     {
         var batches = SplitBatches(migration);
         var guard = $"IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(migration.Name)})";
-        var noTransaction = $"    IF @@TRANCOUNT = 0 THROW {EarlierStepFailedError}, {Literal($"DbMerge deploy: {migration.Name} stopped: an earlier batch of it failed and its transaction was rolled back, nothing of it was applied. Run this script with sqlcmd -b and fix the first error.")}, 1;\n";
+        var noTransaction = $"    IF @@TRANCOUNT = 0 THROW {EarlierStepFailedError}, {MessageLiteral($"DbMerge deploy: {migration.Name} stopped: an earlier batch of it failed and its transaction was rolled back, nothing of it was applied. Run this script with sqlcmd -b and fix the first error.")}, 1;\n";
 
         sql.Append("-- ").Append(new string('=', 100)).Append('\n');
         sql.Append(CultureInfo.InvariantCulture, $"-- Migration {Sanitize(migration.Name)}  sha256 {checksum}\n");
@@ -173,7 +179,7 @@ public static partial class DeployScriptGenerator
                 if (previous is not null)
                 {
                     sql.Append(CultureInfo.InvariantCulture,
-                        $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(previous)}) THROW {EarlierStepFailedError}, {Literal($"DbMerge deploy: {migration.Name} not applied: the migration before it, {previous}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
+                        $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(previous)}) THROW {EarlierStepFailedError}, {MessageLiteral($"DbMerge deploy: {migration.Name} not applied: the migration before it, {previous}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
                 }
 
                 sql.Append(CultureInfo.InvariantCulture, $"    PRINT {Literal($"DbMerge deploy: applying {migration.Name}")};\n");
@@ -221,7 +227,7 @@ public static partial class DeployScriptGenerator
         if (lastMigration is not null)
         {
             sql.Append(CultureInfo.InvariantCulture,
-                $"IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(lastMigration)}) THROW {EarlierStepFailedError}, {Literal($"DbMerge deploy: database objects not deployed: the last migration, {lastMigration}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
+                $"IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(lastMigration)}) THROW {EarlierStepFailedError}, {MessageLiteral($"DbMerge deploy: database objects not deployed: the last migration, {lastMigration}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
         }
 
         sql.Append("SET LOCK_TIMEOUT -1;\n");
@@ -394,37 +400,57 @@ public static partial class DeployScriptGenerator
     private static partial Regex SqlcmdCommandLine();
 
     /// <summary>
-    /// An N'…' literal with quotes doubled. Any "$(" is split across two literals so sqlcmd never sees a
-    /// variable reference; when split, the first part is converted to nvarchar(max) so the concatenation
-    /// cannot truncate at 4000 characters.
+    /// The exact value as a T-SQL expression in pure ASCII: <c>N'…'</c> with quotes doubled when it can be;
+    /// otherwise a concatenation that spells each non-ASCII UTF-16 unit as <c>NCHAR(n)</c> and splits every
+    /// "$(" across two literals (so sqlcmd never sees a variable reference), starting with
+    /// <c>CONVERT(nvarchar(max), …)</c> so the concatenation cannot truncate at 4000 characters. Usable wherever
+    /// an expression is allowed (DECLARE initializers, comparisons, VALUES), not as a THROW message.
     /// </summary>
     internal static string Literal(string value)
     {
-        var escaped = value.Replace("'", "''", StringComparison.Ordinal);
-        var parts = escaped.Split("$(", StringSplitOptions.None);
-        if (parts.Length == 1)
+        var pieces = new List<string>();
+        var run = new StringBuilder();
+        void EndRun()
         {
-            return "N'" + escaped + "'";
+            if (run.Length > 0)
+            {
+                pieces.Add("N'" + run.ToString().Replace("'", "''", StringComparison.Ordinal) + "'");
+                run.Clear();
+            }
         }
 
-        var builder = new StringBuilder();
-        for (var i = 0; i < parts.Length; i++)
+        for (var i = 0; i < value.Length; i++)
         {
-            var part = (i > 0 ? "(" : string.Empty) + parts[i] + (i < parts.Length - 1 ? "$" : string.Empty);
-            if (i == 0)
+            var c = value[i];
+            if (c > '~' || (c < ' ' && c is not '\t' and not '\r' and not '\n'))
             {
-                builder.Append("CONVERT(nvarchar(max), N'").Append(part).Append("')");
+                EndRun();
+                pieces.Add(string.Create(CultureInfo.InvariantCulture, $"NCHAR({(int)c})"));
             }
             else
             {
-                builder.Append(" + N'").Append(part).Append('\'');
+                run.Append(c);
+                if (c == '$' && i + 1 < value.Length && value[i + 1] == '(')
+                {
+                    EndRun();
+                }
             }
         }
 
-        return builder.ToString();
+        EndRun();
+        return pieces.Count switch
+        {
+            0 => "N''",
+            1 when pieces[0].StartsWith("N'", StringComparison.Ordinal) => pieces[0],
+            _ => "CONVERT(nvarchar(max), " + pieces[0] + ")" + string.Concat(pieces.Skip(1).Select(p => " + " + p)),
+        };
     }
+
+    /// <summary>A single ASCII <c>N'…'</c> literal for messages (THROW, FORMATMESSAGE): other characters become '?'.</summary>
+    internal static string MessageLiteral(string value) => "N'" + Sanitize(value).Replace("'", "''", StringComparison.Ordinal) + "'";
 
     /// <summary>Text placed in comments: no comment terminators, no sqlcmd variable reference.</summary>
     private static string Sanitize(string value) =>
-        value.Replace("*/", "* /", StringComparison.Ordinal).Replace("$(", "$ (", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+        new string(value.Replace("*/", "* /", StringComparison.Ordinal).Replace("$(", "$ (", StringComparison.Ordinal)
+            .Select(c => c is '\r' or '\n' or '\t' ? ' ' : c < ' ' || c > '~' ? '?' : c).ToArray());
 }

@@ -19,7 +19,7 @@ internal static class ScriptVerb
     {
         var output = new Option<FileInfo>("--output", "-o")
         {
-            Description = "Where to write the deploy script (UTF-8).",
+            Description = "Where to write the deploy script (pure ASCII).",
             Required = true,
         };
         var connection = new Option<string?>("--connection", "-c")
@@ -68,7 +68,7 @@ internal static class ScriptVerb
                 context.Out.WriteLine(target is null
                     ? $"Wrote {file.FullName}: {included.Count} migration(s), each applied only where the journal lacks it, then {layout.DatabaseObjects().Count} database object script(s)."
                     : $"Wrote {file.FullName} for {target}: {included.Count} pending migration(s), then {layout.DatabaseObjects().Count} database object script(s).");
-                context.Out.WriteLine($"Run it with: sqlcmd -b -f 65001 -S <server> -d <database> -i {file.FullName}");
+                context.Out.WriteLine($"Run it with: sqlcmd -b -S <server> -d <database> -i {file.FullName}");
             }
 
             return ExitCodes.Success;

@@ -96,6 +96,21 @@ public sealed class DeployScriptGeneratorTests
     }
 
     [Fact]
+    public void Non_ASCII_text_is_carried_exactly_while_the_script_stays_pure_ASCII()
+    {
+        var scratch = Repo.ScratchCopy();
+        const string statement = "UPDATE app.[User] SET DisplayName = N'Zo\u00eb \u2026 \U0001F600 caf\u00e9' WHERE UserId = -1; -- \u00fcber";
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9997_alter_app_User_planted.sql"),
+            "/* R\u00e9sum\u00e9 of the change */\n" + statement + "\nGO\n");
+
+        var script = DeployScriptGenerator.Generate(scratch);
+
+        Assert.All(script, c => Assert.True(c <= '~', $"non-ASCII U+{(int)c:X4} in the script"));
+        Assert.Empty(Parse(script, out var parsed));
+        Assert.Contains("/* R\u00e9sum\u00e9 of the change */\n" + statement, StatementLiterals(parsed));
+    }
+
+    [Fact]
     public void A_migration_line_that_sqlcmd_would_execute_is_refused_with_file_and_line()
     {
         var scratch = Repo.ScratchCopy();
@@ -205,6 +220,7 @@ public sealed class DeployScriptGeneratorTests
             StringLiteral literal => literal.Value,
             BinaryExpression { BinaryExpressionType: BinaryExpressionType.Add } add => Evaluate(add.FirstExpression) + Evaluate(add.SecondExpression),
             ConvertCall convert => Evaluate(convert.Parameter),
+            FunctionCall { FunctionName.Value: "NCHAR", Parameters: [IntegerLiteral code] } => ((char)int.Parse(code.Value, System.Globalization.CultureInfo.InvariantCulture)).ToString(),
             ParenthesisExpression parenthesis => Evaluate(parenthesis.Expression),
             _ => throw new InvalidOperationException($"Unexpected expression {expression.GetType().Name} in @Statement."),
         };
