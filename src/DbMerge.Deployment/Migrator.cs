@@ -109,11 +109,7 @@ public sealed partial class Migrator
             _options.Log?.Invoke($"warning: {unknown} is in the journal but not in {layout.Relative(layout.MigrationsDirectory)}/ (the database is ahead of this repository?).");
         }
 
-        var scripts = new List<SqlScript>();
-        scripts.AddRange(migrations.Select(m => new SqlScript(m.Name, ResetSessionBatch + m.Text,
-            new SqlScriptOptions { ScriptType = ScriptType.RunOnce, RunGroupOrder = MigrationRunGroup })));
-        scripts.AddRange(databaseObjects.Select((o, i) => new SqlScript(o.RelativePath, ResetSessionBatch + o.Text,
-            new SqlScriptOptions { ScriptType = ScriptType.RunAlways, RunGroupOrder = FirstDatabaseObjectRunGroup + i })));
+        var scripts = BuildScripts(migrations, databaseObjects);
 
         var applied = new List<string>();
         var objectsRun = new List<string>();
@@ -179,6 +175,20 @@ public sealed partial class Migrator
         }
 
         return new MigrationResult(applied, objectsRun.Distinct(StringComparer.Ordinal).ToList(), totalRetries);
+    }
+
+    /// <summary>
+    /// The DbUp scripts: migrations RunOnce named by file name (group 1, so DbUp orders them by name), then each
+    /// database/ script RunAlways in its own later group so DbUp keeps the layout's dependency order.
+    /// </summary>
+    internal static List<SqlScript> BuildScripts(IReadOnlyList<SqlScriptFile> migrations, IReadOnlyList<SqlScriptFile> databaseObjects)
+    {
+        var scripts = new List<SqlScript>();
+        scripts.AddRange(migrations.Select(m => new SqlScript(m.Name, ResetSessionBatch + m.Text,
+            new SqlScriptOptions { ScriptType = ScriptType.RunOnce, RunGroupOrder = MigrationRunGroup })));
+        scripts.AddRange(databaseObjects.Select((o, i) => new SqlScript(o.RelativePath, ResetSessionBatch + o.Text,
+            new SqlScriptOptions { ScriptType = ScriptType.RunAlways, RunGroupOrder = FirstDatabaseObjectRunGroup + i })));
+        return scripts;
     }
 
     private static string? FailedScriptName(Exception error)
