@@ -170,21 +170,26 @@ public static partial class DeployScriptGenerator
 
         sql.Append("-- ").Append(new string('=', 100)).Append('\n');
         sql.Append(CultureInfo.InvariantCulture, $"-- Migration {Sanitize(migration.Name)}  sha256 {checksum}\n");
+        void WriteStart()
+        {
+            if (previous is not null)
+            {
+                sql.Append(CultureInfo.InvariantCulture,
+                    $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(previous)}) THROW {EarlierStepFailedError}, {MessageLiteral($"DbMerge deploy: {migration.Name} not applied: the migration before it, {previous}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
+            }
+
+            sql.Append(CultureInfo.InvariantCulture, $"    PRINT {Literal($"DbMerge deploy: applying {migration.Name}")};\n");
+            sql.Append("    SET LOCK_TIMEOUT -1;\n");
+            sql.Append("    BEGIN TRANSACTION;\n");
+        }
+
         for (var b = 0; b < batches.Count; b++)
         {
             sql.Append(guard).Append('\n');
             sql.Append("BEGIN\n");
             if (b == 0)
             {
-                if (previous is not null)
-                {
-                    sql.Append(CultureInfo.InvariantCulture,
-                        $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(previous)}) THROW {EarlierStepFailedError}, {MessageLiteral($"DbMerge deploy: {migration.Name} not applied: the migration before it, {previous}, is not in the journal, so an earlier step failed. Run this script with sqlcmd -b and fix the first error.")}, 1;\n");
-                }
-
-                sql.Append(CultureInfo.InvariantCulture, $"    PRINT {Literal($"DbMerge deploy: applying {migration.Name}")};\n");
-                sql.Append("    SET LOCK_TIMEOUT -1;\n");
-                sql.Append("    BEGIN TRANSACTION;\n");
+                WriteStart();
             }
             else
             {
@@ -204,7 +209,7 @@ public static partial class DeployScriptGenerator
         }
         else
         {
-            sql.Append("    BEGIN TRANSACTION;\n");
+            WriteStart(); // a migration with no statement (comments only) is still journaled, as DbUp does
         }
 
         sql.Append(CultureInfo.InvariantCulture,
@@ -237,7 +242,19 @@ public static partial class DeployScriptGenerator
             sql.Append(CultureInfo.InvariantCulture, $"-- {Sanitize(file.RelativePath)}\n");
             foreach (var batch in SplitBatches(file))
             {
-                WriteBatchBody(sql, batch, string.Empty);
+                if (batch.IsSetOnly || lastMigration is null)
+                {
+                    WriteBatchBody(sql, batch, string.Empty);
+                }
+                else
+                {
+                    // Never create objects over an incomplete schema, even when the script was run without -b.
+                    sql.Append(CultureInfo.InvariantCulture, $"IF EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(lastMigration)})\n");
+                    sql.Append("BEGIN\n");
+                    WriteBatchBody(sql, batch, "    ");
+                    sql.Append("END;\n");
+                }
+
                 sql.Append("GO\n");
             }
         }

@@ -162,6 +162,36 @@ public sealed class DeployScriptGeneratorTests
     }
 
     [Fact]
+    public void A_comment_only_migration_is_still_guarded_ordered_and_journaled()
+    {
+        var scratch = Repo.ScratchCopy();
+        var previous = scratch.Migrations()[^1].Name;
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9998_alter_app_User_empty.sql"), "/*\n  nothing yet\n*/\n");
+
+        var script = DeployScriptGenerator.Generate(scratch);
+
+        Assert.Empty(Parse(script, out _));
+        var block = script[script.IndexOf("-- Migration 9998_alter_app_User_empty.sql", StringComparison.Ordinal)..];
+        Assert.Contains($"WHERE ScriptName = N'{previous}') THROW 51002", block);
+        Assert.Contains("BEGIN TRANSACTION;", block);
+        Assert.Contains("VALUES (N'9998_alter_app_User_empty.sql', GETUTCDATE()", block);
+    }
+
+    [Fact]
+    public void Database_objects_are_only_created_once_the_last_migration_is_journaled()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+        var last = Repo.Layout.Migrations()[^1].Name;
+        var objects = script[script.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..];
+
+        var executions = Regex.Matches(objects, "EXEC sys.sp_executesql").Count;
+        var guards = Regex.Matches(objects, $@"IF EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{Regex.Escape(last)}'\)\nBEGIN\n    DECLARE @Statement").Count;
+
+        Assert.True(executions > 0);
+        Assert.Equal(executions, guards);
+    }
+
+    [Fact]
     public void The_header_says_how_to_run_the_script()
     {
         var script = DeployScriptGenerator.Generate(Repo.Layout, null, new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
