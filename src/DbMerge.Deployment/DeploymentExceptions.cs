@@ -21,7 +21,8 @@ public sealed class DeploymentRefusedException : Exception
     {
         ArgumentNullException.ThrowIfNull(mismatches);
         var names = string.Join(", ", mismatches.Select(m =>
-            $"{m.ScriptName} (journal {m.RecordedChecksum[..12]}…, file {m.FileChecksum[..12]}…)"));
+            $"{m.ScriptName} (journal {Short(m.RecordedChecksum)}, file {Short(m.FileChecksum)})"));
+        static string Short(string checksum) => checksum.Length > 12 ? checksum[..12] + "..." : checksum;
         return $"deployment refused, nothing was applied: applied migration(s) changed since they were applied: {names}. " +
                MigrationChecksums.AppendOnlyAdvice;
     }
