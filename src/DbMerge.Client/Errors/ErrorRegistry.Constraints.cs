@@ -2,7 +2,30 @@ namespace DbMerge.Client.Errors;
 
 public static partial class ErrorRegistry
 {
+    private const string ConstraintValidateBatch = "dbmerge.Constraint_ValidateBatch";
+    private const string ConstraintTrust = "dbmerge.Constraint_Trust";
+
     private static DbMergeError[] Constraints =>
     [
+        new(51400, "ConstraintNotFound", ConstraintValidateBatch, DbMergeErrorKind.NotFound,
+            "No CHECK or FOREIGN KEY constraint with that name exists in that schema (validate, trust)."),
+        new(51401, "ConstraintAlreadyTrusted", ConstraintValidateBatch, DbMergeErrorKind.InvalidState,
+            "The constraint is already trusted: there is nothing to validate."),
+        new(51402, "ConstraintUnsupportedKey", ConstraintValidateBatch, DbMergeErrorKind.InvalidState,
+            "The constraint's table has no unique single-column integer clustered key (heap, composite or non-integer key); keyset validation does not support it."),
+        new(51403, "ConstraintBatchSizeInvalid", ConstraintValidateBatch, DbMergeErrorKind.InvalidArgument,
+            "The batch size is outside 1..100000."),
+        new(51404, "ConstraintNotOperator", ConstraintValidateBatch, DbMergeErrorKind.Forbidden,
+            "The caller is not a member of DbMergeOperator or db_owner (validate, trust)."),
+        new(51405, "ConstraintViolationsRemain", ConstraintTrust, DbMergeErrorKind.Conflict,
+            "Recorded violations remain: fix the rows, re-validate with --restart, then trust."),
+        new(51406, "ConstraintNotValidated", ConstraintTrust, DbMergeErrorKind.InvalidState,
+            "The constraint was never fully validated (never run, still running, or re-created since): validate it first."),
+        new(51407, "ConstraintLockTimeoutInvalid", ConstraintTrust, DbMergeErrorKind.InvalidArgument,
+            "The lock timeout is outside 1..600000 ms."),
+        new(51408, "ConstraintParameterMissing", ConstraintValidateBatch, DbMergeErrorKind.InvalidArgument,
+            "The schema or constraint name is missing (validate, trust)."),
+        new(51409, "ConstraintStillUntrusted", ConstraintTrust, DbMergeErrorKind.InvariantViolated,
+            "The constraint is still untrusted after WITH CHECK CHECK CONSTRAINT (for example NOT FOR REPLICATION); rolled back."),
     ];
 }

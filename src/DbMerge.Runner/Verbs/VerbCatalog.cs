@@ -11,5 +11,7 @@ internal static class VerbCatalog
         yield return ScriptVerb.Build(context);
         yield return MigrateVerb.Build(context);
         yield return StatusVerb.Build(context);
+        yield return InvitationsVerbs.Build(context);
+        yield return ConstraintsVerbs.Build(context);
     }
 }

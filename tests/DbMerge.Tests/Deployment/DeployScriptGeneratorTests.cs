@@ -184,7 +184,7 @@ public sealed class DeployScriptGeneratorTests
         var last = Repo.Layout.Migrations()[^1].Name;
         var objects = script[script.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..];
 
-        var executions = Regex.Matches(objects, "EXEC sys.sp_executesql").Count;
+        var executions = Regex.Matches(objects, @"^ *EXEC sys\.sp_executesql @stmt = @Statement;$", RegexOptions.Multiline).Count;
         var guards = Regex.Matches(objects, $@"IF EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{Regex.Escape(last)}'\)\nBEGIN\n    DECLARE @Statement").Count;
 
         Assert.True(executions > 0);

@@ -1,0 +1,145 @@
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
+/*
+  api.Invitation_Create
+  Purpose:
+    Invites an e-mail address to exactly one channel or organization with a share mode (view | edit | admin;
+    admin only for organizations), sent by an active user. A second PENDING invitation of the same e-mail
+    (compared case-insensitively: the column's collation is CI) to the same target is refused; the check is
+    race-safe (UPDLOCK, SERIALIZABLE range lock inside the transaction, so two concurrent calls serialize and
+    the second sees the first). An invitation e-mail event ('invitation.created') is written to dbmerge.Outbox
+    in the same transaction.
+  Transaction: owns its transaction. Do not call it inside a caller's transaction.
+  Result set (one row):
+    InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, Email nvarchar(254),
+    ShareMode varchar(10), SenderUserId int, Status varchar(10) ('pending'), CreatedAt datetime2(3)
+  Errors:
+    51304  @ShareMode is not view, edit or admin
+    51305  @ShareMode admin for a channel (admin exists only for organizations)
+    51306  a pending invitation of this e-mail to this target already exists
+    51308  the channel or organization does not exist
+    51309  both or neither of @ChannelId and @OrganizationId were given
+    51310  the sender does not exist or is inactive
+    51311  @Email is missing, blank or not an e-mail address (no '@')
+    51312  @SenderUserId is missing
+  Example:
+    EXEC api.Invitation_Create @ChannelId = NULL, @OrganizationId = 7, @Email = N'ada@example.org',
+         @ShareMode = 'admin', @SenderUserId = 42;
+*/
+CREATE OR ALTER PROCEDURE api.Invitation_Create
+    @ChannelId      int = NULL,
+    @OrganizationId int = NULL,
+    @Email          nvarchar(254),
+    @ShareMode      varchar(10),
+    @SenderUserId   int
+AS
+BEGIN
+    SET NOCOUNT, XACT_ABORT ON;
+
+    DECLARE @Message    nvarchar(2048);
+    DECLARE @TargetKind varchar(12) = CASE WHEN @ChannelId IS NOT NULL THEN 'channel' ELSE 'organization' END;
+    DECLARE @TargetId   int = COALESCE(@ChannelId, @OrganizationId);
+    DECLARE @ExistingId int;
+    DECLARE @Created TABLE
+    (
+        InvitationId int          NOT NULL,
+        Email        nvarchar(254) NOT NULL,
+        ShareMode    varchar(10)  NOT NULL,
+        SenderUserId int          NULL,
+        Status       varchar(10)  NOT NULL,
+        CreatedAt    datetime2(3) NOT NULL
+    );
+
+    BEGIN TRY
+        /* 1. Check parameters (no transaction open). */
+        IF (@ChannelId IS NULL AND @OrganizationId IS NULL) OR (@ChannelId IS NOT NULL AND @OrganizationId IS NOT NULL)
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: exactly one of @ChannelId and @OrganizationId is required (got channel %s, organization %s).',
+                ISNULL(CONVERT(nvarchar(12), @ChannelId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @OrganizationId), N'NULL'));
+            THROW 51309, @Message, 1;
+        END;
+
+        SET @Email = LTRIM(RTRIM(@Email));
+        IF @Email IS NULL OR LEN(@Email) = 0 OR CHARINDEX(N'@', @Email) < 2
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: @Email ''%s'' is not an e-mail address (%s %d).',
+                ISNULL(@Email, N'NULL'), @TargetKind, @TargetId);
+            THROW 51311, @Message, 1;
+        END;
+
+        SET @ShareMode = LOWER(LTRIM(RTRIM(@ShareMode)));
+        IF @ShareMode IS NULL OR @ShareMode NOT IN ('view', 'edit', 'admin')
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: unknown @ShareMode ''%s'' for %s; allowed: view, edit, admin (admin for organizations only).',
+                ISNULL(CONVERT(nvarchar(10), @ShareMode), N'NULL'), @Email);
+            THROW 51304, @Message, 1;
+        END;
+
+        IF @ShareMode = 'admin' AND @ChannelId IS NOT NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: share mode admin is not applicable to channel %d (%s); use view or edit.', @ChannelId, @Email);
+            THROW 51305, @Message, 1;
+        END;
+
+        IF @SenderUserId IS NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: @SenderUserId is required (%s %d, %s).', @TargetKind, @TargetId, @Email);
+            THROW 51312, @Message, 1;
+        END;
+
+        IF NOT EXISTS (SELECT 1 FROM app.[User] AS u WHERE u.UserId = @SenderUserId AND u.IsActive = 1)
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: sender user %d does not exist or is inactive.', @SenderUserId);
+            THROW 51310, @Message, 1;
+        END;
+
+        IF (@ChannelId IS NOT NULL AND NOT EXISTS (SELECT 1 FROM app.Channel AS c WHERE c.ChannelId = @ChannelId))
+           OR (@OrganizationId IS NOT NULL AND NOT EXISTS (SELECT 1 FROM app.Organization AS o WHERE o.OrganizationId = @OrganizationId))
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: %s %d does not exist.', @TargetKind, @TargetId);
+            THROW 51308, @Message, 1;
+        END;
+
+        /* 2. Lock the (e-mail, pending) key range and refuse a duplicate pending invitation to the same target. */
+        BEGIN TRANSACTION;
+
+        SELECT @ExistingId = i.InvitationId
+        FROM app.Invitation AS i WITH (UPDLOCK, SERIALIZABLE, INDEX (IX_app_Invitation_Email_Status))
+        WHERE i.Email = @Email
+          AND i.Status = 'pending'
+          AND (i.ChannelId = @ChannelId OR i.OrganizationId = @OrganizationId);
+
+        IF @ExistingId IS NOT NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: invitation %d of %s to %s %d is already pending.', @ExistingId, @Email, @TargetKind, @TargetId);
+            THROW 51306, @Message, 1;
+        END;
+
+        /* 3. Write the invitation and its e-mail event. */
+        INSERT INTO app.Invitation (ChannelId, OrganizationId, Email, ShareMode, SenderUserId, Status)
+        OUTPUT inserted.InvitationId, inserted.Email, inserted.ShareMode, inserted.SenderUserId, inserted.Status, inserted.CreatedAt
+          INTO @Created (InvitationId, Email, ShareMode, SenderUserId, Status, CreatedAt)
+        VALUES (@ChannelId, @OrganizationId, @Email, @ShareMode, @SenderUserId, 'pending');
+
+        INSERT INTO dbmerge.Outbox (EventType, DedupeKey, Payload)
+        SELECT 'invitation.created',
+               N'invitation.created:' + CONVERT(nvarchar(12), c.InvitationId),
+               (SELECT c.InvitationId AS invitationId, @TargetKind AS targetKind, @TargetId AS targetId,
+                       c.Email AS email, c.ShareMode AS shareMode, c.SenderUserId AS senderUserId
+                FOR JSON PATH, WITHOUT_ARRAY_WRAPPER)
+        FROM @Created AS c;
+
+        COMMIT TRANSACTION;
+
+        /* 4. Result. */
+        SELECT c.InvitationId, @TargetKind AS TargetKind, @TargetId AS TargetId, c.Email, c.ShareMode,
+               c.SenderUserId, c.Status, c.CreatedAt
+        FROM @Created AS c;
+    END TRY
+    BEGIN CATCH
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;
+GO

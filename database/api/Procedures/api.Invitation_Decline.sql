@@ -1,0 +1,113 @@
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
+/*
+  api.Invitation_Decline
+  Purpose:
+    The invited user declines a pending invitation: only the active user whose e-mail matches the
+    invitation's (case-insensitively) may decline. The invitation becomes declined with InvitedUserId (who
+    answered) and RespondedAt; a declined invitation can no longer be accepted. Declining again by the same
+    user is a no-op (Changed = 0).
+  Transaction: owns its transaction. Do not call it inside a caller's transaction.
+  Result set (one row):
+    InvitationId int, Status varchar(10) ('declined'), RespondedAt datetime2(3), Changed bit
+  Errors:
+    51300  the invitation does not exist
+    51301  the invitation is not pending (accepted, revoked, or declined by another user)
+    51302  the user's e-mail does not match the invitation's
+    51303  the user does not exist or is inactive
+    51312  @InvitationId or @UserId is missing
+  Example:
+    EXEC api.Invitation_Decline @InvitationId = 1001, @UserId = 42;
+*/
+CREATE OR ALTER PROCEDURE api.Invitation_Decline
+    @InvitationId int,
+    @UserId       int
+AS
+BEGIN
+    SET NOCOUNT, XACT_ABORT ON;
+
+    DECLARE @Message         nvarchar(2048);
+    DECLARE @Found           bit = 0;
+    DECLARE @InvitationEmail nvarchar(254);
+    DECLARE @Status          varchar(10);
+    DECLARE @InvitedUserId   int;
+    DECLARE @RespondedAt     datetime2(3);
+    DECLARE @UserEmail       nvarchar(254);
+    DECLARE @UserIsActive    bit;
+    DECLARE @Changed         bit = 0;
+
+    BEGIN TRY
+        /* 1. Check parameters (no transaction open). */
+        IF @InvitationId IS NULL OR @UserId IS NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: @InvitationId and @UserId are required (got invitation %s, user %s).',
+                ISNULL(CONVERT(nvarchar(12), @InvitationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
+            THROW 51312, @Message, 1;
+        END;
+
+        BEGIN TRANSACTION;
+
+        /* 2. Lock the invitation row. */
+        SELECT @Found           = 1,
+               @InvitationEmail = i.Email,
+               @Status          = i.Status,
+               @InvitedUserId   = i.InvitedUserId,
+               @RespondedAt     = i.RespondedAt
+        FROM app.Invitation AS i WITH (UPDLOCK, HOLDLOCK)
+        WHERE i.InvitationId = @InvitationId;
+
+        IF @Found = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d does not exist.', @InvitationId);
+            THROW 51300, @Message, 1;
+        END;
+
+        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
+        FROM app.[User] AS u
+        WHERE u.UserId = @UserId;
+
+        IF @UserEmail IS NULL OR @UserIsActive = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);
+            THROW 51303, @Message, 1;
+        END;
+
+        IF @UserEmail COLLATE Latin1_General_100_CI_AS <> @InvitationEmail COLLATE Latin1_General_100_CI_AS
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d is addressed to another e-mail than user %d''s; only the invited user may decline it.', @InvitationId, @UserId);
+            THROW 51302, @Message, 1;
+        END;
+
+        IF CASE WHEN @Status = 'declined' AND @InvitedUserId = @UserId THEN 1 ELSE 0 END = 0
+        BEGIN
+            IF @Status <> 'pending'
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d is %s, not pending (user %d).', @InvitationId, @Status, @UserId);
+                THROW 51301, @Message, 1;
+            END;
+
+            /* 3. Decline. */
+            SET @RespondedAt = SYSUTCDATETIME();
+            SET @Status = 'declined';
+            SET @Changed = 1;
+
+            UPDATE app.Invitation
+               SET Status        = @Status,
+                   InvitedUserId = @UserId,
+                   RespondedAt   = @RespondedAt
+             WHERE InvitationId = @InvitationId
+               AND Status = 'pending';
+        END;
+
+        COMMIT TRANSACTION;
+
+        /* 4. Result. */
+        SELECT @InvitationId AS InvitationId, @Status AS Status, @RespondedAt AS RespondedAt, @Changed AS Changed;
+    END TRY
+    BEGIN CATCH
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;
+GO

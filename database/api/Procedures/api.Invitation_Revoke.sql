@@ -1,0 +1,113 @@
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
+/*
+  api.Invitation_Revoke
+  Purpose:
+    Withdraws a pending invitation. Allowed for its sender, for an admin of the target organization, and for
+    an editor of the target channel (the highest channel role); the actor must be an active user. A revoked
+    invitation can no longer be accepted or declined. Revoking an already revoked invitation is a no-op
+    (Changed = 0); an accepted or declined invitation cannot be revoked.
+  Transaction: owns its transaction. Do not call it inside a caller's transaction.
+  Result set (one row):
+    InvitationId int, Status varchar(10) ('revoked'), RespondedAt datetime2(3), Changed bit
+  Errors:
+    51300  the invitation does not exist
+    51301  the invitation is not pending (accepted or declined)
+    51303  the acting user does not exist or is inactive
+    51307  the acting user is neither the sender nor an organization admin / channel editor of the target
+    51312  @InvitationId or @ActorUserId is missing
+  Example:
+    EXEC api.Invitation_Revoke @InvitationId = 1001, @ActorUserId = 7;
+*/
+CREATE OR ALTER PROCEDURE api.Invitation_Revoke
+    @InvitationId int,
+    @ActorUserId  int
+AS
+BEGIN
+    SET NOCOUNT, XACT_ABORT ON;
+
+    DECLARE @Message        nvarchar(2048);
+    DECLARE @Found          bit = 0;
+    DECLARE @ChannelId      int;
+    DECLARE @OrganizationId int;
+    DECLARE @SenderUserId   int;
+    DECLARE @Status         varchar(10);
+    DECLARE @RespondedAt    datetime2(3);
+    DECLARE @Changed        bit = 0;
+
+    BEGIN TRY
+        /* 1. Check parameters (no transaction open). */
+        IF @InvitationId IS NULL OR @ActorUserId IS NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: @InvitationId and @ActorUserId are required (got invitation %s, actor %s).',
+                ISNULL(CONVERT(nvarchar(12), @InvitationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @ActorUserId), N'NULL'));
+            THROW 51312, @Message, 1;
+        END;
+
+        IF NOT EXISTS (SELECT 1 FROM app.[User] AS u WHERE u.UserId = @ActorUserId AND u.IsActive = 1)
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: acting user %d does not exist or is inactive (invitation %d).', @ActorUserId, @InvitationId);
+            THROW 51303, @Message, 1;
+        END;
+
+        BEGIN TRANSACTION;
+
+        /* 2. Lock the invitation row. */
+        SELECT @Found          = 1,
+               @ChannelId      = i.ChannelId,
+               @OrganizationId = i.OrganizationId,
+               @SenderUserId   = i.SenderUserId,
+               @Status         = i.Status,
+               @RespondedAt    = i.RespondedAt
+        FROM app.Invitation AS i WITH (UPDLOCK, HOLDLOCK)
+        WHERE i.InvitationId = @InvitationId;
+
+        IF @Found = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: invitation %d does not exist.', @InvitationId);
+            THROW 51300, @Message, 1;
+        END;
+
+        IF CASE WHEN @SenderUserId = @ActorUserId
+                OR EXISTS (SELECT 1 FROM app.OrganizationMember AS om
+                           WHERE om.OrganizationId = @OrganizationId AND om.UserId = @ActorUserId AND om.Role = 'admin')
+                OR EXISTS (SELECT 1 FROM app.ChannelMember AS cm
+                           WHERE cm.ChannelId = @ChannelId AND cm.UserId = @ActorUserId AND cm.Role = 'editor')
+                THEN 1 ELSE 0 END = 0  /* a NULL sender (deleted) never matches: CASE makes UNKNOWN a refusal */
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: user %d may not revoke invitation %d (only its sender, an organization admin or a channel editor of its target may).', @ActorUserId, @InvitationId);
+            THROW 51307, @Message, 1;
+        END;
+
+        IF @Status <> 'revoked'
+        BEGIN
+            IF @Status <> 'pending'
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: invitation %d is %s, not pending (actor %d).', @InvitationId, @Status, @ActorUserId);
+                THROW 51301, @Message, 1;
+            END;
+
+            /* 3. Revoke. */
+            SET @RespondedAt = SYSUTCDATETIME();
+            SET @Status = 'revoked';
+            SET @Changed = 1;
+
+            UPDATE app.Invitation
+               SET Status      = @Status,
+                   RespondedAt = @RespondedAt
+             WHERE InvitationId = @InvitationId
+               AND Status = 'pending';
+        END;
+
+        COMMIT TRANSACTION;
+
+        /* 4. Result. */
+        SELECT @InvitationId AS InvitationId, @Status AS Status, @RespondedAt AS RespondedAt, @Changed AS Changed;
+    END TRY
+    BEGIN CATCH
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;
+GO

@@ -1,0 +1,180 @@
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
+/*
+  dbmerge.Constraint_Trust
+  Purpose:
+    The explicit operator step after validation: marks an untrusted CHECK or FOREIGN KEY constraint trusted
+    with ALTER TABLE ... WITH CHECK CHECK CONSTRAINT. That statement takes a schema-modification (Sch-M) lock
+    on the table and re-reads every row while holding it: every query on the table waits for the whole scan.
+    Run it in a maintenance window, never as part of a normal deploy.
+    Refused while the constraint was never fully validated by dbmerge.Constraint_ValidateBatch (no progress
+    row, still running, or the constraint/clustered key changed since: validate again), and while recorded
+    violations remain (fix the rows, then run `dbmerge constraints validate --restart` to recompute).
+    The lock wait is bounded by @LockTimeoutMs (engine error 1222 when it expires; nothing changed, retry later).
+    Already trusted: a no-op that returns the constraint with AlreadyTrusted = 1.
+    Permissions: operator-only (member of DbMergeOperator or db_owner). The ALTER is dynamic SQL, so the
+    caller also needs ALTER on the table (db_owner has it).
+  Transaction: owns its transaction (the ALTER, the post-check that the constraint is now trusted, and the
+    progress row's TrustedAt commit together or not at all). Must not be called inside a caller's transaction.
+  Result set (one row):
+    SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11),
+    IsTrusted bit, AlreadyTrusted bit, TrustedAt datetime2(3) NULL
+  Errors:
+    51400  no CHECK or FOREIGN KEY constraint with that name in that schema
+    51404  the caller is not a member of DbMergeOperator or db_owner
+    51405  recorded violations remain for the constraint (trust refused)
+    51406  the constraint was never fully validated (never run, still running, or re-created since)
+    51407  @LockTimeoutMs outside 1..600000
+    51408  @SchemaName or @ConstraintName is missing
+    51409  the constraint is still untrusted after WITH CHECK CHECK CONSTRAINT (for example NOT FOR
+           REPLICATION); rolled back
+    1222   (engine) lock request timed out after @LockTimeoutMs: nothing changed, run again later
+    547    (engine) a row violates the constraint after all (e.g. it was disabled meanwhile): validate again
+  Example:
+    EXEC dbmerge.Constraint_Trust @SchemaName = N'app', @ConstraintName = N'CK_app_Invitation_ExactlyOneTarget',
+         @LockTimeoutMs = 5000;
+*/
+CREATE OR ALTER PROCEDURE dbmerge.Constraint_Trust
+    @SchemaName     sysname,
+    @ConstraintName sysname,
+    @LockTimeoutMs  int = 5000
+AS
+BEGIN
+    SET NOCOUNT, XACT_ABORT ON;
+
+    DECLARE @Message            nvarchar(2048);
+    DECLARE @ConstraintObjectId int;
+    DECLARE @ParentObjectId     int;
+    DECLARE @ConstraintType     varchar(11);
+    DECLARE @TableName          sysname;
+    DECLARE @IsNotTrusted       bit;
+    DECLARE @AlreadyTrusted     bit = 0;
+    DECLARE @ValidationId       int;
+    DECLARE @Status             varchar(10);
+    DECLARE @StoredObjectId     int;
+    DECLARE @RemainingCount     bigint;
+    DECLARE @Sql                nvarchar(max);
+    DECLARE @TrustedAt          datetime2(3);
+
+    BEGIN TRY
+        /* 1. Check parameters (no transaction open). */
+        IF @SchemaName IS NULL OR LEN(@SchemaName) = 0 OR @ConstraintName IS NULL OR LEN(@ConstraintName) = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: @SchemaName and @ConstraintName are required (got schema ''%s'', constraint ''%s'').',
+                ISNULL(@SchemaName, N'NULL'), ISNULL(@ConstraintName, N'NULL'));
+            THROW 51408, @Message, 1;
+        END;
+
+        IF @LockTimeoutMs IS NULL OR @LockTimeoutMs < 1 OR @LockTimeoutMs > 600000
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: @LockTimeoutMs must be between 1 and 600000 (got %s) for constraint %s.%s.',
+                ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'), @SchemaName, @ConstraintName);
+            THROW 51407, @Message, 1;
+        END;
+
+        IF ISNULL(IS_ROLEMEMBER(N'DbMergeOperator'), 0) = 0 AND ISNULL(IS_ROLEMEMBER(N'db_owner'), 0) = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: %s is not a member of DbMergeOperator or db_owner; trusting a constraint is operator-only (constraint %s.%s).',
+                USER_NAME(), @SchemaName, @ConstraintName);
+            THROW 51404, @Message, 1;
+        END;
+
+        /* 2. Resolve the constraint and check it was fully validated without remaining violations. */
+        SELECT @ConstraintObjectId = o.object_id,
+               @ParentObjectId     = o.parent_object_id,
+               @ConstraintType     = CASE o.type WHEN 'C' THEN 'CHECK' ELSE 'FOREIGN KEY' END,
+               @SchemaName         = SCHEMA_NAME(o.schema_id),
+               @ConstraintName     = o.name
+        FROM sys.objects AS o
+        WHERE o.schema_id = SCHEMA_ID(@SchemaName)
+          AND o.name = @ConstraintName
+          AND o.type IN ('C', 'F');
+
+        IF @ConstraintObjectId IS NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: no CHECK or FOREIGN KEY constraint %s.%s exists.', @SchemaName, @ConstraintName);
+            THROW 51400, @Message, 1;
+        END;
+
+        SET @TableName = OBJECT_NAME(@ParentObjectId);
+
+        SELECT @IsNotTrusted = cc.is_not_trusted FROM sys.check_constraints AS cc WHERE cc.object_id = @ConstraintObjectId;
+        SELECT @IsNotTrusted = fk.is_not_trusted FROM sys.foreign_keys AS fk WHERE fk.object_id = @ConstraintObjectId;
+
+        SELECT @ValidationId   = cv.ConstraintValidationId,
+               @Status         = cv.Status,
+               @StoredObjectId = cv.ConstraintObjectId,
+               @TrustedAt      = cv.TrustedAt
+        FROM dbmerge.ConstraintValidation AS cv
+        WHERE cv.SchemaName = @SchemaName
+          AND cv.ConstraintName = @ConstraintName;
+
+        IF @IsNotTrusted = 0
+            SET @AlreadyTrusted = 1;
+
+        IF @AlreadyTrusted = 0
+        BEGIN
+            IF @ValidationId IS NULL OR @Status <> 'done' OR @StoredObjectId <> @ConstraintObjectId
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: constraint %s.%s on table %s.%s was never fully validated (%s); run dbmerge constraints validate --constraint %s first.',
+                    @SchemaName, @ConstraintName, @SchemaName, @TableName,
+                    CASE WHEN @ValidationId IS NULL THEN N'never run'
+                         WHEN @StoredObjectId <> @ConstraintObjectId THEN N're-created since its validation'
+                         ELSE N'validation still running' END,
+                    @ConstraintName);
+                THROW 51406, @Message, 1;
+            END;
+
+            SELECT @RemainingCount = COUNT_BIG(*)
+            FROM dbmerge.ConstraintViolation AS v
+            WHERE v.ConstraintValidationId = @ValidationId;
+
+            IF @RemainingCount > 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: %s violation(s) of constraint %s.%s on table %s.%s are recorded in dbmerge.ConstraintViolation; fix those rows and run dbmerge constraints validate --constraint %s --restart before trusting it.',
+                    CONVERT(nvarchar(20), @RemainingCount), @SchemaName, @ConstraintName, @SchemaName, @TableName, @ConstraintName);
+                THROW 51405, @Message, 1;
+            END;
+
+            /* 3. Trust it: Sch-M lock and a full scan, bounded lock wait. */
+            SET @Sql = N'SET LOCK_TIMEOUT ' + CONVERT(nvarchar(12), @LockTimeoutMs) + N';
+ALTER TABLE ' + QUOTENAME(@SchemaName) + N'.' + QUOTENAME(@TableName) + N' WITH CHECK CHECK CONSTRAINT ' + QUOTENAME(@ConstraintName) + N';';
+
+            BEGIN TRANSACTION;
+
+            EXEC sys.sp_executesql @stmt = @Sql;
+
+            IF EXISTS (SELECT 1 FROM sys.check_constraints AS cc WHERE cc.object_id = @ConstraintObjectId AND cc.is_not_trusted = 1)
+               OR EXISTS (SELECT 1 FROM sys.foreign_keys AS fk WHERE fk.object_id = @ConstraintObjectId AND fk.is_not_trusted = 1)
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: constraint %s.%s on table %s.%s is still untrusted after WITH CHECK CHECK CONSTRAINT (NOT FOR REPLICATION?); rolled back.',
+                    @SchemaName, @ConstraintName, @SchemaName, @TableName);
+                THROW 51409, @Message, 1;
+            END;
+
+            SET @TrustedAt = SYSUTCDATETIME();
+
+            UPDATE dbmerge.ConstraintValidation
+               SET TrustedAt = @TrustedAt,
+                   UpdatedAt = @TrustedAt
+             WHERE ConstraintValidationId = @ValidationId;
+
+            COMMIT TRANSACTION;
+        END;
+
+        /* 4. Result. */
+        SELECT @SchemaName AS SchemaName,
+               @TableName AS TableName,
+               @ConstraintName AS ConstraintName,
+               @ConstraintType AS ConstraintType,
+               CONVERT(bit, 1) AS IsTrusted,
+               @AlreadyTrusted AS AlreadyTrusted,
+               @TrustedAt AS TrustedAt;
+    END TRY
+    BEGIN CATCH
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;
+GO
