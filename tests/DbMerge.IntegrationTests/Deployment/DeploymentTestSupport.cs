@@ -60,7 +60,9 @@ internal static class DeploymentTestSupport
         SELECT N'principal ' + p.name + N' ' + p.type_desc
         FROM sys.database_principals AS p WHERE p.name IN (N'DbMergeApp', N'DbMergeOperator')
         UNION ALL
-        SELECT N'permission ' + pr.name + N' ' + pe.permission_name + N' ' + pe.state_desc + N' ' + pe.class_desc + N' ' + ISNULL(SCHEMA_NAME(pe.major_id), N'-')
+        SELECT N'permission ' + pr.name + N' ' + pe.permission_name + N' ' + pe.state_desc + N' ' + pe.class_desc + N' '
+             + ISNULL(CASE pe.class WHEN 1 THEN OBJECT_SCHEMA_NAME(pe.major_id) + N'.' + OBJECT_NAME(pe.major_id)
+                                    WHEN 3 THEN SCHEMA_NAME(pe.major_id) END, N'-')
         FROM sys.database_permissions AS pe JOIN sys.database_principals AS pr ON pr.principal_id = pe.grantee_principal_id
         WHERE pr.name IN (N'DbMergeApp', N'DbMergeOperator')
         ORDER BY Line;
