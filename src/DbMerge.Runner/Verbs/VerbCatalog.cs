@@ -8,6 +8,9 @@ internal static class VerbCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
+        yield return ScriptVerb.Build(context);
+        yield return MigrateVerb.Build(context);
+        yield return StatusVerb.Build(context);
         yield return UsersVerbs.Build(context);
         yield return MergesVerbs.Build(context);
         yield return DemoVerb.Build(context);
