@@ -366,7 +366,7 @@ BEGIN
         INSERT INTO @Remap (OldPrefix, NewPrefix)
         VALUES (@DocPath, @NewParentFinal + @DocStep);
 
-        SELECT @MaxSubtreeLen = MAX(DATALENGTH(d.Path)), @DocumentsMoved = COUNT_BIG(*)
+        SELECT @MaxSubtreeLen = MAX(DATALENGTH(d.Path)), @DocumentsMoved = COUNT(*)
         FROM app.Document AS d
         WHERE d.Path >= @DocPath
           AND d.Path < @DocPath + '[';
