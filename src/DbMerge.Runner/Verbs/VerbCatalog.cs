@@ -10,5 +10,6 @@ internal static class VerbCatalog
     {
         yield return InvitationsVerbs.Build(context);
         yield return ConstraintsVerbs.Build(context);
+        yield return DocumentsVerbs.Build(context);
     }
 }
