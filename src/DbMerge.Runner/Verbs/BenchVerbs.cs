@@ -20,6 +20,6 @@ internal static class BenchVerbs
 
     private static IEnumerable<Command> Subcommands(CliContext context)
     {
-        yield break;
+        yield return BenchMoveVerb.Build(context);
     }
 }
