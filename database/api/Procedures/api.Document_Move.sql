@@ -375,7 +375,7 @@ BEGIN
            OR @MaxSubtreeLen - @DocLen + DATALENGTH(@NewParentFinal) + 7 > 252
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Document_Move: moving document %d (%s) relative to document %d would exceed 252 path characters (depth 36) or the last path step.',
-                @DocumentId, @Position, @TargetDocumentId);
+                @DocumentId, CONVERT(nvarchar(20), @Position), @TargetDocumentId);
             THROW 51207, @Message, 1;
         END;
 

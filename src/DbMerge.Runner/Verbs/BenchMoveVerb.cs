@@ -20,7 +20,8 @@ internal static class BenchMoveVerb
         var nodes = new Option<int>("--nodes") { Description = "Documents in the moved subtree (>= 1).", Required = true };
         nodes.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() < 1)
+            // Unparsable values are reported by the parser itself; only a parsed number below 1 is ours to refuse.
+            if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value < 1)
             {
                 result.AddError("--nodes must be at least 1.");
             }

@@ -94,3 +94,26 @@ public sealed class DocumentsCliTests
         Assert.False(DocumentMovePositions.IsValid(null));
     }
 }
+
+public sealed class BenchMoveVerbTests
+{
+    private static CliContext Context() => new(new StringWriter(), new StringWriter(), false, readLine: () => "n", environment: _ => null);
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("many")]
+    public void Bench_move_refuses_a_node_count_below_one(string nodes)
+    {
+        var command = BenchMoveVerb.Build(Context());
+        Assert.NotEmpty(command.Parse(["--nodes", nodes]).Errors);
+    }
+
+    [Fact]
+    public void Bench_move_requires_the_node_count_and_accepts_a_positive_one()
+    {
+        var command = BenchMoveVerb.Build(Context());
+        Assert.NotEmpty(command.Parse([]).Errors);
+        Assert.Empty(command.Parse(["--nodes", "100000", "--yes", "--json"]).Errors);
+    }
+}
