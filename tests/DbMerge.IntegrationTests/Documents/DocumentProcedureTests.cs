@@ -479,4 +479,33 @@ public sealed class DocumentProcedureTests(SqlServerFixture fixture, ITestOutput
         Assert.Equal(50, (await Client.GetTreeAsync(tree.SubtreeRootId, cancellationToken: Ct)).Count);
         await AssertTreeIsConsistentAsync();
     }
+
+    [Fact]
+    public async Task A_held_tree_lock_times_out_moves_in_that_tree_but_not_work_in_another_tree()
+    {
+        var w = await GivenTheWorldAsync();
+
+        // Given another session holding tree A's applock
+        await using var holder = await OpenAsync();
+        await using var transaction = (SqlTransaction)await holder.BeginTransactionAsync(Ct);
+        await using (var take = new SqlCommand(
+            "DECLARE @r int; EXEC @r = sys.sp_getapplock @Resource = N'DbMerge.Tree:0000001', @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 0; SELECT @r;",
+            holder, transaction))
+        {
+            Assert.Equal(0, (int)(await take.ExecuteScalarAsync(Ct))!);
+        }
+
+        // Then a move in tree A times out with 51210 and changes nothing, while tree E accepts a new child
+        var before = await SnapshotAsync();
+        var error = await Assert.ThrowsAnyAsync<DbMergeException>(() =>
+            Client.MoveDocumentAsync(w.C, w.B, "left", w.OwnerA, lockTimeoutMs: 200, cancellationToken: Ct));
+        Assert.Equal(51210, error.ErrorNumber);
+        Assert.Equal(before, await SnapshotAsync());
+        var created = await Client.CreateDocumentAsync(w.E, "E1", w.OwnerE, lockTimeoutMs: 200, cancellationToken: Ct);
+        Assert.Equal("00000020000001", created.Path);
+
+        await transaction.RollbackAsync(Ct);
+        var moved = await Client.MoveDocumentAsync(w.C, w.B, "left", w.OwnerA, lockTimeoutMs: 200, cancellationToken: Ct);
+        Assert.False(moved.NoOp);
+    }
 }
