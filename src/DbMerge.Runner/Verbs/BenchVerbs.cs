@@ -21,5 +21,6 @@ internal static class BenchVerbs
     private static IEnumerable<Command> Subcommands(CliContext context)
     {
         yield return BenchMergeVerb.Build(context);
+        yield return BenchMoveVerb.Build(context);
     }
 }

@@ -16,5 +16,7 @@ internal static class VerbCatalog
         yield return DemoVerb.Build(context);
         yield return InvitationsVerbs.Build(context);
         yield return ConstraintsVerbs.Build(context);
+        yield return DocumentsVerbs.Build(context);
+        yield return BenchVerbs.Build(context);
     }
 }
