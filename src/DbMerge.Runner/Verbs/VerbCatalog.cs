@@ -8,6 +8,7 @@ internal static class VerbCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
-        yield break;
+        yield return ValidateVerb.Build(context);
+        yield return SchemaVerb.Build(context);
     }
 }
