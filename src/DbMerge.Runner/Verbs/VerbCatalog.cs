@@ -8,6 +8,8 @@ internal static class VerbCatalog
 {
     public static IEnumerable<Command> All(CliContext context)
     {
+        yield return ValidateVerb.Build(context);
+        yield return SchemaVerb.Build(context);
         yield return ScriptVerb.Build(context);
         yield return MigrateVerb.Build(context);
         yield return StatusVerb.Build(context);

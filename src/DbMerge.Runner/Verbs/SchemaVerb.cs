@@ -1,0 +1,70 @@
+using System.CommandLine;
+using DbMerge.Runner.Cli;
+using DbMerge.Schema;
+
+namespace DbMerge.Runner.Verbs;
+
+/// <summary>
+/// <c>dbmerge schema (--dacpac FILE | --script FILE) [--repo DIR]</c>: writes the offline model as a dacpac or as a
+/// full CREATE script (for review, diffing and schema-compare tools). Exit 1 with the findings when the model is invalid.
+/// </summary>
+internal static class SchemaVerb
+{
+    public static Command Build(CliContext context)
+    {
+        var dacpac = new Option<string?>("--dacpac") { Description = "Write the model as a dacpac to FILE." };
+        var script = new Option<string?>("--script") { Description = "Write a CREATE script of the whole model to FILE." };
+        var database = new Option<string>("--database")
+        {
+            Description = "Database name used in the --script output.",
+            DefaultValueFactory = _ => "DbMerge",
+        };
+        var repo = ValidateVerb.RepoOption();
+        var command = new Command("schema",
+            "Build the offline model (migrations/ replayed + database/) and write it as a dacpac (--dacpac) or a CREATE script (--script). Exactly one of the two.")
+        {
+            dacpac,
+            script,
+            database,
+            repo,
+        };
+        Verb.SetAction(command, context, (parseResult, _) =>
+        {
+            var dacpacPath = parseResult.GetValue(dacpac);
+            var scriptPath = parseResult.GetValue(script);
+            if (string.IsNullOrWhiteSpace(dacpacPath) == string.IsNullOrWhiteSpace(scriptPath))
+            {
+                throw new CliException(ExitCodes.Usage, "schema: pass exactly one of --dacpac FILE or --script FILE.");
+            }
+
+            var layout = ValidateVerb.ResolveRepository(parseResult.GetValue(repo));
+            try
+            {
+                if (!string.IsNullOrWhiteSpace(dacpacPath))
+                {
+                    SchemaArtifacts.WriteDacpac(layout, dacpacPath);
+                    context.Out.WriteLine($"schema: wrote dacpac {Path.GetFullPath(dacpacPath)}");
+                }
+                else
+                {
+                    var text = SchemaArtifacts.GenerateCreateScript(layout, parseResult.GetValue(database)!);
+                    File.WriteAllText(scriptPath!, text);
+                    context.Out.WriteLine($"schema: wrote script {Path.GetFullPath(scriptPath!)}");
+                }
+            }
+            catch (SchemaInvalidException ex)
+            {
+                foreach (var finding in ex.Findings)
+                {
+                    context.Out.WriteLine(finding.ToString());
+                }
+
+                context.Error.WriteLine("dbmerge: schema: the model is invalid; nothing was written (run 'dbmerge validate').");
+                return Task.FromResult(ExitCodes.Findings);
+            }
+
+            return Task.FromResult(ExitCodes.Success);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using DbMerge.Client.Errors;
+using DbMerge.Runner.Cli;
+using DbMerge.Schema;
+
+namespace DbMerge.Runner.Verbs;
+
+/// <summary>
+/// <c>dbmerge validate [--json] [--repo DIR]</c>: offline verification of the repository (no SQL Server):
+/// parse, replay migrations into a DacFx model, validate, code analysis, house rules, error-number sync.
+/// Exit 0 when clean, <see cref="ExitCodes.Findings"/> when any error finding.
+/// </summary>
+internal static class ValidateVerb
+{
+    public static Command Build(CliContext context)
+    {
+        var json = CommonOptions.Json();
+        var repo = RepoOption();
+        var command = new Command("validate",
+            "Offline verification (no SQL Server): parse every script, replay migrations/ into a SQL Server 2019 model, " +
+            "add database/, require DacFx validation to be clean, run code analysis and the house rules. " +
+            "Prints 'file:line: severity rule: message'; exit 1 on any error.")
+        {
+            json,
+            repo,
+        };
+        Verb.SetAction(command, context, (parseResult, _) =>
+        {
+            var layout = ResolveRepository(parseResult.GetValue(repo));
+            var result = SchemaVerifier.Verify(layout, new VerificationOptions
+            {
+                RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
+                ReadmeText = ReadReadme(layout),
+            });
+            if (parseResult.GetValue(json))
+            {
+                context.WriteJson(new
+                {
+                    findings = result.Findings.Select(f => new
+                    {
+                        file = f.File,
+                        line = f.Line,
+                        severity = f.Severity,
+                        rule = f.Rule,
+                        message = f.Message,
+                    }),
+                    errors = result.ErrorCount,
+                    warnings = result.WarningCount,
+                });
+            }
+            else
+            {
+                foreach (var finding in result.Findings)
+                {
+                    context.Out.WriteLine(finding.ToString());
+                }
+
+                context.Out.WriteLine(
+                    $"validate: {layout.Migrations().Count} migrations, {layout.DatabaseObjects().Count} database scripts: " +
+                    $"{result.ErrorCount} error(s), {result.WarningCount} warning(s).");
+            }
+
+            return Task.FromResult(result.HasErrors ? ExitCodes.Findings : ExitCodes.Success);
+        });
+        return command;
+    }
+
+    /// <summary><c>--repo DIR</c>: the repository root (the folder holding DbMerge.sln and migrations/).</summary>
+    internal static Option<string?> RepoOption() => new("--repo")
+    {
+        Description = "Repository root (the folder holding DbMerge.sln and migrations/). Default: found by walking up from the current directory.",
+    };
+
+    internal static RepositoryLayout ResolveRepository(string? repo)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(repo) ? RepositoryLayout.Discover() : new RepositoryLayout(repo);
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new CliException(ExitCodes.Usage, ex.Message);
+        }
+    }
+
+    /// <summary>README.md of the repository, or empty when it has none.</summary>
+    internal static string ReadReadme(RepositoryLayout layout)
+    {
+        var path = Path.Combine(layout.Root, "README.md");
+        return File.Exists(path) ? File.ReadAllText(path) : string.Empty;
+    }
+}

@@ -1,0 +1,107 @@
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+
+namespace DbMerge.Schema;
+
+/// <summary>
+/// DBM030: the error numbers thrown under database/, the client's error registry and the README agree —
+/// every THROW number is registered, every registered number is thrown somewhere, and every registered number
+/// appears in the README (as text, e.g. in its error table).
+/// </summary>
+public static class ErrorNumberSync
+{
+    public const string RuleId = "DBM030";
+
+    /// <param name="layout">The repository whose database/ scripts are searched for THROW statements.</param>
+    /// <param name="registryNumbers">The client's registry (<c>ErrorRegistry.All.Select(e =&gt; e.Number)</c>).</param>
+    /// <param name="readmeText">README.md text.</param>
+    public static IReadOnlyList<Finding> Check(RepositoryLayout layout, IEnumerable<int> registryNumbers, string readmeText)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var scripts = layout.DatabaseObjects().Select(f => SqlText.Parse(f)).ToList();
+        return Check(scripts, registryNumbers, readmeText);
+    }
+
+    internal static IReadOnlyList<Finding> Check(IEnumerable<ParsedScript> scripts, IEnumerable<int> registryNumbers, string readmeText)
+    {
+        ArgumentNullException.ThrowIfNull(registryNumbers);
+        readmeText ??= string.Empty;
+        var registry = registryNumbers.ToHashSet();
+        var findings = new List<Finding>();
+        var thrown = new HashSet<int>();
+        foreach (var script in scripts.Where(s => s.File.RelativePath.StartsWith("database/", StringComparison.Ordinal)))
+        {
+            foreach (var (number, line) in ThrowNumbers(script))
+            {
+                thrown.Add(number);
+                if (!registry.Contains(number))
+                {
+                    findings.Add(new Finding(script.File.RelativePath, line, RuleId,
+                        $"THROW {number} is not in the client's error registry: add it to src/DbMerge.Client/Errors/ErrorRegistry.<Area>.cs."));
+                }
+            }
+        }
+
+        foreach (var number in registry.Order())
+        {
+            if (!thrown.Contains(number))
+            {
+                findings.Add(new Finding("src/DbMerge.Client/Errors", 0, RuleId,
+                    $"error {number} is in the client's registry but no procedure under database/ throws it."));
+            }
+
+            if (!ContainsNumber(readmeText, number))
+            {
+                findings.Add(new Finding("README.md", 0, RuleId,
+                    $"error {number} is in the client's registry but not in README.md (add it to the error table)."));
+            }
+        }
+
+        return findings;
+    }
+
+    /// <summary>Literal error numbers of the THROW statements in a script, with their lines.</summary>
+    public static IEnumerable<(int Number, int Line)> ThrowNumbers(ParsedScript script)
+    {
+        ArgumentNullException.ThrowIfNull(script);
+        if (script.Fragment is null)
+        {
+            yield break;
+        }
+
+        var visitor = new ThrowVisitor();
+        script.Fragment.Accept(visitor);
+        foreach (var statement in visitor.Throws)
+        {
+            if (statement.ErrorNumber is IntegerLiteral literal && int.TryParse(literal.Value, out var number))
+            {
+                yield return (number, statement.StartLine);
+            }
+        }
+    }
+
+    private static bool ContainsNumber(string text, int number)
+    {
+        var value = number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var index = 0;
+        while ((index = text.IndexOf(value, index, StringComparison.Ordinal)) >= 0)
+        {
+            var before = index == 0 || !char.IsDigit(text[index - 1]);
+            var after = index + value.Length >= text.Length || !char.IsDigit(text[index + value.Length]);
+            if (before && after)
+            {
+                return true;
+            }
+
+            index += value.Length;
+        }
+
+        return false;
+    }
+
+    private sealed class ThrowVisitor : TSqlFragmentVisitor
+    {
+        public List<ThrowStatement> Throws { get; } = [];
+
+        public override void Visit(ThrowStatement node) => Throws.Add(node);
+    }
+}

@@ -1,0 +1,382 @@
+using System.Text.RegularExpressions;
+using DbMerge.Schema.HouseRules;
+using Microsoft.SqlServer.Dac;
+using Microsoft.SqlServer.Dac.CodeAnalysis;
+using Microsoft.SqlServer.Dac.Model;
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+
+namespace DbMerge.Schema;
+
+/// <summary>What <see cref="SchemaVerifier.Verify"/> checks besides parsing, replay and DacFx validation.</summary>
+public sealed record VerificationOptions
+{
+    /// <summary>
+    /// The client's error registry numbers (<c>DbMerge.Client.Errors.ErrorRegistry.All</c>). When set, DBM030 checks
+    /// that THROW numbers, the registry and <see cref="ReadmeText"/> agree.
+    /// </summary>
+    public IReadOnlyCollection<int>? RegistryNumbers { get; init; }
+
+    /// <summary>The README text searched by DBM030 (null: read README.md of the repository, empty when absent).</summary>
+    public string? ReadmeText { get; init; }
+
+    /// <summary>Run DacFx code analysis (SR rules) when the model has no error. Default on.</summary>
+    public bool RunCodeAnalysis { get; init; } = true;
+
+    /// <summary>Run the house rules (DBM0xx). Default on.</summary>
+    public bool RunHouseRules { get; init; } = true;
+
+    /// <summary>Run <see cref="ModelRules.All"/> when the model validates. Default on.</summary>
+    public bool RunModelRules { get; init; } = true;
+}
+
+/// <summary>The outcome of offline verification.</summary>
+public sealed record VerificationResult(IReadOnlyList<Finding> Findings, TSqlModel? Model, IReadOnlyList<ParsedScript> Scripts)
+{
+    /// <summary>True when any finding is an error: the repository must not be released.</summary>
+    public bool HasErrors => Findings.Any(f => f.Severity == FindingSeverity.Error);
+
+    public int ErrorCount => Findings.Count(f => f.Severity == FindingSeverity.Error);
+
+    public int WarningCount => Findings.Count(f => f.Severity == FindingSeverity.Warning);
+}
+
+/// <summary>
+/// DbMerge's offline "compiler" (DESIGN §1): parse every script with ScriptDom, replay migrations/ into a DacFx
+/// model (SQL Server 2019), add database/, require Validate() to be clean (SQL71501/SQL71502 fail), run DacFx
+/// code analysis, the house rules and the model rules. Every problem is a <see cref="Finding"/> with file and line.
+/// </summary>
+public static partial class SchemaVerifier
+{
+    public static VerificationResult Verify(RepositoryLayout layout, VerificationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        options ??= new VerificationOptions();
+        var findings = new List<Finding>();
+        var migrations = layout.Migrations().Select(f => SqlText.Parse(f, findings)).ToList();
+        var objects = layout.DatabaseObjects().Select(f => SqlText.Parse(f, findings)).ToList();
+        var scripts = migrations.Concat(objects).ToList();
+
+        var build = BuildModel(migrations, objects);
+        findings.AddRange(build.Findings);
+        var model = build.Model;
+
+        var modelHasErrors = build.Findings.Any(f => f.Severity == FindingSeverity.Error) ||
+                             findings.Any(f => f.Rule == "parse");
+        if (!modelHasErrors && options.RunCodeAnalysis)
+        {
+            findings.AddRange(Analyze(model, build.SourceFiles));
+        }
+
+        if (!modelHasErrors && options.RunModelRules)
+        {
+            var context = new ModelRuleContext(layout, model, scripts);
+            foreach (var rule in ModelRules.All)
+            {
+                findings.AddRange(rule.Check(context));
+            }
+        }
+
+        if (options.RunHouseRules)
+        {
+            findings.AddRange(HouseRuleSet.Check(layout, scripts));
+        }
+
+        if (options.RegistryNumbers is not null)
+        {
+            var readme = options.ReadmeText ?? (File.Exists(Path.Combine(layout.Root, "README.md"))
+                ? File.ReadAllText(Path.Combine(layout.Root, "README.md"))
+                : string.Empty);
+            findings.AddRange(ErrorNumberSync.Check(scripts, options.RegistryNumbers, readme));
+        }
+
+        var ordered = findings
+            .Distinct()
+            .OrderBy(f => f.File, StringComparer.Ordinal)
+            .ThenBy(f => f.Line)
+            .ThenBy(f => f.Rule, StringComparer.Ordinal)
+            .ToList();
+        return new VerificationResult(ordered, model, scripts);
+    }
+
+    internal sealed record ModelBuild(TSqlModel Model, IReadOnlyList<Finding> Findings, IReadOnlyDictionary<string, string> SourceFiles);
+
+    /// <summary>Replays the migrations, adds database/ and validates the model.</summary>
+    internal static ModelBuild BuildModel(IReadOnlyList<ParsedScript> migrations, IReadOnlyList<ParsedScript> objects)
+    {
+        var findings = new List<Finding>();
+        var sources = new Dictionary<string, string>(StringComparer.Ordinal);
+        var model = new TSqlModel(SqlServerVersion.Sql150, new TSqlModelOptions());
+
+        var replay = MigrationReplay.Run(migrations);
+        findings.AddRange(replay.Findings);
+        foreach (var script in replay.Scripts)
+        {
+            AddToModel(model, script.File, script.Line, SqlText.PadToLine(script.Text, script.Line), sources, findings);
+        }
+
+        foreach (var parsed in objects)
+        {
+            if (parsed.Fragment is not TSqlScript tsql)
+            {
+                continue;
+            }
+
+            foreach (var batch in tsql.Batches)
+            {
+                var kept = batch.Statements.Where(s => !SqlText.IsSetStatement(s)).ToList();
+                if (kept.Count == 0)
+                {
+                    continue;
+                }
+
+                var text = SqlText.PadToLine(TextWithoutSets(batch), batch.StartLine);
+                AddToModel(model, parsed.File.RelativePath, batch.StartLine, text, sources, findings);
+            }
+        }
+
+        var texts = migrations.Concat(objects).ToDictionary(p => p.File.RelativePath, p => p.File.Text, StringComparer.Ordinal);
+        var messages = model.Validate();
+        var elements = ElementIndex(model);
+        foreach (var message in messages)
+        {
+            findings.Add(ToFinding(elements, message, sources, texts));
+        }
+
+        // Guard against DacFx silently dropping an object (it ignores what it cannot model).
+        foreach (var parsed in objects)
+        {
+            foreach (var (name, line) in DefinedObjects(parsed))
+            {
+                if (!elements.ContainsKey(name))
+                {
+                    findings.Add(new Finding(parsed.File.RelativePath, line, "model",
+                        $"{name} is defined here but DacFx did not add it to the model, so it could not be validated."));
+                }
+            }
+        }
+
+        return new ModelBuild(model, findings, sources);
+    }
+
+    /// <summary>Procedures, functions and views a database/ script defines, as <c>[schema].[name]</c>, with their lines.</summary>
+    internal static IEnumerable<(string Name, int Line)> DefinedObjects(ParsedScript script)
+    {
+        if (script.Fragment is not TSqlScript tsql)
+        {
+            yield break;
+        }
+
+        foreach (var statement in tsql.Batches.SelectMany(b => b.Statements))
+        {
+            var name = statement switch
+            {
+                ProcedureStatementBody p => p.ProcedureReference.Name,
+                FunctionStatementBody f => f.Name,
+                ViewStatementBody v => v.SchemaObjectName,
+                _ => null,
+            };
+            if (name is not null)
+            {
+                yield return ($"[{name.SchemaIdentifier?.Value ?? "dbo"}].[{name.BaseIdentifier.Value}]", statement.StartLine);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The batch's text as DacFx can model it, lines kept where they were: SET statements blanked out, and
+    /// <c>CREATE OR ALTER</c> turned into <c>CREATE</c> (DacFx silently drops CREATE OR ALTER objects).
+    /// </summary>
+    private static string TextWithoutSets(TSqlBatch batch)
+    {
+        var blank = new HashSet<int>();
+        foreach (var statement in batch.Statements)
+        {
+            if (SqlText.IsSetStatement(statement))
+            {
+                for (var i = statement.FirstTokenIndex; i <= statement.LastTokenIndex; i++)
+                {
+                    blank.Add(i);
+                }
+            }
+            else if (statement.GetType().Name.StartsWith("CreateOrAlter", StringComparison.Ordinal))
+            {
+                var wanted = new Queue<TSqlTokenType>([TSqlTokenType.Or, TSqlTokenType.Alter]);
+                for (var i = statement.FirstTokenIndex + 1; i <= statement.LastTokenIndex && wanted.Count > 0; i++)
+                {
+                    var type = statement.ScriptTokenStream[i].TokenType;
+                    if (type == wanted.Peek())
+                    {
+                        blank.Add(i);
+                        wanted.Dequeue();
+                    }
+                    else if (type is not (TSqlTokenType.WhiteSpace or TSqlTokenType.MultilineComment or TSqlTokenType.SingleLineComment))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+
+        var builder = new System.Text.StringBuilder();
+        for (var i = batch.FirstTokenIndex; i <= batch.LastTokenIndex; i++)
+        {
+            var token = batch.ScriptTokenStream[i].Text;
+            if (blank.Contains(i))
+            {
+                foreach (var c in token)
+                {
+                    builder.Append(c == '\n' ? '\n' : ' ');
+                }
+            }
+            else
+            {
+                builder.Append(token);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private static void AddToModel(TSqlModel model, string file, int line, string text, Dictionary<string, string> sources,
+        List<Finding> findings)
+    {
+        var sourceName = $"{file}#{sources.Count + 1}";
+        sources[sourceName] = file;
+        try
+        {
+            model.AddOrUpdateObjects(text, sourceName, new TSqlObjectOptions());
+        }
+        catch (Exception ex) when (ex is DacModelException or ArgumentException or InvalidOperationException)
+        {
+            findings.Add(new Finding(file, line, "model", $"DacFx could not add this script to the model: {ex.Message}"));
+        }
+    }
+
+    /// <summary>Maps a DacFx source name (<c>file#n</c>) back to the repository file.</summary>
+    internal static string FileOf(string? sourceName, IReadOnlyDictionary<string, string> sources) =>
+        sourceName is null ? string.Empty
+        : sources.TryGetValue(sourceName, out var file) ? file
+        : sourceName;
+
+    private static Finding ToFinding(Dictionary<string, SourceInformation> elements, DacModelMessage message,
+        IReadOnlyDictionary<string, string> sources, IReadOnlyDictionary<string, string> texts)
+    {
+        var rule = $"{message.Prefix}{message.Number}";
+        var severity = message.MessageType == DacMessageType.Error || message.Number is 71501 or 71502
+            ? FindingSeverity.Error
+            : FindingSeverity.Warning;
+        var (file, line) = Locate(elements, message.Message, sources, texts);
+        return new Finding(file, line, rule, message.Message, severity);
+    }
+
+    [GeneratedRegex(@"\[[^\]]+\](?:\.\[[^\]]+\])*")]
+    private static partial Regex BracketedName();
+
+    [GeneratedRegex(@"(?:unresolved reference to object |following objects: )(?<name>\[[^\]]+\](?:\.\[[^\]]+\])*)", RegexOptions.IgnoreCase)]
+    private static partial Regex UnresolvedReference();
+
+    /// <summary>
+    /// DacFx messages carry no position: find the first element named in the message that has source
+    /// information (trying shorter prefixes of multi-part names), then, for an unresolved reference, the first line
+    /// of that element's text that mentions the unresolved name.
+    /// </summary>
+    private static (string File, int Line) Locate(Dictionary<string, SourceInformation> elements, string message,
+        IReadOnlyDictionary<string, string> sources, IReadOnlyDictionary<string, string> texts)
+    {
+        foreach (Match match in BracketedName().Matches(message))
+        {
+            var parts = BracketedName().Match(match.Value).Value.Split("].[");
+            for (var n = parts.Length; n >= 1; n--)
+            {
+                var candidate = string.Join("].[", parts.Take(n));
+                candidate = (candidate.StartsWith('[') ? string.Empty : "[") + candidate + (candidate.EndsWith(']') ? string.Empty : "]");
+                if (!elements.TryGetValue(candidate, out var source))
+                {
+                    continue;
+                }
+
+                var file = FileOf(source.SourceName, sources);
+                var line = source.StartLine;
+                var unresolved = UnresolvedReference().Match(message);
+                if (unresolved.Success)
+                {
+                    line = RefineLine(texts.GetValueOrDefault(file), source, unresolved.Groups["name"].Value) ?? line;
+                }
+
+                return (file, line);
+            }
+        }
+
+        return (string.Empty, 0);
+    }
+
+    private static Dictionary<string, SourceInformation> ElementIndex(TSqlModel m)
+    {
+        {
+            var index = new Dictionary<string, SourceInformation>(StringComparer.OrdinalIgnoreCase);
+            foreach (var element in m.GetObjects(DacQueryScopes.UserDefined))
+            {
+                var source = element.GetSourceInformation();
+                if (source?.SourceName is not null && element.Name.HasName)
+                {
+                    index.TryAdd(element.Name.ToString(), source);
+                }
+
+                foreach (var child in element.GetChildren(DacQueryScopes.UserDefined))
+                {
+                    var childSource = child.GetSourceInformation();
+                    if (childSource?.SourceName is not null && child.Name.HasName)
+                    {
+                        index.TryAdd(child.Name.ToString(), childSource);
+                    }
+                }
+            }
+
+            return index;
+        }
+    }
+
+    private static int? RefineLine(string? text, SourceInformation source, string unresolvedName)
+    {
+        var last = unresolvedName.Trim('[', ']').Split("].[")[^1];
+        if (text is null || last.Length == 0)
+        {
+            return null;
+        }
+
+        var lines = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var pattern = new Regex(@"(?<![\w@#$])\[?" + Regex.Escape(last) + @"\]?(?![\w$#])", RegexOptions.IgnoreCase);
+        for (var i = Math.Max(0, source.StartLine - 1); i < lines.Length; i++)
+        {
+            if (pattern.IsMatch(lines[i]))
+            {
+                return i + 1;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Runs DacFx code analysis and turns problems (minus <see cref="AnalysisSuppressions"/>) into findings.</summary>
+    private static IEnumerable<Finding> Analyze(TSqlModel model, IReadOnlyDictionary<string, string> sources)
+    {
+        var service = new CodeAnalysisServiceFactory().CreateAnalysisService(model);
+        var result = service.Analyze(model);
+        foreach (var error in result.InitializationErrors.Concat(result.AnalysisErrors))
+        {
+            yield return new Finding(string.Empty, 0, "analysis", $"DacFx code analysis failed: {error.Message}");
+        }
+
+        foreach (var problem in result.Problems)
+        {
+            var ruleId = problem.RuleId.Split('.')[^1];
+            var objectName = problem.ModelElement?.Name?.HasName == true ? problem.ModelElement.Name.ToString() : null;
+            if (AnalysisSuppressions.IsSuppressed(ruleId, objectName))
+            {
+                continue;
+            }
+
+            yield return new Finding(FileOf(problem.SourceName, sources), problem.StartLine, ruleId, problem.Description);
+        }
+    }
+}
