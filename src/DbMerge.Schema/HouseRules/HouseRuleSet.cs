@@ -30,9 +30,8 @@ public interface IHouseRule
 /// <summary>The house rules offline verification runs.</summary>
 public static class HouseRuleSet
 {
-    public static IReadOnlyList<IHouseRule> All { get; } =
-    [
-    ];
+    /// <summary>Every house rule: the procedure rules (DBM001–DBM019), then the migration rules (DBM020–DBM029).</summary>
+    public static IReadOnlyList<IHouseRule> All { get; } = [.. ProcedureRules.All, .. MigrationRules.All];
 
     public static IEnumerable<Finding> Check(RepositoryLayout layout, IReadOnlyList<ParsedScript> scripts)
     {
