@@ -21,14 +21,23 @@ public static class ErrorNumberSync
         return Check(scripts, registryNumbers, readmeText);
     }
 
-    internal static IReadOnlyList<Finding> Check(IEnumerable<ParsedScript> scripts, IEnumerable<int> registryNumbers, string readmeText)
+    internal static IReadOnlyList<Finding> Check(IEnumerable<ParsedScript> scripts, IEnumerable<int> registryNumbers, string readmeText) =>
+        Check(scripts, [], registryNumbers, readmeText);
+
+    /// <param name="scripts">The repository's scripts: THROWs under database/ count.</param>
+    /// <param name="generated">T-SQL the project generates (the DBA deploy script): its THROWs count too, under its own name.</param>
+    /// <param name="registryNumbers">The client's registry numbers.</param>
+    /// <param name="readmeText">README.md text.</param>
+    internal static IReadOnlyList<Finding> Check(IEnumerable<ParsedScript> scripts, IEnumerable<ParsedScript> generated,
+        IEnumerable<int> registryNumbers, string readmeText)
     {
         ArgumentNullException.ThrowIfNull(registryNumbers);
         readmeText ??= string.Empty;
         var registry = registryNumbers.ToHashSet();
         var findings = new List<Finding>();
         var thrown = new HashSet<int>();
-        foreach (var script in scripts.Where(s => s.File.RelativePath.StartsWith("database/", StringComparison.Ordinal)))
+        var throwing = scripts.Where(s => s.File.RelativePath.StartsWith("database/", StringComparison.Ordinal)).Concat(generated);
+        foreach (var script in throwing)
         {
             foreach (var (number, line) in ThrowNumbers(script))
             {
@@ -46,7 +55,7 @@ public static class ErrorNumberSync
             if (!thrown.Contains(number))
             {
                 findings.Add(new Finding("src/DbMerge.Client/Errors", 0, RuleId,
-                    $"error {number} is in the client's registry but no procedure under database/ throws it."));
+                    $"error {number} is in the client's registry but no procedure under database/ (nor the generated deploy script) throws it."));
             }
 
             if (!ContainsNumber(readmeText, number))

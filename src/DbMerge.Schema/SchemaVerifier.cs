@@ -19,6 +19,12 @@ public sealed record VerificationOptions
     /// <summary>The README text searched by DBM030 (null: read README.md of the repository, empty when absent).</summary>
     public string? ReadmeText { get; init; }
 
+    /// <summary>
+    /// T-SQL the project generates rather than keeps under database/ (the DBA deploy script), named for findings.
+    /// DBM030 counts its THROW numbers as thrown (51001–51003 live only there) and checks they are registered.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Text)> GeneratedScripts { get; init; } = [];
+
     /// <summary>Run DacFx code analysis (SR rules) when the model has no error. Default on.</summary>
     public bool RunCodeAnalysis { get; init; } = true;
 
@@ -86,7 +92,10 @@ public static partial class SchemaVerifier
             var readme = options.ReadmeText ?? (File.Exists(Path.Combine(layout.Root, "README.md"))
                 ? File.ReadAllText(Path.Combine(layout.Root, "README.md"))
                 : string.Empty);
-            findings.AddRange(ErrorNumberSync.Check(scripts, options.RegistryNumbers, readme));
+            var generated = options.GeneratedScripts
+                .Select(g => SqlText.Parse(new SqlScriptFile(g.Name, g.Name, g.Text), findings))
+                .ToList();
+            findings.AddRange(ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme));
         }
 
         var ordered = findings
@@ -139,6 +148,11 @@ public static partial class SchemaVerifier
         var elements = ElementIndex(model);
         foreach (var message in messages)
         {
+            if (message.Number == 71502 && IsSystemObjectReference(message.Message))
+            {
+                continue;
+            }
+
             findings.Add(ToFinding(elements, message, sources, texts));
         }
 
@@ -271,6 +285,46 @@ public static partial class SchemaVerifier
 
     [GeneratedRegex(@"\[[^\]]+\](?:\.\[[^\]]+\])*")]
     private static partial Regex BracketedName();
+
+    [GeneratedRegex(@"has an unresolved reference to object \[sys\]\.")]
+    private static partial Regex SystemObjectReference();
+
+    [GeneratedRegex(@"following objects: (?<list>.*)\.$")]
+    private static partial Regex AmbiguousCandidates();
+
+    /// <summary>
+    /// True for an SQL71502 that only concerns SQL Server's own objects (<c>sys.foreign_keys</c>, the parameters of
+    /// <c>sys.sp_executesql</c>, <c>sys.sp_getapplock</c> …). The model has no reference to master.dacpac (the
+    /// Microsoft.SqlServer.Dacpacs.Master package is not available to this build), so DacFx cannot resolve them;
+    /// they exist on every server. Everything else stays an error:
+    /// <list type="bullet">
+    /// <item>"unresolved reference to object [sys].…" is a system object (or one of its parameters/columns);</item>
+    /// <item>an ambiguous column reference lists candidates. The unaliased ones (<c>[schema].[object].[column]</c>)
+    /// are the objects the alias really binds to: the reference is a system one only when all of those are in
+    /// <c>[sys]</c> (a misspelled <c>x.Idd</c> on an app table joined to <c>sys.columns</c> lists <c>[app].[T].[Idd]</c>
+    /// and stays an error). With no unaliased candidate, every candidate must be in <c>[sys]</c>.</item>
+    /// </list>
+    /// </summary>
+    internal static bool IsSystemObjectReference(string message)
+    {
+        if (SystemObjectReference().IsMatch(message))
+        {
+            return true;
+        }
+
+        var ambiguous = AmbiguousCandidates().Match(message);
+        if (!ambiguous.Success)
+        {
+            return false;
+        }
+
+        var candidates = ambiguous.Groups["list"].Value
+            .Replace(" or ", ", ", StringComparison.Ordinal)
+            .Split(", ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var direct = candidates.Where(c => !c.Contains("::", StringComparison.Ordinal)).ToList();
+        var deciding = direct.Count > 0 ? direct : [.. candidates];
+        return deciding.Count > 0 && deciding.All(c => c.StartsWith("[sys].", StringComparison.OrdinalIgnoreCase));
+    }
 
     [GeneratedRegex(@"(?:unresolved reference to object |following objects: )(?<name>\[[^\]]+\](?:\.\[[^\]]+\])*)", RegexOptions.IgnoreCase)]
     private static partial Regex UnresolvedReference();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DbMerge.Client.Errors;
+using DbMerge.Deployment;
 using DbMerge.Runner.Cli;
 using DbMerge.Schema;
 
@@ -31,6 +32,7 @@ internal static class ValidateVerb
             {
                 RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
                 ReadmeText = ReadReadme(layout),
+                GeneratedScripts = [("(generated) dbmerge script", DeployScriptGenerator.Generate(layout))],
             });
             if (parseResult.GetValue(json))
             {
