@@ -1,4 +1,3 @@
-using System.Reflection;
 using DbMerge.IntegrationTests.Infrastructure;
 using DbMerge.Schema;
 using Microsoft.Data.SqlClient;
@@ -95,22 +94,17 @@ public sealed class ModelComparisonTests(SqlServerFixture fixture, ITestOutputHe
         return lines.Order(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>
-    /// <c>SchemaVerifier.Verify(layout).Model</c> from the schema work (branch 'schema'). Bound by reflection so
-    /// this test compiles before and after that work is merged; once it is on main, replace the body with
-    /// <c>DbMerge.Schema.SchemaVerifier.Verify(layout).Model</c>.
-    /// </summary>
+    /// <summary>The offline model: migrations/ replayed plus database/, exactly as <c>dbmerge validate</c> builds it.</summary>
     private static TSqlModel ReplayedModel(RepositoryLayout layout)
     {
-        var verifier = typeof(RepositoryLayout).Assembly.GetType("DbMerge.Schema.SchemaVerifier");
-        var verify = verifier?.GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .FirstOrDefault(m => m.Name == "Verify" && m.GetParameters() is [{ } first, ..] && first.ParameterType == typeof(RepositoryLayout));
-        Assert.True(verify is not null,
-            "DbMerge.Schema.SchemaVerifier.Verify(RepositoryLayout, VerificationOptions?) does not exist yet: merge the schema work (branch 'schema') first.");
-        var arguments = verify.GetParameters().Select((p, i) => i == 0 ? layout : p.HasDefaultValue ? p.DefaultValue : null).ToArray();
-        var verification = verify.Invoke(null, arguments);
-        var model = verification?.GetType().GetProperty("Model")?.GetValue(verification) as TSqlModel;
-        Assert.True(model is not null, "SchemaVerifier.Verify(layout).Model is null: the offline model did not build (see its findings).");
-        return model;
+        var verification = SchemaVerifier.Verify(layout, new VerificationOptions
+        {
+            RunCodeAnalysis = false,
+            RunHouseRules = false,
+            RunModelRules = false,
+        });
+        Assert.True(verification.Model is not null && !verification.HasErrors,
+            "The offline model did not build:\n" + string.Join("\n", verification.Findings));
+        return verification.Model;
     }
 }

@@ -23,7 +23,7 @@ public sealed class SqlServerFixture : IAsyncLifetime
     public const string ServerEnvironmentVariable = "DBMERGE_TEST_SQLSERVER";
 
     /// <summary>The pinned SQL Server image (also used by scripts/start-sqlserver.sh — keep the two equal).</summary>
-    public const string SqlServerImage = "mcr.microsoft.com/mssql/server:2022-CU14-ubuntu-22.04";
+    public const string SqlServerImage = DbMerge.Deployment.SqlServerImage.Pinned;
 
     private readonly List<string> _databases = [];
     private readonly SemaphoreSlim _respawnerGate = new(1, 1);
@@ -183,13 +183,6 @@ public sealed class SqlServerFixture : IAsyncLifetime
     private async Task InitializeCoreAsync()
     {
         IsAvailable = false;
-        if (AppContext.TryGetSwitch("System.Globalization.Invariant", out var invariant) && invariant)
-        {
-            SkipReason = "Microsoft.Data.SqlClient cannot open connections in globalization-invariant mode, and this test " +
-                         "assembly runs with InvariantGlobalization=true (Directory.Build.props): set it to false to run the integration tests.";
-            return;
-        }
-
         var external = Environment.GetEnvironmentVariable(ServerEnvironmentVariable);
         string server;
         if (!string.IsNullOrWhiteSpace(external))

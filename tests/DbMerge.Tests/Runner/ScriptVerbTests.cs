@@ -35,7 +35,6 @@ public sealed class ScriptVerbTests
     [Fact]
     public async Task Script_for_an_unreachable_target_exits_with_the_connection_code_and_writes_nothing()
     {
-        MigrateVerbTests.SkipUnlessSqlClientCanConnect();
         var file = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-script-").FullName, "deploy.sql");
 
         var (exitCode, _, error) = await MigrateVerbTests.RunAsync(null, "script", "--output", file, "--connection", MigrateVerbTests.Unreachable, "--repo", Repo.Layout.Root);

@@ -43,7 +43,6 @@ public sealed class StatusVerbTests
     [Fact]
     public async Task Status_against_an_unreachable_server_exits_with_the_connection_code()
     {
-        MigrateVerbTests.SkipUnlessSqlClientCanConnect();
         var (exitCode, _, error) = await MigrateVerbTests.RunAsync(null, "status", "--connection", MigrateVerbTests.Unreachable, "--repo", Repo.Layout.Root);
 
         Assert.Equal(ExitCodes.ConnectionFailed, exitCode);
