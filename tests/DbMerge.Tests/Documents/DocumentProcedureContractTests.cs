@@ -32,119 +32,29 @@ public sealed partial class DocumentProcedureContractTests
 
     public static TheoryData<string> Functions => new(FunctionFiles);
 
-    private static SqlScriptFile Load(string relativePath) =>
-        Repo.Layout.DatabaseObjects().Single(f => f.RelativePath == relativePath);
+    private static SqlScriptFile Load(string relativePath) => ProcedureContract.Load(relativePath);
 
-    private static (TSqlScript Script, CreateOrAlterProcedureStatement Procedure) Parse(string relativePath)
-    {
-        var file = Load(relativePath);
-        var fragment = MigrationSafety.Parse(file.Text, out var errors);
-        Assert.True(errors.Count == 0, string.Join(Environment.NewLine, errors.Select(e => $"{relativePath}:{e.Line}: {e.Message}")));
-        var script = Assert.IsType<TSqlScript>(fragment);
-        var procedure = script.Batches.SelectMany(b => b.Statements).OfType<CreateOrAlterProcedureStatement>().Single();
-        return (script, procedure);
-    }
-
-    private static string ProcedureName(CreateOrAlterProcedureStatement procedure) =>
-        $"{procedure.ProcedureReference.Name.SchemaIdentifier.Value}.{procedure.ProcedureReference.Name.BaseIdentifier.Value}";
-
-    private static IReadOnlyList<int> ThrownNumbers(TSqlFragment fragment)
-    {
-        var collector = new ThrowCollector();
-        fragment.Accept(collector);
-        return collector.Numbers;
-    }
+    private static (TSqlScript Script, CreateOrAlterProcedureStatement Procedure) Parse(string relativePath) =>
+        ProcedureContract.Parse(relativePath);
 
     [Theory]
     [MemberData(nameof(Files))]
-    public void The_file_holds_exactly_its_procedure_and_starts_with_the_session_settings(string relativePath)
-    {
-        var (_, procedure) = Parse(relativePath);
-        Assert.Equal(Path.GetFileNameWithoutExtension(relativePath), ProcedureName(procedure));
-        Assert.StartsWith("SET ANSI_NULLS ON;\nSET QUOTED_IDENTIFIER ON;\nGO\n", Load(relativePath).Text, StringComparison.Ordinal);
-    }
+    public void The_file_holds_exactly_its_procedure_and_starts_with_the_session_settings(string relativePath) =>
+        ProcedureContract.AssertFileHoldsItsProcedure(relativePath);
 
     [Theory]
     [MemberData(nameof(Files))]
-    public void Every_thrown_number_is_registered_for_its_procedure_and_documented_in_its_header(string relativePath)
-    {
-        var (_, procedure) = Parse(relativePath);
-        var name = ProcedureName(procedure);
-        var header = HeaderComment().Match(Load(relativePath).Text).Value;
-        var numbers = ThrownNumbers(procedure);
-        Assert.NotEmpty(numbers);
-        foreach (var number in numbers.Distinct())
-        {
-            Assert.True(ErrorRegistry.TryGet(number, out var error), $"{name} throws {number}, which is not in the error registry.");
-            Assert.InRange(number, 51200, 51299);
-            Assert.Matches($@"\n\s+{number}\s+\S", header);
-            Assert.False(string.IsNullOrWhiteSpace(error.Meaning));
-        }
-    }
+    public void Every_thrown_number_is_registered_for_its_procedure_and_documented_in_its_header(string relativePath) =>
+        ProcedureContract.AssertThrownNumbersAreRegisteredAndDocumented(relativePath, 51200, 51299);
 
     [Fact]
-    public void Every_registered_document_error_is_thrown_by_the_procedure_it_names()
-    {
-        var thrownBy = ProcedureFiles
-            .Select(Parse)
-            .SelectMany(p => ThrownNumbers(p.Procedure).Select(n => (Number: n, Procedure: ProcedureName(p.Procedure))))
-            .ToLookup(t => t.Number, t => t.Procedure);
-        var area = ErrorRegistry.All.Where(e => e.Number is >= 51200 and <= 51299).ToList();
-        Assert.NotEmpty(area);
-        foreach (var error in area)
-        {
-            Assert.True(thrownBy[error.Number].Contains(error.Procedure, StringComparer.OrdinalIgnoreCase),
-                $"{error.Number} {error.Name} names {error.Procedure}, which does not throw it (thrown by: {string.Join(", ", thrownBy[error.Number])}).");
-        }
-
-        Assert.Equal(area.Count, area.Select(e => e.Name).Distinct(StringComparer.Ordinal).Count());
-    }
+    public void Every_registered_document_error_is_thrown_by_the_procedure_it_names() =>
+        ProcedureContract.AssertAreaErrorsAreThrownByTheProcedureTheyName(ProcedureFiles, 51200, 51299);
 
     [Theory]
     [MemberData(nameof(Files))]
-    public void The_procedure_follows_the_house_rules(string relativePath)
-    {
-        var (script, procedure) = Parse(relativePath);
-        var text = Load(relativePath).Text;
-        var statements = procedure.StatementList.Statements is [BeginEndBlockStatement body]
-            ? body.StatementList.Statements
-            : procedure.StatementList.Statements;
-
-        var nocount = statements.OfType<PredicateSetStatement>().FirstOrDefault();
-        Assert.NotNull(nocount);
-        Assert.True(nocount.IsOn && nocount.Options.HasFlag(SetOptions.NoCount) && nocount.Options.HasFlag(SetOptions.XactAbort),
-            "SET NOCOUNT, XACT_ABORT ON must be the first SET.");
-
-        var tryCatch = Assert.Single(statements.OfType<TryCatchStatement>());
-        var catchStatements = tryCatch.CatchStatements.Statements;
-        Assert.Equal(2, catchStatements.Count);
-        Assert.IsType<IfStatement>(catchStatements[0]);
-        var rethrow = Assert.IsType<ThrowStatement>(catchStatements[1]);
-        Assert.Null(rethrow.ErrorNumber);
-
-        var all = new AllFragments();
-        script.Accept(all);
-        Assert.DoesNotContain(all.Found, f => f is RaiseErrorStatement);
-        Assert.DoesNotContain(all.Found, f => f is MergeStatement);
-        Assert.DoesNotContain(all.Found, f => f is SelectStarExpression);
-        Assert.DoesNotContain(all.Found, f => f is DeclareCursorStatement);
-        Assert.DoesNotContain(all.Found, f => f is TableHintsOptimizerHint or TableHint { HintKind: TableHintKind.NoLock });
-        foreach (var exec in all.Found.OfType<ExecutableProcedureReference>())
-        {
-            Assert.All(exec.Parameters, p => Assert.NotNull(p.Variable));
-        }
-
-        foreach (var header in new[] { "Purpose:", "Transaction:", "Result set", "Errors:", "Example:" })
-        {
-            Assert.Contains(header, HeaderComment().Match(text).Value, StringComparison.Ordinal);
-        }
-
-        // Every business THROW's message starts with the procedure's name.
-        foreach (Match message in ThrowMessage().Matches(text))
-        {
-            Assert.StartsWith(ProcedureName(procedure) + ":", message.Groups["text"].Value, StringComparison.Ordinal);
-        }
-    }
+    public void The_procedure_follows_the_house_rules(string relativePath) =>
+        ProcedureContract.AssertHouseStyle(relativePath);
 
     [Theory]
     [MemberData(nameof(Functions))]
@@ -195,22 +105,6 @@ public sealed partial class DocumentProcedureContractTests
 
     [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
     private static partial Regex HeaderComment();
-
-    [GeneratedRegex(@"FORMATMESSAGE\(N'(?<text>[^']*)")]
-    private static partial Regex ThrowMessage();
-
-    private sealed class ThrowCollector : TSqlFragmentVisitor
-    {
-        public List<int> Numbers { get; } = [];
-
-        public override void Visit(ThrowStatement node)
-        {
-            if (node.ErrorNumber is IntegerLiteral literal)
-            {
-                Numbers.Add(int.Parse(literal.Value, System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
-    }
 
     private sealed class AllFragments : TSqlFragmentVisitor
     {

@@ -1,5 +1,4 @@
 using DbMerge.Client.Errors;
-using Microsoft.SqlServer.TransactSql.ScriptDom;
 using Xunit;
 
 namespace DbMerge.Tests.UserMerge;
@@ -55,27 +54,5 @@ public sealed class ErrorRegistryUserMergeTests
         Assert.Equal(DbMergeErrorKind.Conflict, ErrorRegistry.Get(ErrorRegistry.MergeRefusedCollision).Kind);
     }
 
-    private static IEnumerable<int> ThrownNumbers(string relativePath)
-    {
-        var parser = new TSql150Parser(initialQuotedIdentifiers: true);
-        using var reader = new StreamReader(Path.Combine(Repo.Layout.Root, relativePath));
-        var fragment = parser.Parse(reader, out var errors);
-        Assert.True(errors.Count == 0, $"{relativePath}: {string.Join("; ", errors.Select(e => $"line {e.Line}: {e.Message}"))}");
-        var visitor = new ThrowVisitor();
-        fragment.Accept(visitor);
-        return visitor.Numbers;
-    }
-
-    private sealed class ThrowVisitor : TSqlFragmentVisitor
-    {
-        public List<int> Numbers { get; } = [];
-
-        public override void Visit(ThrowStatement node)
-        {
-            if (node.ErrorNumber is IntegerLiteral literal)
-            {
-                Numbers.Add(int.Parse(literal.Value, System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
-    }
+    private static IEnumerable<int> ThrownNumbers(string relativePath) => ProcedureContract.ThrownNumbers(relativePath);
 }
