@@ -17,8 +17,9 @@ namespace DbMerge.Schema.HouseRules;
 /// </list>
 /// A statement is batched when it has <c>TOP (n)</c> with n other than the literal 1 (<c>DELETE TOP (@BatchSize) …</c>), or when
 /// its WHERE compares a column with a range operator (&lt;, &lt;=, &gt;, &gt;=, BETWEEN) against a variable — a keyset range
-/// per iteration (<c>WHERE Id &gt; @From AND Id &lt;= @To</c>). So a batched keyset loop, whose pick finds the upper key of the
-/// next batch with MAX over a TOP (@BatchSize) range, passes; <c>SELECT @Id = MIN(Id) … WHERE Id &gt; @Id</c> feeding
+/// per iteration (<c>WHERE Id &gt; @From AND Id &lt;= @To</c>). A MIN/MAX or TOP (1) pick over a derived table that itself has
+/// <c>TOP (n)</c>, n not 1 (<c>SELECT @To = MAX(Id) FROM (SELECT TOP (@BatchSize) Id … ) AS b</c>), finds a batch boundary, not
+/// a row, and is not a pick. So a batched keyset loop passes; <c>SELECT @Id = MIN(Id) … WHERE Id &gt; @Id</c> feeding
 /// <c>UPDATE … WHERE Id = @Id</c> does not. A counter loop without a pick (<c>WHILE @i &lt; 10 … SET @i += 1</c>) is not judged.
 /// </summary>
 public sealed class NoCursorOrRowLoopRule : IHouseRule

@@ -9,7 +9,8 @@ namespace DbMerge.Schema.HouseRules;
 /// <c>SET XACT_ABORT ON;</c> (either order). Nothing may run before them — XACT_ABORT is what makes any error
 /// doom and roll back the transaction instead of leaving half of it open. (A procedure that must refuse without
 /// touching a caller's transaction switches XACT_ABORT off only inside that refusal's guard, after this line:
-/// see api.User_Merge.)
+/// see api.User_Merge.) A <c>SET XACT_ABORT OFF</c> anywhere else in the procedure is a finding too: it is allowed only
+/// inside an IF branch that ends in THROW (a guard that refuses).
 /// </summary>
 public sealed class SessionOptionsRule : IHouseRule
 {
@@ -42,6 +43,16 @@ public sealed class SessionOptionsRule : IHouseRule
                 }
             }
 
+            foreach (var off in All<PredicateSetStatement>(procedure.Statement).Where(p => !p.IsOn && p.Options.HasFlag(SetOptions.XactAbort)))
+            {
+                if (!InsideGuard(procedure.Statement, off))
+                {
+                    yield return Finding(procedure.Script, off, RuleId,
+                        $"{procedure.Describe} switches XACT_ABORT off outside a refusal guard: keep it on for the whole body (an error " +
+                        "must doom the transaction); switch it off only in an IF branch that ends in THROW.");
+                }
+            }
+
             if (options.HasFlag(SetOptions.NoCount) && options.HasFlag(SetOptions.XactAbort))
             {
                 continue;
@@ -55,4 +66,10 @@ public sealed class SessionOptionsRule : IHouseRule
                 "(without XACT_ABORT an error can leave a transaction open and half done).");
         }
     }
+
+    private static bool InsideGuard(TSqlFragment procedure, TSqlStatement statement) =>
+        All<IfStatement>(procedure)
+            .SelectMany(i => new[] { i.ThenStatement, i.ElseStatement })
+            .Where(branch => branch is not null && Flatten(branch).LastOrDefault() is ThrowStatement)
+            .Any(branch => branch!.FirstTokenIndex <= statement.FirstTokenIndex && statement.LastTokenIndex <= branch.LastTokenIndex);
 }

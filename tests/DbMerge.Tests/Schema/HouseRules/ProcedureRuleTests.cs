@@ -50,6 +50,28 @@ public sealed class ProcedureRuleTests
         AssertClean(Run(new SessionOptionsRule(), text));
     }
 
+    [Fact]
+    public void XACT_ABORT_switched_off_outside_a_refusal_guard_is_reported()
+    {
+        var text = Procedure(work: "        SET XACT_ABORT OFF; -- off\n" + CleanWork);
+        var finding = AssertSingle(Run(new SessionOptionsRule(), text), "DBM001", text, "-- off");
+        Assert.Contains("XACT_ABORT off", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void XACT_ABORT_may_be_switched_off_inside_a_guard_that_throws()
+    {
+        var text = Procedure(prologue: CleanPrologue + """
+
+                    IF @@TRANCOUNT > 0
+                    BEGIN
+                        SET XACT_ABORT OFF;
+                        THROW 51001, N'api.X_Y: called inside a transaction.', 1;
+                    END;
+                """);
+        AssertClean(Run(new SessionOptionsRule(), text));
+    }
+
     // ---- DBM002 -------------------------------------------------------------------------------------------
 
     [Fact]
