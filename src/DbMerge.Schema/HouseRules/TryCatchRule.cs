@@ -9,7 +9,8 @@ namespace DbMerge.Schema.HouseRules;
 /// <list type="bullet">
 /// <item>the body (inside its outer BEGIN … END) has exactly one top-level TRY/CATCH and nothing after it;</item>
 /// <item>before the TRY only SET statements (options, isolation level, variables), DECLAREs, and guard clauses
-///   are allowed — an IF whose branches hold only SET/DECLARE and end in THROW. A guard refuses before anything is
+///   are allowed — an IF whose branches hold only SET/DECLARE and end in THROW — and none of them may query a table
+///   (a SELECT, EXISTS or scalar subquery is work). A guard refuses before anything is
 ///   touched; it is how a procedure that owns its transaction refuses a caller's open transaction without its
 ///   CATCH rolling that transaction back (api.User_Merge, error 51109);</item>
 /// <item>every CATCH block (nested ones too) starts with <c>IF @@TRANCOUNT &gt; 0 ROLLBACK [TRANSACTION];</c>
@@ -80,12 +81,15 @@ public sealed class TryCatchRule : IHouseRule
         }
     }
 
-    private static bool IsAllowedBeforeTry(TSqlStatement statement) => statement switch
+    private static bool IsAllowedBeforeTry(TSqlStatement statement) => !ReadsData(statement) && statement switch
     {
         DeclareVariableStatement or DeclareTableVariableStatement => true,
         IfStatement guard => IsGuardBranch(guard.ThenStatement) && (guard.ElseStatement is null || IsGuardBranch(guard.ElseStatement)),
         _ => SqlText.IsSetStatement(statement),
     };
+
+    /// <summary>A query (a table read, EXISTS, a scalar subquery) is work: it belongs inside the TRY.</summary>
+    private static bool ReadsData(TSqlStatement statement) => All<QuerySpecification>(statement).Any();
 
     private static bool IsGuardBranch(TSqlStatement branch)
     {

@@ -103,6 +103,17 @@ public sealed class ProcedureRuleTests
     }
 
     [Fact]
+    public void A_guard_before_the_TRY_that_queries_a_table_is_reported()
+    {
+        var text = Procedure(prologue: CleanPrologue + """
+
+                    IF NOT EXISTS (SELECT 1 FROM app.Document AS d WHERE d.DocumentId = @Id) -- query
+                        THROW 51000, N'api.X_Y: no such document.', 1;
+                """);
+        AssertSingle(Run(new TryCatchRule(), text), "DBM002", text, "-- query");
+    }
+
+    [Fact]
     public void A_result_set_after_END_CATCH_is_reported()
     {
         var text = Procedure(epilogue: "    SELECT d.DocumentId FROM app.Document AS d WHERE d.DocumentId = @Id; -- after");
