@@ -66,20 +66,30 @@ public sealed class DynamicSqlRule : IHouseRule
             }
         }
 
-        foreach (var module in Modules(context))
+        foreach (var script in context.DatabaseObjects.Where(s => s.Fragment is not null))
         {
-            foreach (var finding in CheckSpExecuteSql(module))
+            var modules = ModulesOf(script).ToList();
+            var scopes = modules.Count > 0
+                ? modules.Select(m => new Scope(script, m.Statement, m.Name, m.Describe, DeclaredTypes(m)))
+                : [new Scope(script, script.Fragment!, Path.GetFileNameWithoutExtension(script.File.RelativePath), ObjectOf(script), DeclaredTypes(script.Fragment!))];
+            foreach (var scope in scopes)
             {
-                yield return finding;
+                foreach (var finding in CheckSpExecuteSql(scope))
+                {
+                    yield return finding;
+                }
             }
         }
     }
 
-    private static IEnumerable<Finding> CheckSpExecuteSql(DatabaseModule module)
+    /// <summary>Where variables are traced: a module (procedure, function), or a whole script that creates none.</summary>
+    private sealed record Scope(ParsedScript Script, TSqlFragment Root, string Name, string Describe, IReadOnlyDictionary<string, string> Types);
+
+    private static IEnumerable<Finding> CheckSpExecuteSql(Scope module)
     {
-        var types = DeclaredTypes(module);
+        var types = module.Types;
         var reported = new HashSet<(int, string)>();
-        foreach (var call in All<ExecutableProcedureReference>(module.Statement).Where(IsSpExecuteSql))
+        foreach (var call in All<ExecutableProcedureReference>(module.Root).Where(IsSpExecuteSql))
         {
             var statement = Argument(call, "@stmt", 0);
             var parameters = Argument(call, "@params", 1);
@@ -133,7 +143,7 @@ public sealed class DynamicSqlRule : IHouseRule
 
     private sealed record Part(TSqlFragment At, string What, bool Direct);
 
-    private sealed class Tracer(DatabaseModule module, IReadOnlyDictionary<string, string> types)
+    private sealed class Tracer(Scope module, IReadOnlyDictionary<string, string> types)
     {
         private readonly Dictionary<string, List<Part>> cache = new(StringComparer.OrdinalIgnoreCase);
         private readonly HashSet<string> tracing = new(StringComparer.OrdinalIgnoreCase);
@@ -174,7 +184,7 @@ public sealed class DynamicSqlRule : IHouseRule
                 return result;
             }
 
-            var assignments = Assignments(module.Statement, variable.Name);
+            var assignments = Assignments(module.Root, variable.Name);
             if (assignments.Count == 0)
             {
                 result.Add(new Part(variable, $"{variable.Name} (a parameter or never-assigned variable: text the procedure did not build)", true));

@@ -150,7 +150,20 @@ public static class ProcedureRuleSupport
             types[parameter.VariableName.Value] = TypeName(parameter.DataType);
         }
 
-        foreach (var element in All<DeclareVariableElement>(module.Statement))
+        foreach (var (name, type) in DeclaredTypes(module.Statement))
+        {
+            types[name] = type;
+        }
+
+        return types;
+    }
+
+    /// <summary>The types of the variables DECLAREd under <paramref name="root"/>, by name (<c>@userid</c> → <c>int</c>).</summary>
+    public static IReadOnlyDictionary<string, string> DeclaredTypes(TSqlFragment root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var types = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var element in All<DeclareVariableElement>(root))
         {
             types[element.VariableName.Value] = TypeName(element.DataType);
         }

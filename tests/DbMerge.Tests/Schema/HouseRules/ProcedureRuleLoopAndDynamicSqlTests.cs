@@ -216,6 +216,28 @@ public sealed class ProcedureRuleLoopAndDynamicSqlTests
     }
 
     [Fact]
+    public void Dynamic_SQL_in_a_permissions_script_is_traced_too()
+    {
+        const string path = "database/permissions/permissions.DbMergeApp.sql";
+        var text = """
+            SET ANSI_NULLS ON;
+            SET QUOTED_IDENTIFIER ON;
+            GO
+            DECLARE @Role sysname = N'DbMergeApp', @Sql nvarchar(max);
+            SELECT @Sql = N'GRANT EXECUTE ON SCHEMA::api TO ' + p.name + N';' FROM sys.database_principals AS p WHERE p.name = @Role; -- grant
+            EXEC sys.sp_executesql @stmt = @Sql;
+            SET @Sql = N'GRANT EXECUTE ON SCHEMA::api TO ' + QUOTENAME(@Role) + N';';
+            EXEC sys.sp_executesql @stmt = @Sql;
+            GO
+            """;
+        var findings = Run(new DynamicSqlRule(), text, path);
+        Assert.NotEmpty(findings);
+        Assert.Contains(findings, f => f.Rule == "DBM008" && f.Line == LineOf(text, "-- grant") && f.Message.Contains("p.name", StringComparison.Ordinal)
+                                       && f.Message.Contains("permissions.DbMergeApp", StringComparison.Ordinal));
+        Assert.DoesNotContain(findings, f => f.Line == LineOf(text, "QUOTENAME(@Role)"));
+    }
+
+    [Fact]
     public void Literals_QUOTENAME_numbers_and_parameters_are_accepted()
     {
         var text = Procedure(
