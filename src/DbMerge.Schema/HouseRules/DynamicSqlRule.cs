@@ -114,8 +114,9 @@ public sealed class DynamicSqlRule : IHouseRule
                     continue;
                 }
 
+                var verb = ReferenceEquals(at, statement) || ReferenceEquals(at, parameters) ? "passes" : "concatenates";
                 yield return Finding(module.Script, at, RuleId,
-                    $"{module.Describe} concatenates {what} into dynamic SQL run by sp_executesql at line {call.StartLine}: pass values as " +
+                    $"{module.Describe} {verb} {what} into dynamic SQL run by sp_executesql at line {call.StartLine}: pass values as " +
                     "sp_executesql parameters (@params) and wrap identifiers in QUOTENAME(…).");
             }
 
