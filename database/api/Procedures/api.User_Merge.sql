@@ -41,19 +41,18 @@ CREATE OR ALTER PROCEDURE api.User_Merge
     @MergeRunId    bigint = NULL OUTPUT
 AS
 BEGIN
-    SET NOCOUNT ON;
+    SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction BEFORE XACT_ABORT is on: with XACT_ABORT ON a THROW would roll the
-       caller's work back, and this procedure must refuse rather than do that. */
-    SET XACT_ABORT OFF;
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
     IF @@TRANCOUNT > 0
     BEGIN
+        SET XACT_ABORT OFF;
         DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called inside an open transaction (@@TRANCOUNT %d, source %s, target %s); it owns its transaction: call it outside one, or call dbmerge.User_MergeCore inside yours.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
         THROW 51109, @OpenMessage, 1;
     END;
-
-    SET NOCOUNT, XACT_ABORT ON;
 
     DECLARE @Message nvarchar(2048);
     DECLARE @StartedAt datetime2(3) = SYSUTCDATETIME();
@@ -154,6 +153,14 @@ BEGIN
         BEGIN
             COMMIT TRANSACTION;
         END;
+
+        /* ---- the one result set (from the summary variable: the same for a committed run and a dry run) -- */
+        SELECT @MergeRunId AS MergeRunId, j.SchemaName, j.TableName, j.ColumnName, j.Policy,
+               j.Moved, j.Merged, j.Deleted, j.Conflicts
+        FROM OPENJSON(@SummaryJson)
+             WITH (ApplyOrder smallint, SchemaName nvarchar(128), TableName nvarchar(128), ColumnName nvarchar(128), Policy varchar(20),
+                   Moved int, Merged int, Deleted int, Conflicts int) AS j
+        ORDER BY j.ApplyOrder;
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
@@ -166,13 +173,5 @@ BEGIN
 
         THROW;
     END CATCH;
-
-    /* ---- the one result set ------------------------------------------------------------------------- */
-    SELECT @MergeRunId AS MergeRunId, j.SchemaName, j.TableName, j.ColumnName, j.Policy,
-           j.Moved, j.Merged, j.Deleted, j.Conflicts
-    FROM OPENJSON(@SummaryJson)
-         WITH (ApplyOrder smallint, SchemaName nvarchar(128), TableName nvarchar(128), ColumnName nvarchar(128), Policy varchar(20),
-               Moved int, Merged int, Deleted int, Conflicts int) AS j
-    ORDER BY j.ApplyOrder;
 END;
 GO

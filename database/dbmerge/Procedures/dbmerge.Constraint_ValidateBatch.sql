@@ -275,7 +275,7 @@ FROM ' + QUOTENAME(@SchemaName) + N'.' + QUOTENAME(@TableName) + N' AS t
 CROSS APPLY (SELECT CONVERT(bit, CASE WHEN ' + @Predicate + N' THEN 1 ELSE 0 END) AS IsViolation) AS v
 ' + CASE WHEN @LastKey IS NULL THEN N'' ELSE N'WHERE t.' + QUOTENAME(@KeyColumn) + N' > @LastKey
 ' END + N'ORDER BY t.' + QUOTENAME(@KeyColumn) + N';';
-            SET @Params = N'@BatchSize int, @LastKey ' + @KeyType;
+            SET @Params = N'@BatchSize int, @LastKey ' + QUOTENAME(@KeyType); /* checked above: tinyint, smallint, int or bigint */
 
             EXEC sys.sp_executesql @stmt = @Sql, @params = @Params, @BatchSize = @BatchSize, @LastKey = @LastKey;
 

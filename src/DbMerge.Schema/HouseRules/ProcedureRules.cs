@@ -5,5 +5,17 @@ public static class ProcedureRules
 {
     public static IReadOnlyList<IHouseRule> All { get; } =
     [
+        new SessionOptionsRule(),
+        new TryCatchRule(),
+        new ThrowNotRaiseErrorRule(),
+        new NoMergeStatementRule(),
+        new NoSelectStarRule(),
+        new NoReadUncommittedRule(),
+        new NoCursorOrRowLoopRule(),
+        new DynamicSqlRule(),
+        new NamedArgumentsRule(),
+        new FileLayoutRule(),
+        new HeaderListsErrorsRule(),
+        new ThrowMessageRule(),
     ];
 }

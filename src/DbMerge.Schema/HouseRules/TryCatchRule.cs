@@ -1,0 +1,182 @@
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+using static DbMerge.Schema.HouseRules.ProcedureRuleSupport;
+
+namespace DbMerge.Schema.HouseRules;
+
+/// <summary>
+/// DBM002: a procedure does its work inside <c>BEGIN TRY … END TRY</c>, and every CATCH block only rolls back,
+/// optionally logs the failure, and re-throws. Precisely:
+/// <list type="bullet">
+/// <item>the body (inside its outer BEGIN … END) has exactly one top-level TRY/CATCH and nothing after it;</item>
+/// <item>before the TRY only SET statements (options, isolation level, variables), DECLAREs, and guard clauses
+///   are allowed — an IF whose branches hold only SET/DECLARE and end in THROW — and none of them may query a table
+///   (a SELECT, EXISTS or scalar subquery is work). A guard refuses before anything is
+///   touched; it is how a procedure that owns its transaction refuses a caller's open transaction without its
+///   CATCH rolling that transaction back (api.User_Merge, error 51109);</item>
+/// <item>every CATCH block (nested ones too) starts with <c>IF @@TRANCOUNT &gt; 0 ROLLBACK [TRANSACTION];</c>
+///   (or <c>IF XACT_STATE() &lt;&gt; 0 ROLLBACK</c>), may then log the failure with INSERT or UPDATE into a
+///   <c>dbmerge</c> table, and ends with a bare <c>THROW;</c> — no RETURN, no SELECT of ERROR_MESSAGE(), nothing else.</item>
+/// </list>
+/// The same pattern holds for every kind of procedure: one that owns its transaction, one that requires its caller's
+/// (dbmerge.User_MergeCore: XACT_ABORT has doomed the caller's transaction anyway, so rolling it back in the CATCH is
+/// the usual nested pattern), and read-only ones (api.User_Find: the rollback is a no-op without a transaction).
+/// </summary>
+public sealed class TryCatchRule : IHouseRule
+{
+    public const string RuleId = "DBM002";
+
+    public string Id => RuleId;
+
+    public string Description => "Work inside TRY; CATCH only rolls back (IF @@TRANCOUNT > 0 ROLLBACK), logs to dbmerge, and ends with THROW;.";
+
+    public IEnumerable<Finding> Check(HouseRuleContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        foreach (var procedure in Procedures(context))
+        {
+            foreach (var finding in CheckStructure(procedure))
+            {
+                yield return finding;
+            }
+
+            foreach (var tryCatch in All<TryCatchStatement>(procedure.Statement))
+            {
+                foreach (var finding in CheckCatch(procedure, tryCatch))
+                {
+                    yield return finding;
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<Finding> CheckStructure(DatabaseModule procedure)
+    {
+        var body = procedure.Body;
+        var index = body.ToList().FindIndex(s => s is TryCatchStatement);
+        if (index < 0)
+        {
+            yield return Finding(procedure.Script, procedure.Statement, RuleId,
+                $"{procedure.Describe} has no BEGIN TRY … END TRY around its work: put the work in TRY and end with " +
+                "BEGIN CATCH IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; THROW; END CATCH.");
+            yield break;
+        }
+
+        foreach (var statement in body.Take(index))
+        {
+            if (IsAllowedBeforeTry(statement))
+            {
+                continue;
+            }
+
+            yield return Finding(procedure.Script, statement, RuleId,
+                $"{procedure.Describe} runs {SqlText.StatementKind(statement)} before its BEGIN TRY: only SET, DECLARE and guard clauses " +
+                "(IF … THROW) may precede the TRY; move the work inside it.");
+        }
+
+        foreach (var statement in body.Skip(index + 1))
+        {
+            yield return Finding(procedure.Script, statement, RuleId,
+                $"{procedure.Describe} runs {SqlText.StatementKind(statement)} after its END CATCH: move it inside the TRY " +
+                "(after the COMMIT) so a failure is rolled back and re-thrown like any other.");
+        }
+    }
+
+    private static bool IsAllowedBeforeTry(TSqlStatement statement) => !ReadsData(statement) && statement switch
+    {
+        DeclareVariableStatement or DeclareTableVariableStatement => true,
+        IfStatement guard => IsGuardBranch(guard.ThenStatement) && (guard.ElseStatement is null || IsGuardBranch(guard.ElseStatement)),
+        _ => SqlText.IsSetStatement(statement),
+    };
+
+    /// <summary>A query (a table read, EXISTS, a scalar subquery) is work: it belongs inside the TRY.</summary>
+    private static bool ReadsData(TSqlStatement statement) => All<QuerySpecification>(statement).Any();
+
+    private static bool IsGuardBranch(TSqlStatement branch)
+    {
+        var statements = Flatten(branch).ToList();
+        return statements.Count > 0
+               && statements[^1] is ThrowStatement
+               && statements.All(s => s is ThrowStatement or DeclareVariableStatement || SqlText.IsSetStatement(s));
+    }
+
+    private static IEnumerable<Finding> CheckCatch(DatabaseModule procedure, TryCatchStatement tryCatch)
+    {
+        var statements = tryCatch.CatchStatements?.Statements ?? [];
+        var catchAt = statements.Count > 0 ? (TSqlFragment)statements[0] : tryCatch;
+        if (statements.Count == 0 || !IsRollbackIfOpen(statements[0]))
+        {
+            yield return Finding(procedure.Script, catchAt, RuleId,
+                $"{procedure.Describe}: its CATCH block does not start with IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;: roll back first " +
+                "(a doomed transaction cannot be used), then log and THROW;.");
+        }
+
+        if (statements.Count == 0 || statements[^1] is not ThrowStatement { ErrorNumber: null })
+        {
+            yield return Finding(procedure.Script, statements.Count > 0 ? statements[^1] : tryCatch, RuleId,
+                $"{procedure.Describe}: its CATCH block does not end with a bare THROW;: re-throw the original error so the caller " +
+                "sees its number (a CATCH that does not re-throw swallows the error).");
+        }
+
+        for (var i = 0; i < statements.Count; i++)
+        {
+            var statement = statements[i];
+            var allowed = (i == 0 && IsRollbackIfOpen(statement))
+                          || (i == statements.Count - 1 && statement is ThrowStatement { ErrorNumber: null })
+                          || IsFailureLogging(statement);
+            if (allowed)
+            {
+                continue;
+            }
+
+            yield return Finding(procedure.Script, statement, RuleId,
+                $"{procedure.Describe}: its CATCH block runs {SqlText.StatementKind(statement)}: a CATCH only rolls back " +
+                "(IF @@TRANCOUNT > 0 ROLLBACK), logs the failure (INSERT/UPDATE into a dbmerge table) and ends with THROW; — " +
+                "no RETURN, no SELECT of the error, no other logic.");
+        }
+    }
+
+    private static bool IsRollbackIfOpen(TSqlStatement statement)
+    {
+        if (statement is not IfStatement { ElseStatement: null } ifStatement)
+        {
+            return false;
+        }
+
+        var then = Flatten(ifStatement.ThenStatement).ToList();
+        return then is [RollbackTransactionStatement { Name: null }] && IsTransactionOpenTest(ifStatement.Predicate);
+    }
+
+    private static bool IsTransactionOpenTest(BooleanExpression predicate)
+    {
+        while (predicate is BooleanParenthesisExpression parenthesis)
+        {
+            predicate = parenthesis.Expression;
+        }
+
+        if (predicate is not BooleanComparisonExpression comparison)
+        {
+            return false;
+        }
+
+        var left = comparison.FirstExpression;
+        var right = comparison.SecondExpression as IntegerLiteral;
+        if (right?.Value != "0")
+        {
+            return false;
+        }
+
+        return (left is GlobalVariableExpression g && Same(g.Name, "@@TRANCOUNT") && comparison.ComparisonType is BooleanComparisonType.GreaterThan or BooleanComparisonType.NotEqualToBrackets or BooleanComparisonType.NotEqualToExclamation)
+               || (left is FunctionCall f && Same(f.FunctionName.Value, "XACT_STATE") && comparison.ComparisonType is BooleanComparisonType.NotEqualToBrackets or BooleanComparisonType.NotEqualToExclamation);
+    }
+
+    private static bool IsFailureLogging(TSqlStatement statement)
+    {
+        var target = statement switch
+        {
+            InsertStatement insert => insert.InsertSpecification.Target,
+            UpdateStatement update => update.UpdateSpecification.Target,
+            _ => null,
+        };
+        return target is NamedTableReference named && Same(named.SchemaObject.SchemaIdentifier?.Value, "dbmerge");
+    }
+}
