@@ -171,6 +171,36 @@ public sealed partial class ReadmeTests
         Assert.True(missing.Count == 0, "README.md house rules table lacks rows for: " + string.Join(", ", missing));
     }
 
+    // ---- scripts and procedures ---------------------------------------------------------------------------
+
+    [Fact]
+    public void Every_script_in_scripts_is_documented_in_the_README()
+    {
+        var scripts = Directory.EnumerateFiles(Path.Combine(Repo.Layout.Root, "scripts"), "*.sh")
+            .Select(f => "scripts/" + Path.GetFileName(f))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        Assert.NotEmpty(scripts);
+
+        var missing = scripts.Where(s => !ReadmeText.Contains($"`{s}", StringComparison.Ordinal)).ToList();
+
+        Assert.True(missing.Count == 0, "README.md does not document: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Every_api_procedure_is_named_in_the_README()
+    {
+        var procedures = Repo.Layout.DatabaseObjects()
+            .Select(f => Path.GetFileNameWithoutExtension(f.RelativePath))
+            .Where(n => n.StartsWith("api.", StringComparison.Ordinal))
+            .ToList();
+        Assert.Contains("api.User_Merge", procedures);
+
+        var missing = procedures.Where(p => !Regex.IsMatch(ReadmeText, $@"`{Regex.Escape(p)}`")).ToList();
+
+        Assert.True(missing.Count == 0, "README.md does not name: " + string.Join(", ", missing));
+    }
+
     // ---- the two commands ---------------------------------------------------------------------------------
 
     [Fact]
