@@ -201,6 +201,13 @@ public sealed partial class ReadmeTests
         Assert.True(missing.Count == 0, "README.md does not name: " + string.Join(", ", missing));
     }
 
+    [Fact]
+    public void The_README_names_the_pinned_SQL_Server_image_and_the_connection_variable()
+    {
+        Assert.Contains($"`{DbMerge.Deployment.SqlServerImage.Pinned}`", ReadmeText, StringComparison.Ordinal);
+        Assert.Contains($"`{CommonOptions.ConnectionEnvironmentVariable}`", Section(ReadmeText, "## Pointing it at a SQL Server"), StringComparison.Ordinal);
+    }
+
     // ---- the two commands ---------------------------------------------------------------------------------
 
     [Fact]
