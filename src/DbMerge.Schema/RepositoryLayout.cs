@@ -6,9 +6,12 @@ namespace DbMerge.Schema;
 /// </summary>
 public sealed class RepositoryLayout
 {
-    /// <summary>The order in which <c>database/</c> object kinds are deployed: dependencies first.</summary>
+    /// <summary>
+    /// The order in which <c>database/</c> object kinds are deployed: dependencies first (DESIGN §2). Table types are
+    /// not here: like tables they live only in migrations/ (DBM010 reports a CREATE TYPE under database/).
+    /// </summary>
     public static readonly IReadOnlyList<string> DatabaseObjectOrder =
-        ["Types", "Functions", "Views", "Procedures", "permissions"];
+        ["Functions", "Views", "Procedures", "permissions"];
 
     public RepositoryLayout(string root)
     {
