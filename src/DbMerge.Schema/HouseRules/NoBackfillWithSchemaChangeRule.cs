@@ -8,7 +8,7 @@ namespace DbMerge.Schema.HouseRules;
 /// schema-modification lock — every reader and writer of the table waits — for as long as the backfill runs, and a
 /// failure rolls both back. Long or blocking data work belongs in a runner verb that works in keyset batches.
 /// <para>Backfill: an UPDATE, DELETE, MERGE or TRUNCATE of a table not created earlier in the same file, or an
-/// INSERT into such a table that copies rows from another permanent table (INSERT … SELECT … FROM other, INSERT … EXEC).</para>
+/// INSERT into such a table that copies rows from another existing table (INSERT … SELECT … FROM other, INSERT … EXEC).</para>
 /// <para>Not a backfill: seeding reference rows into a table created in the same file (0003, 0005 and 0010 seed their
 /// lookup and policy tables that way), INSERT … VALUES into an existing table (a few reference rows, e.g. a new merge
 /// policy), work on temporary tables and table variables. A data-only migration (no schema change) is not reported.</para>
@@ -125,7 +125,7 @@ public sealed class NoBackfillWithSchemaChangeRule : IHouseRule
                     select.Accept(reads);
                     var targetKey = SqlText.Key(target);
                     var ctes = node.WithCtesAndXmlNamespaces?.CommonTableExpressions.Select(c => c.ExpressionName.Value).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
-                    var source = reads.Names.FirstOrDefault(n => !MigrationRules.IsTemporary(n) && SqlText.Key(n) != targetKey &&
+                    var source = reads.Names.FirstOrDefault(n => !MigrationRules.IsTemporary(n) && SqlText.Key(n) != targetKey && !createdHere.Contains(SqlText.Key(n)) &&
                                                                  !(n.SchemaIdentifier is null && ctes.Contains(n.BaseIdentifier.Value)));
                     if (source is not null)
                     {
