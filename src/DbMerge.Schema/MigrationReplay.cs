@@ -352,10 +352,19 @@ public sealed class MigrationReplay
         }
 
         var definition = ((CreateTableStatement)table.Statement).Definition;
+        var kind = TableElementType.Constraint;
         foreach (var element in statement.AlterTableDropTableElements)
         {
             var name = element.Name.Value;
-            switch (element.TableElementType)
+
+            // DROP COLUMN a, b: ScriptDom marks b NotSpecified; like SQL Server, a name without a keyword continues the
+            // previous element's kind (a constraint when it comes first).
+            if (element.TableElementType != TableElementType.NotSpecified)
+            {
+                kind = element.TableElementType;
+            }
+
+            switch (kind)
             {
                 case TableElementType.Column:
                     var column = FindColumn(definition, name);
@@ -368,7 +377,7 @@ public sealed class MigrationReplay
                     definition.ColumnDefinitions.Remove(column);
                     table.Edited = true;
                     break;
-                case TableElementType.Constraint or TableElementType.NotSpecified:
+                case TableElementType.Constraint:
                     if (!DropConstraint(table, definition, name))
                     {
                         Fail(file, statement, $"DROP CONSTRAINT: no earlier migration adds constraint {name} to {SqlText.Display(statement.SchemaObjectName)}.");
@@ -389,7 +398,7 @@ public sealed class MigrationReplay
 
                     break;
                 default:
-                    Fail(file, statement, $"unsupported DDL in a migration: ALTER TABLE DROP {element.TableElementType}.");
+                    Fail(file, statement, $"unsupported DDL in a migration: ALTER TABLE DROP {kind}.");
                     break;
             }
         }
