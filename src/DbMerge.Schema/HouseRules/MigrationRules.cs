@@ -45,6 +45,18 @@ public static class MigrationRules
         return creators;
     }
 
+    /// <summary>"ALTER TABLE" for every ALTER TABLE variant, otherwise <see cref="SqlText.StatementKind"/> ("CREATE INDEX", …).</summary>
+    internal static string Kind(TSqlStatement statement) =>
+        statement is AlterTableStatement ? "ALTER TABLE" : SqlText.StatementKind(statement);
+
+    /// <summary>The first line of a statement as written, shortened to 80 characters, for messages.</summary>
+    internal static string Snippet(TSqlFragment fragment)
+    {
+        var text = SqlText.TextOf(fragment);
+        var line = text.Split('\n')[0].Trim();
+        return line.Length <= 80 ? line : line[..79] + "…";
+    }
+
     /// <summary>" (created by migrations/0005_….sql)" or " (no migration creates it)" for messages.</summary>
     internal static string CreatedBy(IReadOnlyDictionary<string, string> creators, SchemaObjectName table) =>
         creators.TryGetValue(SqlText.Key(table), out var file) ? $" (created by {file})" : " (not created by any migration)";

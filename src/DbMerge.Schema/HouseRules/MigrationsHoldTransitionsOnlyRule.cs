@@ -90,7 +90,7 @@ public sealed class MigrationsHoldTransitionsOnlyRule : IHouseRule
             }
 
             findings.Add(new Finding(file, node.StartLine, RuleId,
-                $"{SqlText.StatementKind(node)}{(table is null ? string.Empty : " on " + SqlText.Display(table))} in database/: tables, columns, " +
+                $"{MigrationRules.Kind(node)}{(table is null ? string.Empty : " on " + SqlText.Display(table))} in database/: tables, columns, " +
                 "indexes and constraints are transitions and live only in migrations/ (database/ scripts run again on every deployment). " +
                 "Write a new migration NNNN_verb_object.sql instead."));
         }

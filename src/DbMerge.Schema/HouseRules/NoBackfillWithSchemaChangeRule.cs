@@ -48,7 +48,7 @@ public sealed class NoBackfillWithSchemaChangeRule : IHouseRule
                 var display = SqlText.Display(table);
                 findings.Add(new Finding(migration.File.RelativePath, line, RuleId,
                     $"{kind} of the existing table {display}{MigrationRules.CreatedBy(creators, table)} in a migration that also changes the " +
-                    $"schema ({ddlKind} at line {ddlLine}): DbUp runs the whole file in one transaction, so the schema change's locks are held " +
+                    $"schema (line {ddlLine}: {ddlKind}): DbUp runs the whole file in one transaction, so the schema change's locks are held " +
                     $"while the data work runs. Put the schema change in its own migration and the backfill of {display} in a runner verb " +
                     "that works in keyset batches (a small reference-data fix may be a data-only migration)."));
             }
@@ -93,7 +93,7 @@ public sealed class NoBackfillWithSchemaChangeRule : IHouseRule
                 createdHere.Add(SqlText.Key(created.SchemaObjectName));
             }
 
-            SchemaChanges.Add((node.StartLine, SqlText.StatementKind(node)));
+            SchemaChanges.Add((node.StartLine, MigrationRules.Snippet(node)));
         }
 
         public override void Visit(UpdateStatement node) =>

@@ -464,7 +464,7 @@ public sealed class MigrationRuleTests
 
         Assert.Equal([4, 5, 6], findings.Select(f => f.Line).ToArray());
         Assert.Contains("dbmerge.WidgetLog", findings[0].Message, StringComparison.Ordinal);
-        Assert.Contains("app.Widget", findings[1].Message, StringComparison.Ordinal);
+        Assert.StartsWith("ALTER TABLE on app.Widget in database/", findings[1].Message, StringComparison.Ordinal);
         Assert.Contains("migrations/", findings[2].Message, StringComparison.Ordinal);
     }
 
@@ -511,7 +511,7 @@ public sealed class MigrationRuleTests
         Assert.Equal("DBM026", finding.Rule);
         Assert.Equal(7, finding.Line);
         Assert.Contains("UPDATE of the existing table app.Widget", finding.Message, StringComparison.Ordinal);
-        Assert.Contains("line 5", finding.Message, StringComparison.Ordinal);
+        Assert.Contains("(line 5: ALTER TABLE app.Widget ADD Colour varchar(10) NULL;)", finding.Message, StringComparison.Ordinal);
         Assert.Contains("runner verb", finding.Message, StringComparison.Ordinal);
     }
 
