@@ -18,7 +18,7 @@ public sealed record ModelScript(string File, int Line, string Text);
 /// from the folded table or from the passed-through statements; DROP INDEX and DROP TABLE remove what they drop;
 /// ALTER TABLE NOCHECK/CHECK CONSTRAINT changes nothing in the model;</item>
 /// <item>SET, INSERT/UPDATE/DELETE/MERGE/SELECT, PRINT, RAISERROR with severity ≤ 10, DECLARE, THROW and
-/// transaction statements are ignored;</item>
+/// transaction statements are ignored (not SELECT … INTO a permanent table: it creates a table the replay cannot model);</item>
 /// <item><c>IF … BEGIN … END ELSE BEGIN … END</c> whose branches define the same objects replays the first branch;</item>
 /// <item>anything else is a <c>replay</c> finding with its file and line — never silently skipped.</item>
 /// </list>
@@ -127,7 +127,8 @@ public sealed class MigrationReplay
             default:
                 if (!IsIgnored(statement))
                 {
-                    Fail(file, statement, $"unsupported DDL in a migration: {SqlText.StatementKind(statement)}. " +
+                    var kind = statement is SelectStatement { Into: not null } ? "SELECT … INTO (creates a table)" : SqlText.StatementKind(statement);
+                    Fail(file, statement, $"unsupported DDL in a migration: {kind}. " +
                         "The offline replay understands CREATE SCHEMA/ROLE/TABLE/TYPE/SEQUENCE/INDEX, DROP INDEX/TABLE, " +
                         "ALTER TABLE ADD/ALTER/DROP COLUMN, ADD/DROP CONSTRAINT, NOCHECK/CHECK CONSTRAINT and IF/ELSE with the same objects in both branches; " +
                         "procedures, functions, views and permissions belong in database/.");
@@ -141,6 +142,7 @@ public sealed class MigrationReplay
     private static bool IsIgnored(TSqlStatement statement) => statement switch
     {
         _ when SqlText.IsSetStatement(statement) => true,
+        SelectStatement { Into: { } into } when !into.BaseIdentifier.Value.StartsWith('#') => false, // creates a table
         InsertStatement or UpdateStatement or DeleteStatement or MergeStatement or SelectStatement => true,
         PrintStatement or DeclareVariableStatement or ThrowStatement => true,
         BeginTransactionStatement or CommitTransactionStatement or RollbackTransactionStatement or SaveTransactionStatement => true,
