@@ -466,11 +466,27 @@ public sealed class MigrationReplay
                 continue;
             }
 
-            if (entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(drop.Object), drop.Index.Value)) == 0)
+            if (entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(drop.Object), drop.Index.Value)) == 0 && !DropInlineIndex(drop))
             {
                 Fail(file, statement, $"DROP INDEX {drop.Index.Value} ON {SqlText.Display(drop.Object)}: no earlier migration creates this index.");
             }
         }
+    }
+
+    /// <summary>Removes an index declared inside CREATE TABLE (<c>INDEX name (…)</c>); false when there is none.</summary>
+    private bool DropInlineIndex(DropIndexClause drop)
+    {
+        var table = entries.FirstOrDefault(e => e.Key == "table:" + SqlText.Key(drop.Object));
+        var indexes = (table?.Statement as CreateTableStatement)?.Definition.Indexes;
+        var index = indexes?.FirstOrDefault(i => Same(i.Name?.Value, drop.Index.Value));
+        if (table is null || indexes is null || index is null)
+        {
+            return false;
+        }
+
+        indexes.Remove(index);
+        table.Edited = true;
+        return true;
     }
 
     private static ColumnDefinition? FindColumn(TableDefinition definition, string name) =>

@@ -281,6 +281,29 @@ public sealed class MigrationReplayTests
     }
 
     [Fact]
+    public void Drop_index_removes_an_index_declared_inline_in_create_table()
+    {
+        var replay = Replay(
+            ("0001_create_app_Gadget.sql", """
+                CREATE TABLE app.Gadget
+                (
+                    GadgetId int NOT NULL,
+                    Size     int NULL,
+                    CONSTRAINT PK_app_Gadget PRIMARY KEY CLUSTERED (GadgetId),
+                    INDEX IX_app_Gadget_Size NONCLUSTERED (Size)
+                );
+                GO
+                """),
+            ("0002_drop_IX_app_Gadget_Size.sql", """
+                DROP INDEX IX_app_Gadget_Size ON app.Gadget;
+                GO
+                """));
+
+        AssertNoFindings(replay);
+        Assert.Empty(Table(replay, "app.Gadget").Indexes);
+    }
+
+    [Fact]
     public void Dropping_an_index_no_migration_creates_is_reported()
     {
         var replay = ReplayWidget("""
