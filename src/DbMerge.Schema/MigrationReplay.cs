@@ -85,6 +85,13 @@ public sealed class MigrationReplay
                 Add(file, s, "sequence:" + SqlText.Key(s.Name));
                 break;
             case CreateIndexStatement s:
+                if (s.IndexOptions.OfType<IndexStateOption>().Any(o => o.OptionKind == IndexOptionKind.DropExisting && o.OptionState == OptionState.On) &&
+                    entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(s.OnName), s.Name.Value)) == 0)
+                {
+                    Fail(file, s, $"CREATE INDEX {s.Name.Value} … WITH (DROP_EXISTING = ON): no earlier migration creates this index on {SqlText.Display(s.OnName)}.");
+                    break;
+                }
+
                 Add(file, s, IndexKey(SqlText.Key(s.OnName), s.Name.Value), tableKey: SqlText.Key(s.OnName));
                 break;
             case DropIndexStatement s:

@@ -304,6 +304,21 @@ public sealed class MigrationReplayTests
     }
 
     [Fact]
+    public void Create_index_with_drop_existing_replaces_the_earlier_index()
+    {
+        var replay = ReplayWidget("""
+            CREATE NONCLUSTERED INDEX IX_app_Widget_OwnerId ON app.Widget (OwnerId);
+            GO
+            CREATE NONCLUSTERED INDEX IX_app_Widget_OwnerId ON app.Widget (OwnerId) INCLUDE (Size) WITH (DROP_EXISTING = ON);
+            GO
+            """);
+
+        AssertNoFindings(replay);
+        var index = Assert.IsType<CreateIndexStatement>(Statement(Assert.Single(replay.Scripts, s => s.Text.Contains("INDEX", StringComparison.Ordinal))));
+        Assert.Equal("Size", Assert.Single(index.IncludeColumns).MultiPartIdentifier.Identifiers[0].Value);
+    }
+
+    [Fact]
     public void Dropping_an_index_no_migration_creates_is_reported()
     {
         var replay = ReplayWidget("""
