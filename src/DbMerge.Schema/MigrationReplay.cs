@@ -18,7 +18,7 @@ public sealed record ModelScript(string File, int Line, string Text);
 /// from the folded table or from the passed-through statements; DROP INDEX and DROP TABLE remove what they drop;
 /// ALTER TABLE NOCHECK/CHECK CONSTRAINT changes nothing in the model;</item>
 /// <item>SET, INSERT/UPDATE/DELETE/MERGE/SELECT, PRINT, RAISERROR with severity ≤ 10, DECLARE, THROW and
-/// transaction statements are ignored;</item>
+/// transaction statements are ignored (not SELECT … INTO a permanent table: it creates a table the replay cannot model);</item>
 /// <item><c>IF … BEGIN … END ELSE BEGIN … END</c> whose branches define the same objects replays the first branch;</item>
 /// <item>anything else is a <c>replay</c> finding with its file and line — never silently skipped.</item>
 /// </list>
@@ -85,6 +85,13 @@ public sealed class MigrationReplay
                 Add(file, s, "sequence:" + SqlText.Key(s.Name));
                 break;
             case CreateIndexStatement s:
+                if (s.IndexOptions.OfType<IndexStateOption>().Any(o => o.OptionKind == IndexOptionKind.DropExisting && o.OptionState == OptionState.On) &&
+                    entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(s.OnName), s.Name.Value)) == 0)
+                {
+                    Fail(file, s, $"CREATE INDEX {s.Name.Value} … WITH (DROP_EXISTING = ON): no earlier migration creates this index on {SqlText.Display(s.OnName)}.");
+                    break;
+                }
+
                 Add(file, s, IndexKey(SqlText.Key(s.OnName), s.Name.Value), tableKey: SqlText.Key(s.OnName));
                 break;
             case DropIndexStatement s:
@@ -127,7 +134,8 @@ public sealed class MigrationReplay
             default:
                 if (!IsIgnored(statement))
                 {
-                    Fail(file, statement, $"unsupported DDL in a migration: {SqlText.StatementKind(statement)}. " +
+                    var kind = statement is SelectStatement { Into: not null } ? "SELECT … INTO (creates a table)" : SqlText.StatementKind(statement);
+                    Fail(file, statement, $"unsupported DDL in a migration: {kind}. " +
                         "The offline replay understands CREATE SCHEMA/ROLE/TABLE/TYPE/SEQUENCE/INDEX, DROP INDEX/TABLE, " +
                         "ALTER TABLE ADD/ALTER/DROP COLUMN, ADD/DROP CONSTRAINT, NOCHECK/CHECK CONSTRAINT and IF/ELSE with the same objects in both branches; " +
                         "procedures, functions, views and permissions belong in database/.");
@@ -141,6 +149,7 @@ public sealed class MigrationReplay
     private static bool IsIgnored(TSqlStatement statement) => statement switch
     {
         _ when SqlText.IsSetStatement(statement) => true,
+        SelectStatement { Into: { } into } when !into.BaseIdentifier.Value.StartsWith('#') => false, // creates a table
         InsertStatement or UpdateStatement or DeleteStatement or MergeStatement or SelectStatement => true,
         PrintStatement or DeclareVariableStatement or ThrowStatement => true,
         BeginTransactionStatement or CommitTransactionStatement or RollbackTransactionStatement or SaveTransactionStatement => true,
@@ -352,10 +361,19 @@ public sealed class MigrationReplay
         }
 
         var definition = ((CreateTableStatement)table.Statement).Definition;
+        var kind = TableElementType.Constraint;
         foreach (var element in statement.AlterTableDropTableElements)
         {
             var name = element.Name.Value;
-            switch (element.TableElementType)
+
+            // DROP COLUMN a, b: ScriptDom marks b NotSpecified; like SQL Server, a name without a keyword continues the
+            // previous element's kind (a constraint when it comes first).
+            if (element.TableElementType != TableElementType.NotSpecified)
+            {
+                kind = element.TableElementType;
+            }
+
+            switch (kind)
             {
                 case TableElementType.Column:
                     var column = FindColumn(definition, name);
@@ -368,7 +386,7 @@ public sealed class MigrationReplay
                     definition.ColumnDefinitions.Remove(column);
                     table.Edited = true;
                     break;
-                case TableElementType.Constraint or TableElementType.NotSpecified:
+                case TableElementType.Constraint:
                     if (!DropConstraint(table, definition, name))
                     {
                         Fail(file, statement, $"DROP CONSTRAINT: no earlier migration adds constraint {name} to {SqlText.Display(statement.SchemaObjectName)}.");
@@ -389,7 +407,7 @@ public sealed class MigrationReplay
 
                     break;
                 default:
-                    Fail(file, statement, $"unsupported DDL in a migration: ALTER TABLE DROP {element.TableElementType}.");
+                    Fail(file, statement, $"unsupported DDL in a migration: ALTER TABLE DROP {kind}.");
                     break;
             }
         }
@@ -455,11 +473,27 @@ public sealed class MigrationReplay
                 continue;
             }
 
-            if (entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(drop.Object), drop.Index.Value)) == 0)
+            if (entries.RemoveAll(e => e.Key == IndexKey(SqlText.Key(drop.Object), drop.Index.Value)) == 0 && !DropInlineIndex(drop))
             {
                 Fail(file, statement, $"DROP INDEX {drop.Index.Value} ON {SqlText.Display(drop.Object)}: no earlier migration creates this index.");
             }
         }
+    }
+
+    /// <summary>Removes an index declared inside CREATE TABLE (<c>INDEX name (…)</c>); false when there is none.</summary>
+    private bool DropInlineIndex(DropIndexClause drop)
+    {
+        var table = entries.FirstOrDefault(e => e.Key == "table:" + SqlText.Key(drop.Object));
+        var indexes = (table?.Statement as CreateTableStatement)?.Definition.Indexes;
+        var index = indexes?.FirstOrDefault(i => Same(i.Name?.Value, drop.Index.Value));
+        if (table is null || indexes is null || index is null)
+        {
+            return false;
+        }
+
+        indexes.Remove(index);
+        table.Edited = true;
+        return true;
     }
 
     private static ColumnDefinition? FindColumn(TableDefinition definition, string name) =>
