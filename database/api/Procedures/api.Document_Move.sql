@@ -56,8 +56,9 @@ GO
       Moves in one tree serialize; moves in different trees run in parallel. The document's and the target's
       paths are re-read after locking; if either now lies in another tree (or the root level became involved),
       51213 is raised (nothing changed; retry).
-  Transaction: owns its transaction; parameters are validated before BEGIN TRANSACTION. Do not call it inside
-    a caller's transaction.
+  Transaction: OWNS its transaction; parameters are validated before BEGIN TRANSACTION. Called inside an open
+    transaction it refuses (51214) before anything else, without touching the caller's transaction (XACT_ABORT is
+    switched off for that refusal only).
   Result set (one row):
     DocumentId int, OldParentId int NULL, NewParentId int NULL (NULL = root level), ScopeChanged bit,
     AccessesDeleted int, InvitationsDeleted int, OwnersRestored int,
@@ -75,6 +76,7 @@ GO
     51210  an applock could not be acquired within @LockTimeout ms (safe to retry)
     51212  @DocumentId, @TargetDocumentId or a valid @LockTimeout is missing
     51213  the document or the target moved to another tree while waiting for the lock (safe to retry)
+    51214  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
   Example:
     EXEC api.Document_Move @DocumentId = 1004, @TargetDocumentId = 1002, @Position = 'left', @ActorUserId = 42;
 */
@@ -87,6 +89,17 @@ CREATE OR ALTER PROCEDURE api.Document_Move
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
+
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
+    IF @@TRANCOUNT > 0
+    BEGIN
+        SET XACT_ABORT OFF;
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Document_Move: called inside an open transaction (@@TRANCOUNT %d, document %s, target %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+            @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @DocumentId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetDocumentId), N'NULL'));
+        THROW 51214, @OpenMessage, 1;
+    END;
 
     DECLARE @Message            nvarchar(2048);
     DECLARE @IsChild            bit;

@@ -15,8 +15,9 @@ GO
     Idempotent: accepting again by the same user changes nothing and returns AlreadyAccepted = 1 with the
     current membership role. The invitation row is locked first (UPDLOCK, HOLDLOCK), so concurrent accepts of
     one invitation serialize: one writes, the others see it accepted and return AlreadyAccepted = 1.
-  Transaction: owns its transaction (lock invitation, check, write membership, mark accepted: all or nothing).
-    Do not call it inside a caller's transaction.
+  Transaction: OWNS its transaction (lock invitation, check, write membership, mark accepted: all or nothing).
+    Called inside an open transaction it refuses (51313) before anything else, without touching the caller's
+    transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, UserId int,
     Role varchar(20) (the membership role after the call), MembershipCreated bit, RoleUpgraded bit,
@@ -31,6 +32,7 @@ GO
     51309  the stored invitation targets both or neither of a channel and an organization (a row written
            before CK_app_Invitation_ExactlyOneTarget existed: see dbmerge constraints validate)
     51312  @InvitationId or @UserId is missing
+    51313  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
   Example:
     EXEC api.Invitation_Accept @InvitationId = 1001, @UserId = 42;
 */
@@ -40,6 +42,17 @@ CREATE OR ALTER PROCEDURE api.Invitation_Accept
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
+
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
+    IF @@TRANCOUNT > 0
+    BEGIN
+        SET XACT_ABORT OFF;
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Invitation_Accept: called inside an open transaction (@@TRANCOUNT %d, invitation %s, user %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+            @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @InvitationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
+        THROW 51313, @OpenMessage, 1;
+    END;
 
     DECLARE @Message           nvarchar(2048);
     DECLARE @Found             bit = 0;

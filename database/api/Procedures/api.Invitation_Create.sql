@@ -10,7 +10,8 @@ GO
     race-safe (UPDLOCK, SERIALIZABLE range lock inside the transaction, so two concurrent calls serialize and
     the second sees the first). An invitation e-mail event ('invitation.created') is written to dbmerge.Outbox
     in the same transaction.
-  Transaction: owns its transaction. Do not call it inside a caller's transaction.
+  Transaction: OWNS its transaction. Called inside an open transaction it refuses (51313) before anything else,
+    without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, Email nvarchar(254),
     ShareMode varchar(10), SenderUserId int, Status varchar(10) ('pending'), CreatedAt datetime2(3)
@@ -23,6 +24,7 @@ GO
     51310  the sender does not exist or is inactive
     51311  @Email is missing, blank or not an e-mail address (no '@')
     51312  @SenderUserId is missing
+    51313  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
   Example:
     EXEC api.Invitation_Create @ChannelId = NULL, @OrganizationId = 7, @Email = N'ada@example.org',
          @ShareMode = 'admin', @SenderUserId = 42;
@@ -36,6 +38,17 @@ CREATE OR ALTER PROCEDURE api.Invitation_Create
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
+
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
+    IF @@TRANCOUNT > 0
+    BEGIN
+        SET XACT_ABORT OFF;
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Invitation_Create: called inside an open transaction (@@TRANCOUNT %d, channel %s, organization %s, sender %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+            @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @ChannelId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @OrganizationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SenderUserId), N'NULL'));
+        THROW 51313, @OpenMessage, 1;
+    END;
 
     DECLARE @Message    nvarchar(2048);
     DECLARE @TargetKind varchar(12) = CASE WHEN @ChannelId IS NOT NULL THEN 'channel' ELSE 'organization' END;

@@ -8,7 +8,8 @@ GO
     an editor of the target channel (the highest channel role); the actor must be an active user. A revoked
     invitation can no longer be accepted or declined. Revoking an already revoked invitation is a no-op
     (Changed = 0); an accepted or declined invitation cannot be revoked.
-  Transaction: owns its transaction. Do not call it inside a caller's transaction.
+  Transaction: OWNS its transaction. Called inside an open transaction it refuses (51313) before anything else,
+    without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, Status varchar(10) ('revoked'), RespondedAt datetime2(3), Changed bit
   Errors:
@@ -17,6 +18,7 @@ GO
     51303  the acting user does not exist or is inactive
     51307  the acting user is neither the sender nor an organization admin / channel editor of the target
     51312  @InvitationId or @ActorUserId is missing
+    51313  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
   Example:
     EXEC api.Invitation_Revoke @InvitationId = 1001, @ActorUserId = 7;
 */
@@ -26,6 +28,17 @@ CREATE OR ALTER PROCEDURE api.Invitation_Revoke
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
+
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
+    IF @@TRANCOUNT > 0
+    BEGIN
+        SET XACT_ABORT OFF;
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Invitation_Revoke: called inside an open transaction (@@TRANCOUNT %d, invitation %s, actor %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+            @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @InvitationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @ActorUserId), N'NULL'));
+        THROW 51313, @OpenMessage, 1;
+    END;
 
     DECLARE @Message        nvarchar(2048);
     DECLARE @Found          bit = 0;

@@ -29,8 +29,9 @@ GO
     is dynamic SQL, so the caller also needs SELECT on that table (and on the parent table of a foreign key),
     and VIEW DATABASE STATE for the row estimate (db_owner has all of these).
   Transaction: owns its transaction (one short transaction per call: lock the progress row, read the batch,
-    record its violations, advance the progress). Must not be called inside a caller's transaction
-    (the batch's shared locks would then be held until the caller commits).
+    record its violations, advance the progress). Called inside an open transaction it refuses (51410) before
+    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only):
+    inside one, the batch's shared locks would be held until the caller commits.
   Result set (one row):
     SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11) ('CHECK' |
     'FOREIGN KEY'), KeyColumn sysname, Status varchar(10) ('running' | 'done'), LastKey bigint NULL,
@@ -45,6 +46,7 @@ GO
     51403  @BatchSize outside 1..100000
     51404  the caller is not a member of DbMergeOperator or db_owner
     51408  @SchemaName or @ConstraintName is missing
+    51410  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
   Example:
     EXEC dbmerge.Constraint_ValidateBatch @SchemaName = N'app', @ConstraintName = N'CK_app_Invitation_ExactlyOneTarget',
          @BatchSize = 5000, @Restart = 0;
@@ -57,6 +59,18 @@ CREATE OR ALTER PROCEDURE dbmerge.Constraint_ValidateBatch
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
+
+    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
+       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
+       than do either. */
+    IF @@TRANCOUNT > 0
+    BEGIN
+        SET XACT_ABORT OFF;
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: called inside an open transaction (@@TRANCOUNT %d, schema ''%s'', constraint ''%s''); it owns its transaction and refused without touching yours: call it outside a transaction.',
+            @@TRANCOUNT, ISNULL(@SchemaName, N'NULL'), ISNULL(@ConstraintName, N'NULL'));
+        THROW 51410, @OpenMessage, 1;
+    END;
+
     SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
     DECLARE @Message            nvarchar(2048);

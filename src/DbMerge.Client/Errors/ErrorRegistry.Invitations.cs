@@ -36,5 +36,7 @@ public static partial class ErrorRegistry
             "The e-mail is missing, blank or has no '@'."),
         new(51312, "InvitationParameterMissing", InvitationAccept, DbMergeErrorKind.InvalidArgument,
             "A required parameter (invitation id, user id, sender id) is missing."),
+        new(51313, "InvitationOpenTransaction", InvitationAccept, DbMergeErrorKind.InvalidState,
+            "An invitation procedure was called inside an open transaction; it owns its transaction and refused without touching the caller's: call it outside a transaction (create, accept, decline, revoke)."),
     ];
 }

@@ -17,5 +17,6 @@ public static class ProcedureRules
         new FileLayoutRule(),
         new HeaderListsErrorsRule(),
         new ThrowMessageRule(),
+        new OwnTransactionGuardRule(),
     ];
 }

@@ -36,7 +36,26 @@ internal static class ProcedureRuleHarness
             DECLARE @Message nvarchar(2048);
         """;
 
-    /// <summary>A procedure file that follows every house rule unless a part is replaced.</summary>
+    /// <summary>
+    /// <see cref="CleanPrologue"/> plus the refusal guard DBM013 requires of a procedure that issues BEGIN TRANSACTION
+    /// (throws 51001: pass errors that list it).
+    /// </summary>
+    public const string GuardedPrologue = """
+            SET NOCOUNT, XACT_ABORT ON;
+
+            IF @@TRANCOUNT > 0
+            BEGIN
+                SET XACT_ABORT OFF;
+                DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside an open transaction (%d); call it outside one.', @@TRANCOUNT);
+                THROW 51001, @OpenMessage, 1;
+            END;
+
+            DECLARE @Message nvarchar(2048);
+        """;
+
+    public const string GuardedErrors = "51000  @Id is missing, 51001  called inside an open transaction";
+
+    /// <summary>A procedure file that follows every house rule unless a part is replaced (DBM013 also needs <see cref="GuardedPrologue"/>).</summary>
     public static string Procedure(
         string? work = null,
         string? catchBlock = null,

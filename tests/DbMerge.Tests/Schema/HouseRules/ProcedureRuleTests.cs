@@ -8,17 +8,17 @@ namespace DbMerge.Tests.Schema.HouseRules;
 public sealed class ProcedureRuleTests
 {
     [Fact]
-    public void The_procedure_rules_are_DBM001_to_DBM012_each_once()
+    public void The_procedure_rules_are_DBM001_to_DBM013_each_once()
     {
         var ids = ProcedureRules.All.Select(r => r.Id).ToList();
-        Assert.Equal(Enumerable.Range(1, 12).Select(n => $"DBM{n:000}"), ids);
+        Assert.Equal(Enumerable.Range(1, 13).Select(n => $"DBM{n:000}"), ids);
         Assert.All(ProcedureRules.All, r => Assert.False(string.IsNullOrWhiteSpace(r.Description)));
     }
 
     [Fact]
     public void A_procedure_written_in_the_house_style_passes_every_procedure_rule()
     {
-        var text = Procedure();
+        var text = Procedure(prologue: GuardedPrologue, errors: GuardedErrors);
         foreach (var rule in ProcedureRules.All)
         {
             AssertClean(Run(rule, text));
