@@ -88,7 +88,8 @@ public sealed class OwnTransactionGuardRule : IHouseRule
         var (at, found) = problems[0];
         return Finding(procedure.Script, at, RuleId,
             $"{procedure.Describe}: its IF @@TRANCOUNT > 0 guard at line {at.StartLine} {string.Join("; ", found)}: the guard must run " +
-            $"before the BEGIN TRY and before any BEGIN TRANSACTION, switch XACT_ABORT off and end in THROW with a literal number — {fix}");
+            "before the BEGIN TRY and before any BEGIN TRANSACTION, SET XACT_ABORT OFF and end in THROW with a literal 51xxx number " +
+            "(as api.User_Merge's does with 51109), so a caller's transaction is refused instead of rolled back by the CATCH.");
     }
 
     private static List<string> Defects(DatabaseModule procedure, IfStatement guard, int tryStart, BeginTransactionStatement firstBegin)
