@@ -70,7 +70,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Invites <paramref name="email"/> to a channel or an organization. Throws <c>DbMergeException</c> subclasses
-    /// for 51304–51312 (see the error registry), e.g. <c>DbMergeConflictException</c> (51306) for a duplicate pending invitation.
+    /// for 51304–51313 (see the error registry; 51313: called inside an open transaction), e.g. <c>DbMergeConflictException</c> (51306) for a duplicate pending invitation.
     /// </summary>
     public Task<InvitationCreated> CreateInvitationAsync(
         InvitationTarget target,
@@ -110,7 +110,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// The invited user accepts. Idempotent for the same user (<see cref="InvitationAccepted.AlreadyAccepted"/>);
-    /// never downgrades an existing higher role. Errors 51300–51305, 51309, 51312.
+    /// never downgrades an existing higher role. Errors 51300–51305, 51309, 51312, 51313.
     /// </summary>
     public Task<InvitationAccepted> AcceptInvitationAsync(
         int invitationId,
@@ -140,7 +140,7 @@ public sealed partial class DbMergeClient
             timeout,
             cancellationToken);
 
-    /// <summary>The invited user declines. Errors 51300–51303, 51312.</summary>
+    /// <summary>The invited user declines. Errors 51300–51303, 51312, 51313.</summary>
     public Task<InvitationResponded> DeclineInvitationAsync(
         int invitationId,
         int userId,
@@ -148,7 +148,7 @@ public sealed partial class DbMergeClient
         CancellationToken cancellationToken = default) =>
         RespondAsync(InvitationDeclineProcedure, invitationId, "@UserId", userId, timeout, cancellationToken);
 
-    /// <summary>The sender, an organization admin or a channel editor revokes. Errors 51300, 51301, 51303, 51307, 51312.</summary>
+    /// <summary>The sender, an organization admin or a channel editor revokes. Errors 51300, 51301, 51303, 51307, 51312, 51313.</summary>
     public Task<InvitationResponded> RevokeInvitationAsync(
         int invitationId,
         int actorUserId,
