@@ -11,19 +11,6 @@ public static class ErrorNumberSync
 {
     public const string RuleId = "DBM030";
 
-    /// <param name="layout">The repository whose database/ scripts are searched for THROW statements.</param>
-    /// <param name="registryNumbers">The client's registry (<c>ErrorRegistry.All.Select(e =&gt; e.Number)</c>).</param>
-    /// <param name="readmeText">README.md text.</param>
-    public static IReadOnlyList<Finding> Check(RepositoryLayout layout, IEnumerable<int> registryNumbers, string readmeText)
-    {
-        ArgumentNullException.ThrowIfNull(layout);
-        var scripts = layout.DatabaseObjects().Select(f => SqlText.Parse(f)).ToList();
-        return Check(scripts, registryNumbers, readmeText);
-    }
-
-    internal static IReadOnlyList<Finding> Check(IEnumerable<ParsedScript> scripts, IEnumerable<int> registryNumbers, string readmeText) =>
-        Check(scripts, [], registryNumbers, readmeText);
-
     /// <param name="scripts">The repository's scripts: THROWs under database/ count.</param>
     /// <param name="generated">T-SQL the project generates (the DBA deploy script): its THROWs count too, under its own name.</param>
     /// <param name="registryNumbers">The client's registry numbers.</param>

@@ -49,12 +49,7 @@ public static class SchemaArtifacts
 
     private static TSqlModel BuildValidModel(RepositoryLayout layout)
     {
-        var result = SchemaVerifier.Verify(layout, new VerificationOptions
-        {
-            RunCodeAnalysis = false,
-            RunHouseRules = false,
-            RunModelRules = false,
-        });
+        var result = SchemaVerifier.Verify(layout, VerificationOptions.ModelOnly);
         if (result.HasErrors || result.Model is null)
         {
             throw new SchemaInvalidException(result.Findings);

@@ -10,6 +10,14 @@ namespace DbMerge.Schema;
 /// <summary>What <see cref="SchemaVerifier.Verify"/> checks besides parsing, replay and DacFx validation.</summary>
 public sealed record VerificationOptions
 {
+    /// <summary>Only parse, replay and DacFx validation: the model, without code analysis, house or model rules.</summary>
+    public static VerificationOptions ModelOnly { get; } = new()
+    {
+        RunCodeAnalysis = false,
+        RunHouseRules = false,
+        RunModelRules = false,
+    };
+
     /// <summary>
     /// The client's error registry numbers (<c>DbMerge.Client.Errors.ErrorRegistry.All</c>). When set, DBM030 checks
     /// that THROW numbers, the registry and <see cref="ReadmeText"/> agree.

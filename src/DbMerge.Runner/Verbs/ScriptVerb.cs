@@ -56,18 +56,19 @@ internal static class ScriptVerb
 
             var script = DeployScriptGenerator.Generate(layout, applied);
             var included = layout.Migrations().Select(m => m.Name).Where(n => applied is null || !applied.Contains(n)).ToList();
+            var databaseObjects = layout.DatabaseObjects().Count;
             Directory.CreateDirectory(Path.GetDirectoryName(file.FullName)!);
             await File.WriteAllTextAsync(file.FullName, script, new UTF8Encoding(false), cancellationToken);
 
             if (parse.GetValue(json))
             {
-                context.WriteJson(new { output = file.FullName, target, migrations = included, databaseObjects = layout.DatabaseObjects().Count });
+                context.WriteJson(new { output = file.FullName, target, migrations = included, databaseObjects });
             }
             else
             {
                 context.Out.WriteLine(target is null
-                    ? $"Wrote {file.FullName}: {included.Count} migration(s), each applied only where the journal lacks it, then {layout.DatabaseObjects().Count} database object script(s)."
-                    : $"Wrote {file.FullName} for {target}: {included.Count} pending migration(s), then {layout.DatabaseObjects().Count} database object script(s).");
+                    ? $"Wrote {file.FullName}: {included.Count} migration(s), each applied only where the journal lacks it, then {databaseObjects} database object script(s)."
+                    : $"Wrote {file.FullName} for {target}: {included.Count} pending migration(s), then {databaseObjects} database object script(s).");
                 context.Out.WriteLine($"Run it with: sqlcmd -b -S <server> -d <database> -i {file.FullName}");
             }
 

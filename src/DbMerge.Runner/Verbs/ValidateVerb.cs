@@ -57,8 +57,9 @@ internal static class ValidateVerb
                     context.Out.WriteLine(finding.ToString());
                 }
 
+                var migrations = result.Scripts.Count(s => s.File.RelativePath.StartsWith("migrations/", StringComparison.Ordinal));
                 context.Out.WriteLine(
-                    $"validate: {layout.Migrations().Count} migrations, {layout.DatabaseObjects().Count} database scripts: " +
+                    $"validate: {migrations} migrations, {result.Scripts.Count - migrations} database scripts: " +
                     $"{result.ErrorCount} error(s), {result.WarningCount} warning(s).");
             }
 

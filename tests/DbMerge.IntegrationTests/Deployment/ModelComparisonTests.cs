@@ -97,12 +97,7 @@ public sealed class ModelComparisonTests(SqlServerFixture fixture, ITestOutputHe
     /// <summary>The offline model: migrations/ replayed plus database/, exactly as <c>dbmerge validate</c> builds it.</summary>
     private static TSqlModel ReplayedModel(RepositoryLayout layout)
     {
-        var verification = SchemaVerifier.Verify(layout, new VerificationOptions
-        {
-            RunCodeAnalysis = false,
-            RunHouseRules = false,
-            RunModelRules = false,
-        });
+        var verification = SchemaVerifier.Verify(layout, VerificationOptions.ModelOnly);
         Assert.True(verification.Model is not null && !verification.HasErrors,
             "The offline model did not build:\n" + string.Join("\n", verification.Findings));
         return verification.Model;

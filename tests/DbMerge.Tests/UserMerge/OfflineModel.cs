@@ -7,12 +7,7 @@ internal static class OfflineModel
 {
     public static ModelRuleContext Build(RepositoryLayout layout)
     {
-        var result = SchemaVerifier.Verify(layout, new VerificationOptions
-        {
-            RunCodeAnalysis = false,
-            RunHouseRules = false,
-            RunModelRules = false,
-        });
+        var result = SchemaVerifier.Verify(layout, VerificationOptions.ModelOnly);
         Xunit.Assert.True(result.Model is not null && !result.HasErrors,
             "The offline model did not build:\n" + string.Join("\n", result.Findings));
         return new ModelRuleContext(layout, result.Model, result.Scripts);

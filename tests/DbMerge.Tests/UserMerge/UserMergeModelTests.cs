@@ -18,12 +18,7 @@ public sealed class UserMergeModelTests
     [Fact]
     public void The_user_merge_procedures_resolve_every_table_and_column_against_the_migrations()
     {
-        var result = DbMerge.Schema.SchemaVerifier.Verify(Repo.Layout, new DbMerge.Schema.VerificationOptions
-        {
-            RunCodeAnalysis = false,
-            RunHouseRules = false,
-            RunModelRules = false,
-        });
+        var result = DbMerge.Schema.SchemaVerifier.Verify(Repo.Layout, DbMerge.Schema.VerificationOptions.ModelOnly);
 
         var problems = result.Findings.Where(f => Objects.Contains(f.File)).Select(f => f.ToString()).ToList();
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
