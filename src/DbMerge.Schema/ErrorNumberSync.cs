@@ -59,13 +59,15 @@ public static class ErrorNumberSync
     public static IEnumerable<(int Number, int Line)> ThrowNumbers(ParsedScript script)
     {
         ArgumentNullException.ThrowIfNull(script);
-        if (script.Fragment is null)
-        {
-            yield break;
-        }
+        return script.Fragment is null ? [] : ThrowNumbers(script.Fragment);
+    }
 
+    /// <summary>Literal error numbers of the THROW statements in <paramref name="fragment"/> (a script, a procedure, …), with their lines.</summary>
+    public static IEnumerable<(int Number, int Line)> ThrowNumbers(TSqlFragment fragment)
+    {
+        ArgumentNullException.ThrowIfNull(fragment);
         var visitor = new ThrowVisitor();
-        script.Fragment.Accept(visitor);
+        fragment.Accept(visitor);
         foreach (var statement in visitor.Throws)
         {
             if (statement.ErrorNumber is IntegerLiteral literal && int.TryParse(literal.Value, out var number))

@@ -30,12 +30,8 @@ public static partial class ProcedureContract
         $"{procedure.ProcedureReference.Name.SchemaIdentifier.Value}.{procedure.ProcedureReference.Name.BaseIdentifier.Value}";
 
     /// <summary>The literal numbers of the THROW statements in <paramref name="fragment"/>, in order.</summary>
-    public static IReadOnlyList<int> ThrownNumbers(TSqlFragment fragment)
-    {
-        var collector = new ThrowCollector();
-        fragment.Accept(collector);
-        return collector.Numbers;
-    }
+    public static IReadOnlyList<int> ThrownNumbers(TSqlFragment fragment) =>
+        ErrorNumberSync.ThrowNumbers(fragment).Select(t => t.Number).ToList();
 
     public static IReadOnlyList<int> ThrownNumbers(string relativePath) => ThrownNumbers(Parse(relativePath).Script);
 
@@ -110,17 +106,4 @@ public static partial class ProcedureContract
 
     [GeneratedRegex(@"FORMATMESSAGE\(N'(?<text>[^']*)")]
     private static partial Regex ThrowMessage();
-
-    private sealed class ThrowCollector : TSqlFragmentVisitor
-    {
-        public List<int> Numbers { get; } = [];
-
-        public override void Visit(ThrowStatement node)
-        {
-            if (node.ErrorNumber is IntegerLiteral literal)
-            {
-                Numbers.Add(int.Parse(literal.Value, System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
-    }
 }
