@@ -286,6 +286,7 @@ public sealed partial class ReadmeTests
 
         Assert.Equal("dotnet test --filter-class Foo", CiTestCommand(ci));
         Assert.Equal("dotnet test", CiTestCommand("  dotnet test --results-directory x --report-xunit-xml | tee y\n"));
+        Assert.Equal("dotnet test", CiTestCommand("dotnet test --max-parallel-test-modules 1 --report-xunit-xml --results-directory x\n"));
     }
 
     // ---- helpers (pure, so the planted tests above exercise exactly what the real tests use) -------------
@@ -469,7 +470,8 @@ public sealed partial class ReadmeTests
 
     /// <summary>
     /// The dotnet test invocation of .ci/run (a line starting with <c>dotnet test</c>, up to a redirection or pipe),
-    /// without the options that only collect reports (<c>--report-xunit-xml</c>, <c>--results-directory DIR</c>).
+    /// without the options that only collect reports (<c>--report-xunit-xml</c>, <c>--results-directory DIR</c>) or keep
+    /// their file names apart (<c>--max-parallel-test-modules N</c>).
     /// </summary>
     internal static string CiTestCommand(string ci)
     {
@@ -490,7 +492,7 @@ public sealed partial class ReadmeTests
                 continue;
             }
 
-            if (words[i] == "--results-directory")
+            if (words[i] is "--results-directory" or "--max-parallel-test-modules")
             {
                 i++;
                 continue;
