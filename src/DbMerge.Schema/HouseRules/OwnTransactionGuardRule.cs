@@ -127,12 +127,21 @@ public sealed class OwnTransactionGuardRule : IHouseRule
         return defects;
     }
 
-    /// <summary><c>@@TRANCOUNT &gt; 0</c>, <c>@@TRANCOUNT &lt;&gt; 0</c>, <c>@@TRANCOUNT != 0</c> or <c>0 &lt; @@TRANCOUNT</c> (parentheses allowed).</summary>
+    /// <summary>
+    /// <c>@@TRANCOUNT &gt; 0</c>, <c>@@TRANCOUNT &lt;&gt; 0</c>, <c>@@TRANCOUNT != 0</c> or <c>0 &lt; @@TRANCOUNT</c> (parentheses allowed),
+    /// alone or as one side of an OR (COORDINATION §1: <c>IF @@TRANCOUNT &gt; 0 OR (@@OPTIONS &amp; 2) = 2</c> also refuses
+    /// IMPLICIT_TRANSACTIONS).
+    /// </summary>
     private static bool IsOpenTransactionTest(BooleanExpression predicate)
     {
         while (predicate is BooleanParenthesisExpression parenthesis)
         {
             predicate = parenthesis.Expression;
+        }
+
+        if (predicate is BooleanBinaryExpression { BinaryExpressionType: BooleanBinaryExpressionType.Or } or)
+        {
+            return IsOpenTransactionTest(or.FirstExpression) || IsOpenTransactionTest(or.SecondExpression);
         }
 
         if (predicate is not BooleanComparisonExpression comparison)

@@ -139,6 +139,22 @@ public sealed class OwnTransactionGuardRuleTests
     }
 
     [Fact]
+    public void The_guard_may_also_refuse_implicit_transactions_with_an_OR_as_COORDINATION_asks()
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0", "IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", StringComparison.Ordinal);
+        AssertClean(Check(Procedure(prologue: CleanPrologue + "\n" + guard)));
+    }
+
+    [Fact]
+    public void An_OR_without_a_TRANCOUNT_test_is_not_a_guard_and_the_BEGIN_TRANSACTION_is_reported()
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0", "IF (@@OPTIONS & 2) = 2 OR @@NESTLEVEL > 5", StringComparison.Ordinal);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        AssertSingle(Check(text), RuleId, text, "BEGIN TRANSACTION;");
+    }
+
+    [Fact]
     public void A_procedure_without_BEGIN_TRANSACTION_needs_no_guard()
     {
         AssertClean(Check(Procedure(work: WorkWithoutTransaction)));
@@ -182,6 +198,7 @@ public sealed class OwnTransactionGuardRuleTests
 
         Assert.Equal(
             [
+                "api.Collection_ClaimLegacy", "api.Collection_ClaimSession", "api.Collection_UndoClaim",
                 "api.Document_Create", "api.Document_Move", "api.Invitation_Accept", "api.Invitation_Create", "api.Invitation_Decline",
                 "api.Invitation_Revoke", "api.User_Merge", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
             ],
