@@ -22,8 +22,9 @@ GO
     The work is dbmerge.Collection_ClaimCore; this procedure validates, owns the transaction and returns the result.
     Locks (in the DbMerge lock order, details in dbmerge.Collection_ClaimCore): L2 the app.User rows of the user
     and of the legacy accounts, exclusively, ascending UserId, re-checked under the lock (an account merged
-    meanwhile is refused, or skipped when @LegacyUserId is NULL); L3 their collections, UPDLOCK +
-    READCOMMITTEDLOCK in keyset batches, moved in batches of 1000; then the audit tables. A user merge of either
+    meanwhile is refused, or skipped when @LegacyUserId is NULL); L3 their collections, locked (X on the
+    current rows, by a non-updating UPDATE: current data under RCSI too) in keyset batches, moved in batches of
+    1000; then the audit tables. A user merge of either
     account locks the same user rows first, so the two serialize and cannot deadlock. Seeks: legacy accounts on
     IX_app_User_Email (Email) INCLUDE (IsActive) with a key lookup for MergedIntoUserId; their collections and the
     user's names on IX_app_Collection_OwnerUserId. Lock waits follow the caller's SET LOCK_TIMEOUT (1222).

@@ -19,9 +19,9 @@ GO
     so that an over-long or non-ASCII value is refused (51551) instead of silently cut or converted to '?'; it is
     never echoed in messages (a session id is a credential). The audit keeps only its SHA-256.
     Locks (in the DbMerge lock order, details in dbmerge.Collection_ClaimCore): L2 the user's app.User row
-    exclusively; L3 the session's collections, UPDLOCK + READCOMMITTEDLOCK in keyset batches lowest CollectionId
-    first (a concurrent claim of the same session queues on the first row and then finds nothing), moved in
-    batches of 1000; then dbmerge.CollectionClaim / CollectionClaimItem. Seeks: the session's rows on the
+    exclusively; L3 the session's collections, locked (X on the current rows, by a non-updating UPDATE: current
+    data under RCSI too) in keyset batches lowest CollectionId first (a concurrent claim of the same session
+    queues on the first row and then finds nothing), moved in batches of 1000; then dbmerge.CollectionClaim / CollectionClaimItem. Seeks: the session's rows on the
     filtered IX_app_Collection_AnonymousSessionId (WHERE AnonymousSessionId IS NOT NULL): 'AnonymousSessionId =
     @SessionId' implies the filter for every parameter value under ANSI_NULLS ON, so a cached plan may seek it
     (and the predicate also states 'AnonymousSessionId IS NOT NULL' literally); the user's names on

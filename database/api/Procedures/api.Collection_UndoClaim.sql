@@ -23,8 +23,9 @@ GO
     user and of every from-account, exclusively, ascending UserId (the non-updating UPDATE of
     dbmerge.Collection_ClaimCore: X under READ COMMITTED, RCSI and optimized locking alike), so undo, claims and
     user merges of these accounts serialize - a second undo of the same claim waits here and then sees it undone;
-    L3 the claimed collections, UPDLOCK + READCOMMITTEDLOCK in keyset batches of 1000 (checked, then held to the
-    end), restored in batches of 1000; then dbmerge.CollectionClaim (UndoneAt). Lock waits follow the caller's
+    L3 the claimed collections in keyset batches of 1000: locked by a non-updating UPDATE (X on the current rows,
+    under RCSI too - see dbmerge.Collection_ClaimCore), compared with what the claim left, held to the end, then
+    restored in batches of 1000; then dbmerge.CollectionClaim (UndoneAt). Lock waits follow the caller's
     SET LOCK_TIMEOUT (1222). At most 1000 collection rows (3000 key locks) or 1001 user rows per statement.
     Seeks: the claim on PK_dbmerge_CollectionClaim; its items on PK_dbmerge_CollectionClaimItem (ClaimId,
     CollectionId); users on PK_app_User; collections on PK_app_Collection.
@@ -196,6 +197,16 @@ BEGIN
 
                 IF @To IS NULL BREAK;
 
+                /* Lock the current rows first (X, a non-updating UPDATE: current data under RCSI too), then
+                   compare: the comparison reads rows this transaction holds. */
+                UPDATE c
+                   SET UpdatedAt = c.UpdatedAt
+                FROM #Items AS i
+                INNER JOIN app.Collection AS c WITH (ROWLOCK)  -- PK_app_Collection seek per item
+                    ON c.CollectionId = i.CollectionId
+                WHERE i.CollectionId > @From
+                  AND i.CollectionId <= @To;
+
                 INSERT INTO #Changed (CollectionId, Problem)
                 SELECT i.CollectionId,
                        CASE WHEN c.CollectionId IS NULL THEN N'deleted'
@@ -204,7 +215,7 @@ BEGIN
                             ELSE N'updated'
                        END
                 FROM #Items AS i
-                LEFT JOIN app.Collection AS c WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)   -- PK_app_Collection seek per item
+                LEFT JOIN app.Collection AS c                  -- PK_app_Collection seek per item (locked above; missing = deleted)
                     ON c.CollectionId = i.CollectionId
                 WHERE i.CollectionId > @From
                   AND i.CollectionId <= @To

@@ -42,13 +42,19 @@ GO
         longer one is refused (51553 / 51554), and with @LegacyUserId NULL accounts that stopped being legacy are
         skipped. A user merge of either account locks the same rows first (L2), so claim and merge serialize and
         cannot deadlock; racing inserts of collections for a locked user wait (their FK check reads the row).
-    L3  app.Collection: the claimed rows, read in keyset batches of @BatchSize (1000) WITH (UPDLOCK, ROWLOCK,
-        READCOMMITTEDLOCK) - a locking read of the current rows under RCSI too (READCOMMITTEDLOCK is ignored
-        beside UPDLOCK, and states the intent) - and held to the end, so nothing changes them between the plan and
-        the move. The session's rows are read lowest CollectionId first: two claims of one session queue on the
-        U lock of its first row; the second resumes only after the first committed, when the rows are no
-        longer the session's (the index keys it waited on are gone), so it finds nothing: exactly one claim
-        gets the collections. Then the moves, keyset batches of 1000 rows by CollectionId.
+    L3  app.Collection: the claimed rows, locked in keyset batches of @BatchSize (1000) lowest CollectionId first
+        by a non-updating UPDATE (SET UpdatedAt = UpdatedAt) whose OUTPUT is the plan, and held to the end, so
+        nothing changes them between the plan and the move. Why an UPDATE rather than SELECT WITH (UPDLOCK,
+        READCOMMITTEDLOCK): an UPDATE is documented to select its rows from the current data, not from row
+        versions, under READ COMMITTED SNAPSHOT (and, with optimized locking, to re-qualify a row after waiting
+        for its lock), so what the plan reads is what it locked under every isolation setting; the table hints
+        page says READCOMMITTEDLOCK is ignored beside UPDLOCK, which leaves a SELECT's semantics under RCSI to
+        inference. Exactly one winner: two claims of one session both seek the session's rows from the lowest
+        CollectionId; the second waits on the first row's lock, and once the first commits the row is no
+        longer the session's (its IX_app_Collection_AnonymousSessionId key is gone; a re-qualified row has
+        AnonymousSessionId NULL), so it qualifies no row and claims nothing, without an error. The same holds
+        for two claims of one legacy account, which already serialize on its app.User row (L2).
+        Then the moves, keyset batches of 1000 rows by CollectionId.
         Then DbMerge's own tables: dbmerge.CollectionClaim, then dbmerge.CollectionClaimItem (batches of 1000).
     Lock waits follow the caller's SET LOCK_TIMEOUT (engine error 1222 when it expires: the transaction is rolled
     back, nothing changed, retry) and the client's command timeout (XACT_ABORT rolls back on attention).
@@ -276,7 +282,7 @@ BEGIN
         WHERE UserId <> @UserId
           AND NOT (Email = @Email AND IsActive = 0 AND MergedIntoUserId IS NULL);
 
-        /* ==== 3. L3: plan - lock the collections to claim, in keyset batches ============================= */
+        /* ==== 3. L3: plan - lock the collections to claim (current rows, X), in keyset batches ========== */
         CREATE TABLE #Plan
         (
             CollectionId  int           NOT NULL PRIMARY KEY CLUSTERED,
@@ -307,9 +313,11 @@ BEGIN
 
                 IF @To IS NULL BREAK;
 
-                INSERT INTO #Plan (CollectionId, SourceUserId, OldName, OldUpdatedAt)
-                SELECT c.CollectionId, NULL, c.Name, c.UpdatedAt
-                FROM app.Collection AS c WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)   -- IX_app_Collection_AnonymousSessionId + key lookup
+                UPDATE c
+                   SET UpdatedAt = c.UpdatedAt                 -- changes nothing: takes X on the current rows
+                OUTPUT inserted.CollectionId, inserted.OwnerUserId, inserted.Name, inserted.UpdatedAt
+                INTO #Plan (CollectionId, SourceUserId, OldName, OldUpdatedAt)
+                FROM app.Collection AS c WITH (ROWLOCK)        -- IX_app_Collection_AnonymousSessionId range seek
                 WHERE c.AnonymousSessionId = @SessionId
                   AND c.AnonymousSessionId IS NOT NULL
                   AND c.CollectionId > @From
@@ -339,9 +347,11 @@ BEGIN
 
                     IF @To IS NULL BREAK;
 
-                    INSERT INTO #Plan (CollectionId, SourceUserId, OldName, OldUpdatedAt)
-                    SELECT c.CollectionId, c.OwnerUserId, c.Name, c.UpdatedAt
-                    FROM app.Collection AS c WITH (UPDLOCK, ROWLOCK, READCOMMITTEDLOCK)   -- IX_app_Collection_OwnerUserId + key lookup
+                    UPDATE c
+                       SET UpdatedAt = c.UpdatedAt             -- changes nothing: takes X on the current rows
+                    OUTPUT inserted.CollectionId, inserted.OwnerUserId, inserted.Name, inserted.UpdatedAt
+                    INTO #Plan (CollectionId, SourceUserId, OldName, OldUpdatedAt)
+                    FROM app.Collection AS c WITH (ROWLOCK)    -- IX_app_Collection_OwnerUserId range seek
                     WHERE c.OwnerUserId = @Source
                       AND c.CollectionId > @From
                       AND c.CollectionId <= @To;
