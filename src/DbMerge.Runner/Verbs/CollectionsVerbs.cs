@@ -145,7 +145,7 @@ internal static class CollectionsVerbs
         };
         from.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is <= 0)
+            if (Number(result.Tokens) is <= 0)
             {
                 result.AddError("--from takes a user id (a positive number).");
             }
@@ -211,7 +211,7 @@ internal static class CollectionsVerbs
         });
         top.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() is < 1 or > 100000)
+            if (Number(result.Tokens) is < 1 or > 100000)
             {
                 result.AddError("--top must be 1..100000.");
             }
@@ -265,7 +265,7 @@ internal static class CollectionsVerbs
         };
         claimId.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<long>() <= 0)
+            if (Number(result.Tokens) is <= 0)
             {
                 result.AddError("CLAIM_ID must be a positive claim id.");
             }
@@ -330,6 +330,13 @@ internal static class CollectionsVerbs
             { DryRun: true } => $"DRY RUN (rolled back): undoing claim {undone.ClaimId} would give {undone.RestoredCount} collection(s) of user {undone.UserId} back to their legacy accounts, with their old names.",
             _ => $"Claim {undone.ClaimId} undone: {undone.RestoredCount} collection(s) of user {undone.UserId} are back in their legacy accounts, with their old names.",
         });
+
+    /// <summary>
+    /// The number a validator checks, read from the tokens: null when the value does not parse, which the parser then
+    /// reports itself ("Cannot parse argument …") - a validator must not convert (that throws on a non-number).
+    /// </summary>
+    private static long? Number(IReadOnlyList<System.CommandLine.Parsing.Token> tokens) =>
+        tokens.Count == 1 && long.TryParse(tokens[0].Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value : null;
 
     private static string Shorten(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
