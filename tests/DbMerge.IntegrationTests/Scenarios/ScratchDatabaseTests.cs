@@ -85,25 +85,19 @@ public sealed class ScratchDatabaseTests(SqlServerFixture fixture, ITestOutputHe
     public async Task A_migration_that_fails_drops_the_scratch_database_again()
     {
         // Given a repository whose only migration fails
-        var root = Path.Combine(Path.GetTempPath(), "dbmerge-failing-" + Guid.NewGuid().ToString("N"));
+        var root = DbMerge.Testing.ScratchDirectory.Create("dbmerge-failing-");
         Directory.CreateDirectory(Path.Combine(root, "migrations"));
         await File.WriteAllTextAsync(Path.Combine(root, "migrations", "0001_create_failure.sql"),
             "/* Why: planted. Locks: none. */\nTHROW 50000, N'planted failure', 1;\n", Ct);
-        try
-        {
-            // When a scratch database is created from it, then the migration's failure surfaces
-            await Assert.ThrowsAsync<DeploymentFailedException>(() => ScratchDatabase.CreateAsync(Options(new RepositoryLayout(root)), Ct));
 
-            // And the database was dropped
-            var created = Assert.Single(_log, l => l.StartsWith("Creating scratch database ", StringComparison.Ordinal));
-            var name = created["Creating scratch database ".Length..].Split(' ')[0];
-            Assert.Equal(0, await MasterScalarAsync<int>("SELECT COUNT(*) FROM sys.databases WHERE name = @n;", name));
-            Assert.Contains(_log, l => l == $"Dropped scratch database {name}.");
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        // When a scratch database is created from it, then the migration's failure surfaces
+        await Assert.ThrowsAsync<DeploymentFailedException>(() => ScratchDatabase.CreateAsync(Options(new RepositoryLayout(root)), Ct));
+
+        // And the database was dropped
+        var created = Assert.Single(_log, l => l.StartsWith("Creating scratch database ", StringComparison.Ordinal));
+        var name = created["Creating scratch database ".Length..].Split(' ')[0];
+        Assert.Equal(0, await MasterScalarAsync<int>("SELECT COUNT(*) FROM sys.databases WHERE name = @n;", name));
+        Assert.Contains(_log, l => l == $"Dropped scratch database {name}.");
     }
 
     [Fact]

@@ -66,41 +66,27 @@ public sealed class ScenarioVerificationTests
     public void A_scenario_referencing_a_misspelled_column_fails_validation_with_SQL71501_at_its_file_and_line()
     {
         var copy = Repo.ScratchCopy();
-        try
-        {
-            Plant.Replace(copy, DemoFile, "INSERT INTO app.Collection (Name, OwnerUserId)", "INSERT INTO app.Collection (Name, OwnerUsrId)");
-            var line = Plant.LineOf(copy, DemoFile, "OwnerUsrId");
+        Plant.Replace(copy, DemoFile, "INSERT INTO app.Collection (Name, OwnerUserId)", "INSERT INTO app.Collection (Name, OwnerUsrId)");
+        var line = Plant.LineOf(copy, DemoFile, "OwnerUsrId");
 
-            var result = Plant.Verify(copy);
+        var result = Plant.Verify(copy);
 
-            Assert.Contains(result.Findings, f => f is { Rule: "SQL71501", Severity: FindingSeverity.Error } &&
-                                                  f.File == DemoFile && f.Line == line && f.Message.Contains("OwnerUsrId", StringComparison.Ordinal));
-            Assert.True(result.HasErrors);
-        }
-        finally
-        {
-            Directory.Delete(copy.Root, recursive: true);
-        }
+        Assert.Contains(result.Findings, f => f is { Rule: "SQL71501", Severity: FindingSeverity.Error } &&
+                                              f.File == DemoFile && f.Line == line && f.Message.Contains("OwnerUsrId", StringComparison.Ordinal));
+        Assert.True(result.HasErrors);
     }
 
     [Fact]
     public void A_scenario_referencing_a_table_no_migration_creates_fails_validation_with_its_file_and_line()
     {
         var copy = Repo.ScratchCopy();
-        try
-        {
-            Plant.Write(copy, PlantedFile, Scenario("SELECT n.UserId FROM app.NoSuchTable AS n;"));
-            var line = Plant.LineOf(copy, PlantedFile, "app.NoSuchTable");
+        Plant.Write(copy, PlantedFile, Scenario("SELECT n.UserId FROM app.NoSuchTable AS n;"));
+        var line = Plant.LineOf(copy, PlantedFile, "app.NoSuchTable");
 
-            var result = Plant.Verify(copy);
+        var result = Plant.Verify(copy);
 
-            Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
-                                                  f.File == PlantedFile && f.Line == line && f.Message.Contains("[app].[NoSuchTable]", StringComparison.Ordinal));
-        }
-        finally
-        {
-            Directory.Delete(copy.Root, recursive: true);
-        }
+        Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
+                                              f.File == PlantedFile && f.Line == line && f.Message.Contains("[app].[NoSuchTable]", StringComparison.Ordinal));
     }
 
     [Fact]
