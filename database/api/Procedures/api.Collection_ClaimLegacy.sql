@@ -20,14 +20,16 @@ GO
     earlier claimed collection keeps, is kept and renamed 'Name (2)', 'Name (3)', ... (the full rule, and
     truncation to nvarchar(200), in dbmerge.Collection_ClaimCore); Renamed = 1 and OriginalName say which.
     The work is dbmerge.Collection_ClaimCore; this procedure validates, owns the transaction and returns the result.
-    Locks (in the DbMerge lock order, details in dbmerge.Collection_ClaimCore): L2 the app.User rows of the user
-    and of the legacy accounts, exclusively, ascending UserId, re-checked under the lock (an account merged
+    Locks (in the DbMerge lock order, details in dbmerge.Collection_ClaimCore): L1 the applocks
+    DbMerge.User:<id> of the user and of the legacy accounts, ascending UserId (as user merges take them); L2
+    their app.User rows, exclusively, ascending UserId, re-checked under the lock (an account merged
     meanwhile is refused, or skipped when @LegacyUserId is NULL); L3 their collections, locked (X on the
     current rows, by a non-updating UPDATE: current data under RCSI too) in keyset batches, moved in batches of
-    1000; then the audit tables. A user merge of either
-    account locks the same user rows first, so the two serialize and cannot deadlock. Seeks: legacy accounts on
-    IX_app_User_Email (Email) INCLUDE (IsActive) with a key lookup for MergedIntoUserId; their collections and the
-    user's names on IX_app_Collection_OwnerUserId. Lock waits follow the caller's SET LOCK_TIMEOUT (1222).
+    1000; then the audit tables. A user merge of either account takes the same applocks and user rows first, so
+    the two serialize and cannot deadlock. Seeks: legacy accounts on IX_app_User_Email (Email) INCLUDE (IsActive)
+    with a key lookup for MergedIntoUserId; their collections and the
+    user's names on IX_app_Collection_OwnerUserId. Lock waits follow the caller's SET LOCK_TIMEOUT (51564 for an
+    applock, 1222 for a row).
   Transaction: OWNS its transaction; parameters are validated before it begins. Called inside an open
     transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51556) before anything else, without touching the
     caller's transaction (XACT_ABORT is switched off for that refusal only).
@@ -44,6 +46,7 @@ GO
     51555  more than 1000 legacy accounts share the e-mail: claim them one at a time (from the core)
     51556  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (the caller's transaction is untouched)
     51563  post-condition failed; rolled back (from dbmerge.Collection_ClaimCore)
+    51564  a user's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (from the core; retry)
     1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
   Example:
     DECLARE @ClaimId bigint, @Count int;

@@ -19,7 +19,9 @@ GO
     Operator-only: the caller must be a member of DbMergeOperator or db_owner (51561); DbMergeApp may execute
     schema api, so the procedure checks.
     Locks, in the DbMerge lock order: the claim and its items are first read (no lock held under READ
-    COMMITTED, none taken under RCSI) into #Items to learn the accounts; L2 the app.User rows of the claiming
+    COMMITTED, none taken under RCSI) into #Items to learn the accounts; L1 their applocks DbMerge.User:<id>,
+    Exclusive, ascending UserId (as user merges take them; not granted within the caller's LOCK_TIMEOUT: 51564);
+    L2 the app.User rows of the claiming
     user and of every from-account, exclusively, ascending UserId (the non-updating UPDATE of
     dbmerge.Collection_ClaimCore: X under READ COMMITTED, RCSI and optimized locking alike), so undo, claims and
     user merges of these accounts serialize - a second undo of the same claim waits here and then sees it undone;
@@ -46,6 +48,7 @@ GO
     51560  an account the collections came from no longer exists or was merged since; nothing changed
     51561  the caller is not a member of DbMergeOperator (or db_owner)
     51563  post-condition failed (a checked collection did not restore, or the claim row did not update); rolled back
+    51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
     1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
   Example:
     EXEC api.Collection_UndoClaim @ClaimId = 17, @DryRun = 1, @RequestedBy = N'ops: ticket 4711';
@@ -88,7 +91,13 @@ BEGIN
     DECLARE @BadMergedInto int;
     DECLARE @From          int;
     DECLARE @To            int;
+    DECLARE @Ordinal       int;
+    DECLARE @AccountCount  int;
+    DECLARE @Resource      nvarchar(255);
+    DECLARE @LockResult    int;
+    DECLARE @LockTimeout   int = @@LOCK_TIMEOUT;
     DECLARE @Account TABLE (UserId int NOT NULL PRIMARY KEY);
+    DECLARE @Ordered TABLE (Ordinal int IDENTITY(1, 1) NOT NULL PRIMARY KEY, UserId int NOT NULL);
     DECLARE @Locked TABLE (UserId int NOT NULL PRIMARY KEY, MergedIntoUserId int NULL);
 
     BEGIN TRY
@@ -149,11 +158,32 @@ BEGIN
 
         SET @Items = (SELECT COUNT(*) FROM #Items);
 
-        /* 3. L2: the claiming user's and the from-accounts' rows, exclusively, ascending UserId. */
+        /* 3. L1: the accounts' applocks DbMerge.User:<id>, ascending UserId (a loop over at most 1001 accounts,
+           not over data: sp_getapplock takes one resource per call); L2: their rows, exclusively, ascending UserId. */
         INSERT INTO @Account (UserId)
         SELECT @ToUserId
         UNION
         SELECT i.FromUserId FROM #Items AS i;
+
+        INSERT INTO @Ordered (UserId)
+        SELECT a.UserId FROM @Account AS a ORDER BY a.UserId;  -- IDENTITY follows the ORDER BY
+
+        SET @Ordinal = 0;
+        SET @AccountCount = (SELECT COUNT(*) FROM @Ordered);
+        WHILE @Ordinal < @AccountCount
+        BEGIN
+            SET @Ordinal += 1;
+            SELECT @Resource = CONCAT(N'DbMerge.User:', o.UserId) FROM @Ordered AS o WHERE o.Ordinal = @Ordinal;
+
+            EXEC @LockResult = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction',
+                 @LockTimeout = @LockTimeout;
+            IF @LockResult < 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'api.Collection_UndoClaim: %s was not granted within the lock timeout (%d ms; sp_getapplock returned %d): a user merge or a claim holds it (claim %I64d). Nothing was changed; retry.',
+                    @Resource, @LockTimeout, @LockResult, @ClaimId);
+                THROW 51564, @Message, 1;
+            END;
+        END;
 
         UPDATE u
            SET UpdatedAt = u.UpdatedAt

@@ -32,7 +32,13 @@ GO
     The user's own names are read, not locked: an application rename of one of the user's collections racing
     the claim can still produce two equal names (not an error: names may repeat).
 
-  Locks, in the DbMerge lock order (COORDINATION §2, DESIGN §5); no applocks (L1):
+  Locks, in the DbMerge lock order (COORDINATION §2, DESIGN §5):
+    L1  the applock N'DbMerge.User:<id>' of every account involved (the user, the legacy accounts), Exclusive,
+        transaction-owned, in ascending UserId - the applocks user merges take - so a claim serializes with a
+        merge of either account even where the merge does not lock the user rows first (the applock-only merge of
+        issue 9's predecessor): without them, a claim holding a user row and a merge holding the collections it
+        moved could each wait for the other. The wait follows the caller's LOCK_TIMEOUT (@@LOCK_TIMEOUT, -1 =
+        no limit): not granted in time -> 51564, nothing changed.
     L2  the app.User rows of the user and of the legacy accounts involved, exclusively, in ascending UserId, by
         one non-updating UPDATE (SET UpdatedAt = UpdatedAt: an UPDATE reads the current row and takes X under
         READ COMMITTED, READ COMMITTED SNAPSHOT and optimized locking alike) driven by the @Account table variable
@@ -40,8 +46,9 @@ GO
         the row locks in that order. The states it OUTPUTs are the re-check under the lock: a user merged away,
         deactivated or deleted since the unlocked read is refused (51552), an explicit legacy account that is no
         longer one is refused (51553 / 51554), and with @LegacyUserId NULL accounts that stopped being legacy are
-        skipped. A user merge of either account locks the same rows first (L2), so claim and merge serialize and
-        cannot deadlock; racing inserts of collections for a locked user wait (their FK check reads the row).
+        skipped. A user merge of either account takes the same applocks (L1) and locks the same rows before
+        anything else (L2), so claim and merge serialize and cannot deadlock; racing inserts of collections for a
+        locked user wait (their FK check reads the row).
     L3  app.Collection: the claimed rows, locked in keyset batches of @BatchSize (1000) lowest CollectionId first
         by a non-updating UPDATE (SET UpdatedAt = UpdatedAt) whose OUTPUT is the plan, and held to the end, so
         nothing changes them between the plan and the move. Why an UPDATE rather than SELECT WITH (UPDLOCK,
@@ -56,8 +63,9 @@ GO
         for two claims of one legacy account, which already serialize on its app.User row (L2).
         Then the moves, keyset batches of 1000 rows by CollectionId.
         Then DbMerge's own tables: dbmerge.CollectionClaim, then dbmerge.CollectionClaimItem (batches of 1000).
-    Lock waits follow the caller's SET LOCK_TIMEOUT (engine error 1222 when it expires: the transaction is rolled
-    back, nothing changed, retry) and the client's command timeout (XACT_ABORT rolls back on attention).
+    Lock waits follow the caller's SET LOCK_TIMEOUT: an applock not granted in time is 51564, a row lock engine
+    error 1222 (either way the transaction is rolled back, nothing changed, retry); and the client's command
+    timeout (XACT_ABORT rolls back on attention).
     Escalation: no statement touches more than 1000 collection rows (at most 4000 key locks: clustered key plus
     the IX_app_Collection_OwnerUserId old and new keys and the IX_app_Collection_AnonymousSessionId key) or more
     than 1001 user rows (51555 beyond that), all below the 5000-lock escalation threshold.
@@ -100,6 +108,7 @@ GO
     51553  the legacy account @LegacyUserId does not exist
     51554  @LegacyUserId is not a legacy account of the user: the user itself, another e-mail, active, or merged
     51555  more than 1000 legacy accounts share the user's e-mail: claim them one at a time (@LegacyUserId)
+    51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
     51562  called without an open transaction
     51563  post-condition: a locked, planned collection did not move, or the renaming did not converge; rolled back
     1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
@@ -143,7 +152,13 @@ BEGIN
     DECLARE @Round         int = 0;
     DECLARE @MaxRounds     int;
     DECLARE @MaxNumber     int;
+    DECLARE @Ordinal       int;
+    DECLARE @AccountCount  int;
+    DECLARE @Resource      nvarchar(255);
+    DECLARE @LockResult    int;
+    DECLARE @LockTimeout   int = @@LOCK_TIMEOUT;
     DECLARE @Account TABLE (UserId int NOT NULL PRIMARY KEY);
+    DECLARE @Ordered TABLE (Ordinal int IDENTITY(1, 1) NOT NULL PRIMARY KEY, UserId int NOT NULL);
     DECLARE @Locked TABLE
     (
         UserId           int           NOT NULL PRIMARY KEY,
@@ -222,7 +237,29 @@ BEGIN
             END;
         END;
 
-        /* The lock: a non-updating UPDATE takes X on each row (reading the current row, also under RCSI), in
+        /* L1: the accounts' applocks, ascending UserId. A loop over the (at most 1001) accounts, not over data:
+           sp_getapplock takes one resource per call. */
+        INSERT INTO @Ordered (UserId)
+        SELECT a.UserId FROM @Account AS a ORDER BY a.UserId;  -- IDENTITY follows the ORDER BY
+
+        SET @Ordinal = 0;
+        SET @AccountCount = (SELECT COUNT(*) FROM @Ordered);
+        WHILE @Ordinal < @AccountCount
+        BEGIN
+            SET @Ordinal += 1;
+            SELECT @Resource = CONCAT(N'DbMerge.User:', o.UserId) FROM @Ordered AS o WHERE o.Ordinal = @Ordinal;
+
+            EXEC @LockResult = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction',
+                 @LockTimeout = @LockTimeout;
+            IF @LockResult < 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %s was not granted within the lock timeout (%d ms; sp_getapplock returned %d): a user merge or another claim holds it (user %d). Nothing was changed; retry.',
+                    @Resource, @LockTimeout, @LockResult, @UserId);
+                THROW 51564, @Message, 1;
+            END;
+        END;
+
+        /* L2. The lock: a non-updating UPDATE takes X on each row (reading the current row, also under RCSI), in
            the @Account clustered-key order (nested loops, outer side first). Its OUTPUT is the state under the lock. */
         UPDATE u
            SET UpdatedAt = u.UpdatedAt

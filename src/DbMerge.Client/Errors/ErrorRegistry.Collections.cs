@@ -16,6 +16,7 @@ public static partial class ErrorRegistry
     public const int CollectionUndoNotOperator = 51561;
     public const int CollectionCoreRequiresTransaction = 51562;
     public const int CollectionInvariantViolated = 51563;
+    public const int CollectionLockTimeout = 51564;
 
     private const string CollectionClaimSession = "api.Collection_ClaimSession";
     private const string CollectionClaimCore = "dbmerge.Collection_ClaimCore";
@@ -53,5 +54,7 @@ public static partial class ErrorRegistry
             "dbmerge.Collection_ClaimCore was called without an open transaction; it requires its caller's (api.Collection_ClaimSession, api.Collection_ClaimLegacy)."),
         new(CollectionInvariantViolated, "CollectionInvariantViolated", CollectionClaimCore, DbMergeErrorKind.InvariantViolated,
             "A post-condition failed (a locked collection did not move or restore, the renaming did not converge, or the claim row did not update); the transaction was rolled back."),
+        new(CollectionLockTimeout, "CollectionLockTimeout", CollectionClaimCore, DbMergeErrorKind.LockTimeout,
+            "A user's applock (DbMerge.User:<id>, held by a user merge or another claim) was not granted within the caller's LOCK_TIMEOUT; nothing changed, retry (claim-session, claim-legacy, undo-claim)."),
     ];
 }

@@ -180,7 +180,8 @@ public sealed partial class CollectionProcedureContractTests
     // ---- helpers -----------------------------------------------------------------------------------------
 
     /// <summary>
-    /// In <paramref name="relativePath"/>: the L2 lock (the first UPDATE of app.[User]) precedes every statement that
+    /// In <paramref name="relativePath"/>: the L1 applocks (Exclusive, transaction-owned) precede the L2 lock (the first
+    /// UPDATE of app.[User]), which precedes every statement that
     /// references app.Collection, no app.[User] row is locked after it, and every write to DbMerge's claim tables
     /// (dbmerge.CollectionClaim*) follows the last app.Collection statement.
     /// </summary>
@@ -191,6 +192,13 @@ public sealed partial class CollectionProcedureContractTests
             .Where(s => s is UpdateStatement or InsertStatement or DeleteStatement or SelectStatement)
             .ToList();
         var userLock = statements.OfType<UpdateStatement>().First(u => References(u, "app", "User"));
+        var applocks = ProcedureRuleSupportAll<ExecuteStatement>(procedure)
+            .Where(e => Text(e).Contains("sys.sp_getapplock", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        var applock = Assert.Single(applocks);
+        Assert.Contains("@LockMode = N'Exclusive', @LockOwner = N'Transaction'", Text(applock), StringComparison.Ordinal);
+        Assert.True(applock.FirstTokenIndex < userLock.FirstTokenIndex,
+            $"{relativePath}: the user rows are locked (line {userLock.StartLine}) before the applocks (line {applock.StartLine}): L1 comes first.");
         var collection = statements.Where(s => References(s, "app", "Collection")).ToList();
         var audit = statements.Where(s => s is UpdateStatement or InsertStatement && Writes(s, "dbmerge", "CollectionClaim")).ToList();
         Assert.NotEmpty(collection);
