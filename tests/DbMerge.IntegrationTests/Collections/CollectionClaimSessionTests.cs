@@ -210,6 +210,50 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
         Assert.Equal(before, await ScalarAsync<long>(escalations));
     }
 
+    [Fact]
+    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_a_users_applock_is_refused_with_51564()
+    {
+        // Given a session holding the applock a user merge of Ada would hold
+        var w = await GivenTheWorldAsync();
+        var before = await SnapshotAsync();
+        await using var holder = await OpenAsync();
+        await using (var take = new SqlCommand(
+                         "DECLARE @R int; EXEC @R = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = 0; SELECT @R;",
+                         holder))
+        {
+            take.Parameters.AddWithValue("@Resource", $"DbMerge.User:{w.Ada}");
+            Assert.True((int)(await take.ExecuteScalarAsync(Ct))! >= 0);
+        }
+
+        // When Ada claims her session with a 300 ms lock timeout
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
+            "SET LOCK_TIMEOUT 300; EXEC api.Collection_ClaimSession @SessionId = @S, @UserId = @U;", ("@S", CollectionWorld.AdaSession), ("@U", w.Ada)));
+
+        // Then it is refused with the lock-timeout number, naming the applock, and nothing changed
+        Output.WriteLine(error.Message);
+        Assert.Equal(ErrorRegistry.CollectionLockTimeout, error.Number);
+        Assert.Equal(DbMergeErrorKind.LockTimeout, ErrorRegistry.Get(error.Number).Kind);
+        Assert.Contains($"DbMerge.User:{w.Ada}", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_users_row_fails_with_1222_and_changes_nothing()
+    {
+        var w = await GivenTheWorldAsync();
+        var before = await SnapshotAsync();
+        SqlException error;
+        await using (await HoldAsync("UPDATE app.[User] SET UpdatedAt = UpdatedAt WHERE UserId = @U;", ("@U", w.Ada)))
+        {
+            error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
+                "SET LOCK_TIMEOUT 300; EXEC api.Collection_ClaimSession @SessionId = @S, @UserId = @U;", ("@S", CollectionWorld.AdaSession), ("@U", w.Ada)));
+        }
+
+        Output.WriteLine(error.Message);
+        Assert.True(SqlErrors.IsLockTimeout(error));
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
     [Theory]
     [InlineData("carol")]
     [InlineData("merged")]
