@@ -63,6 +63,12 @@ GO
         for two claims of one legacy account, which already serialize on its app.User row (L2).
         Then the moves, keyset batches of 1000 rows by CollectionId.
         Then DbMerge's own tables: dbmerge.CollectionClaim, then dbmerge.CollectionClaimItem (batches of 1000).
+    Before L1 the procedure only reads app.User (the user's e-mail, the legacy accounts' ids) to learn what to lock;
+    such a read holds no lock afterwards (READ COMMITTED releases it, RCSI takes none), so it cannot close a cycle.
+    Outside DbMerge's order: an application transaction that writes one of the user's collections and then inserts
+    another collection for the user can deadlock with a claim under locking READ COMMITTED (the claim reads the
+    user's names after locking the user row); one of them is chosen as victim (1205) and the client retries the
+    claim (DbMergeClient: up to 3 attempts). Under RCSI the names are a versioned read and this cannot happen.
     Lock waits follow the caller's SET LOCK_TIMEOUT: an applock not granted in time is 51564, a row lock engine
     error 1222 (either way the transaction is rolled back, nothing changed, retry); and the client's command
     timeout (XACT_ABORT rolls back on attention).
