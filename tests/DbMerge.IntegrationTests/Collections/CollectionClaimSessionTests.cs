@@ -152,6 +152,7 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
         {
             await UseOwnDatabaseAsync(); // changes a database option
             await ExecAsync($"ALTER DATABASE [{DatabaseName}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE;");
+            SqlConnection.ClearAllPools(); // ROLLBACK IMMEDIATE ended the pooled sessions of this database
             Assert.True(await ScalarAsync<bool>("SELECT is_read_committed_snapshot_on FROM sys.databases WHERE database_id = DB_ID();"));
         }
 
