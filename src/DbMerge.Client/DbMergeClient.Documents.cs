@@ -63,7 +63,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Creates a document as the last child of <paramref name="parentDocumentId"/> (null: a new root owned by the
-    /// creator). Errors 51207–51214 (see the error registry; 51214: called inside an open transaction).
+    /// creator). Errors 51207–51214 (see the error registry; 51214: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
     /// </summary>
     public Task<DocumentCreated> CreateDocumentAsync(
         int? parentDocumentId,
@@ -96,7 +96,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Moves a document and its subtree. <paramref name="actorUserId"/> null is a system move and requires the
-    /// connection's user to be a member of DbMergeOperator (51205). Errors 51200–51207, 51210, 51212, 51213, 51214 (called inside an open transaction).
+    /// connection's user to be a member of DbMergeOperator (51205). Errors 51200–51207, 51210, 51212, 51213, 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
     /// </summary>
     public Task<DocumentMoved> MoveDocumentAsync(
         int documentId,

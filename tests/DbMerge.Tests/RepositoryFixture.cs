@@ -9,12 +9,11 @@ public static class Repo
 
     /// <summary>
     /// Copies migrations/, database/, README.md and DbMerge.sln to a new temp folder and returns its layout.
-    /// Plant a violation in the copy, never in the repository.
+    /// Plant a violation in the copy, never in the repository. The copy is deleted when the test ends.
     /// </summary>
     public static RepositoryLayout ScratchCopy()
     {
-        var target = Path.Combine(Path.GetTempPath(), "dbmerge-scratch-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(target);
+        var target = ScratchDirectory.Create("dbmerge-scratch-");
         foreach (var folder in new[] { "migrations", "database" })
         {
             var source = Path.Combine(Layout.Root, folder);

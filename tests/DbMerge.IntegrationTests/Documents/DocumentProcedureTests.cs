@@ -258,6 +258,7 @@ public sealed class DocumentProcedureTests(SqlServerFixture fixture, ITestOutput
     [Fact]
     public async Task A_failure_after_the_cleanup_rolls_the_deletions_back()
     {
+        await UseOwnDatabaseAsync(); // plants a trigger on app.Document
         var w = await GivenTheWorldAsync();
         var before = await SnapshotAsync();
         await ExecAsync(
@@ -312,6 +313,7 @@ public sealed class DocumentProcedureTests(SqlServerFixture fixture, ITestOutput
     [Fact]
     public async Task A_system_move_without_an_actor_is_refused_for_an_application_user()
     {
+        await UseOwnDatabaseAsync(); // creates a database user
         var w = await GivenTheWorldAsync();
         await ExecAsync(
             """
