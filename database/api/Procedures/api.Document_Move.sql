@@ -58,6 +58,11 @@ GO
       the move sequence                                     PK_dbmerge_DocumentMove
     No (Depth, Path) or parent-path index is needed: every sibling lookup above is one seek on UQ_app_Document_Path,
     and another index on app.Document would add two key writes to every rewritten row.
+    Every planning read of app.Document except the two PK reads of the document and the target is covered by
+    UQ_app_Document_Path (Path + DocumentId), so an application write of other columns (a title) never blocks it:
+    such a write locks the clustered row only. A boundary seek reads one row of the neighbouring sibling (at the
+    root level, of the neighbouring tree); only a path write of that row (DbMerge's own, under its tree's applock)
+    or an insert/delete there can make it wait, at most @LockTimeout.
 
     Scope change: when the document was a root, ends in another tree, or becomes a root, its own direct accesses
     (app.DocumentAccess) and pending invitations (app.DocumentInvitation) are deleted in the same transaction
@@ -850,8 +855,10 @@ BEGIN
         END;
 
         /* ---- 15. History and outbox (DbMerge's own tables, last in the lock order). -------------------------- */
+        /* PK_dbmerge_DocumentMove (DocumentId, …) seek. No lock hint: moves of one document serialize on its tree's
+           applock already, and a key-range lock here would make moves of unrelated documents wait for each other. */
         SELECT @MoveSequence = ISNULL(MAX(m.MoveSequence), 0) + 1
-        FROM dbmerge.DocumentMove AS m WITH (UPDLOCK, HOLDLOCK)   -- PK_dbmerge_DocumentMove (DocumentId, …)
+        FROM dbmerge.DocumentMove AS m
         WHERE m.DocumentId = @DocumentId;
 
         INSERT INTO dbmerge.DocumentMove
