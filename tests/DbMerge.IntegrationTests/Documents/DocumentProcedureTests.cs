@@ -459,26 +459,6 @@ public sealed class DocumentProcedureTests(SqlServerFixture fixture, ITestOutput
     }
 
     [Fact]
-    public async Task The_move_benchmark_seed_builds_a_subtree_that_moves_in_one_pass()
-    {
-        // Given a seeded subtree of 50 documents, each with a direct access
-        var tree = await Client.SeedMoveBenchmarkAsync(50, cancellationToken: Ct);
-        Assert.Equal(50, tree.Documents);
-        Assert.Equal(50, await ScalarAsync<int>("SELECT COUNT(*) FROM app.DocumentAccess WHERE UserId = @u AND Role = 'editor';", ("@u", tree.UserId)));
-
-        // When the bench user (owner of both roots) moves it under the other root
-        var moved = await MoveAsync(tree.SubtreeRootId, tree.TargetRootId, "last-child", tree.UserId);
-
-        // Then all 50 moved, the subtree root lost its own access only, and the trees are consistent
-        Assert.Equal(50, moved.DocumentsMoved);
-        Assert.Equal(50, moved.PathsRewritten);
-        Assert.True(moved.ScopeChanged);
-        Assert.Equal(1, moved.AccessesDeleted);
-        Assert.Equal(50, (await Client.GetTreeAsync(tree.SubtreeRootId, cancellationToken: Ct)).Count);
-        await AssertTreeIsConsistentAsync();
-    }
-
-    [Fact]
     public async Task A_held_tree_lock_times_out_moves_in_that_tree_but_not_work_in_another_tree()
     {
         var w = await GivenTheWorldAsync();
