@@ -321,8 +321,9 @@ BEGIN
             EXEC @LockResult = sys.sp_getapplock @Resource = N'DbMerge.Roots', @LockMode = 'IntentExclusive',
                  @LockOwner = 'Transaction', @LockTimeout = @LockTimeout;
 
-            SET @Resource1 = N'DbMerge.Tree:' + CONVERT(nvarchar(7), CASE WHEN LEFT(@DocPath, 7) <= LEFT(@TgtPath, 7) THEN LEFT(@DocPath, 7) ELSE LEFT(@TgtPath, 7) END);
-            SET @Resource2 = N'DbMerge.Tree:' + CONVERT(nvarchar(7), CASE WHEN LEFT(@DocPath, 7) <= LEFT(@TgtPath, 7) THEN LEFT(@TgtPath, 7) ELSE LEFT(@DocPath, 7) END);
+            /* Ascending root path, compared in binary (the order every DbMerge procedure uses for these applocks). */
+            SET @Resource1 = N'DbMerge.Tree:' + CONVERT(nvarchar(7), CASE WHEN LEFT(@DocPath, 7) COLLATE Latin1_General_BIN2 <= LEFT(@TgtPath, 7) THEN LEFT(@DocPath, 7) ELSE LEFT(@TgtPath, 7) END);
+            SET @Resource2 = N'DbMerge.Tree:' + CONVERT(nvarchar(7), CASE WHEN LEFT(@DocPath, 7) COLLATE Latin1_General_BIN2 <= LEFT(@TgtPath, 7) THEN LEFT(@TgtPath, 7) ELSE LEFT(@DocPath, 7) END);
 
             IF @LockResult >= 0
                 EXEC @LockResult = sys.sp_getapplock @Resource = @Resource1, @LockMode = 'Exclusive',
@@ -600,7 +601,10 @@ BEGIN
             SET @Cycle = CASE WHEN @OldParentPath = @NewParentPath AND @DocNum = @RunLastNum + 1 THEN 1 ELSE 0 END;
 
             /* The document inside a run sibling (moved before its own ancestor): the shift carries it along. */
-            SET @DocInRun = CASE WHEN @DocLen > @ChildLen AND @DocPath >= @RightPath AND @DocPath < @RunHi THEN 1 ELSE 0 END;
+            /* Two variables compare in the database's default collation, where '[' may sort before the digits: binary here. */
+            SET @DocInRun = CASE WHEN @DocLen > @ChildLen
+                                  AND @DocPath COLLATE Latin1_General_BIN2 >= @RightPath
+                                  AND @DocPath COLLATE Latin1_General_BIN2 < @RunHi THEN 1 ELSE 0 END;
         END;
 
         SET @Step = NULL;
@@ -653,15 +657,15 @@ BEGIN
             SELECT @Step2 = st.Step FROM dbmerge.Path_Step(@ParkNum) AS st;
             SET @ParkPath = @NewParentPath + @Step2;
 
-            SELECT TOP (1) @ParkMember = m.Member, @ParkMemberRows = m.Rows
+            SELECT TOP (1) @ParkMember = m.Member, @ParkMemberRows = m.Documents
             FROM
             (
-                SELECT LEFT(d.Path, @ChildLen) AS Member, COUNT(*) AS Rows
+                SELECT LEFT(d.Path, @ChildLen) AS Member, COUNT(*) AS Documents
                 FROM app.Document AS d
                 WHERE d.Path >= @RightPath AND d.Path < @RunHi
                 GROUP BY LEFT(d.Path, @ChildLen)
             ) AS m
-            ORDER BY m.Rows, m.Member;
+            ORDER BY m.Documents, m.Member;
 
             IF @ParkMemberRows < @DocumentsMoved
             BEGIN
@@ -804,8 +808,8 @@ BEGIN
                     UPDATE d
                        SET Path      = @OpNew + SUBSTRING(d.Path, @OpFromLen + 1, 252),
                            UpdatedAt = @Now
-                    FROM app.Document AS d WITH (FORCESEEK)   -- UQ_app_Document_Path range, never a scan (unknown
-                    WHERE d.Path >= @OpFrom AND d.Path <= @Bound; -- variables get a guessed estimate)
+                    FROM app.Document AS d WITH (FORCESEEK)   -- UQ_app_Document_Path range: never a scan on a guessed estimate
+                    WHERE d.Path >= @OpFrom AND d.Path <= @Bound;
 
                     SET @OpRows += @@ROWCOUNT;
                     IF @OpRows > @OpExpected BREAK;   -- never loops on: the check below reports it
@@ -846,7 +850,7 @@ BEGIN
             IF @OpRows <> @OpExpected
             BEGIN
                 SET @Message = FORMATMESSAGE(N'api.Document_Move: moving document %d: step %d (%s of paths from %s) wrote %d rows, %d planned; a path was written outside api.Document_Create / api.Document_Move meanwhile. Rolled back, nothing changed.',
-                    @DocumentId, @OpSeq, CONVERT(nvarchar(5), RTRIM(@OpKind)), CONVERT(nvarchar(252), @OpFrom), @OpRows, @OpExpected);
+                    @DocumentId, @OpSeq, CONVERT(nvarchar(5), RTRIM(@OpKind)), CONVERT(nvarchar(253), @OpFrom), @OpRows, @OpExpected);
                 THROW 51215, @Message, 1;
             END;
 
