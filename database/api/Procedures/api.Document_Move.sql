@@ -24,8 +24,8 @@ GO
       an appending position, or a free step at the insertion  |D|
       no free step                                            |D| + Σ|run sibling|
         … and D comes from the same parent, right after the run (its vacated step ends the run): the run rotates
-          through a parking step after the last child, so the smallest of D and the run siblings is written twice:
-                                                              |D| + Σ|run sibling| + min(|D|, |run sibling|)
+          through a parking step after the last child, so the smallest of D and the run siblings (D on a tie) is
+          written twice:                                      |D| + Σ|run sibling| + min(|D|, smallest |run sibling|)
         … and D lies inside a run sibling (moved before its own ancestor): D's rows are written by the shift and
           again by the move:                                  Σ|run sibling| + |D|
     Result column PathsRewritten counts the documents whose path changed (|D| + Σ|run sibling|, D counted once);

@@ -187,10 +187,16 @@ public sealed class DocumentMoveShapeTests
         Assert.True(setTimeout.Statement.FirstTokenIndex < begin, "SET LOCK_TIMEOUT comes after BEGIN TRANSACTION: the first reads would wait without limit");
 
         var catchBlock = ProcedureRuleSupport.All<TryCatchStatement>(procedure).Single().CatchStatements.Statements;
-        var translation = Assert.Single(catchBlock.Where(TryCatchRule.IsLockTimeoutTranslation).Cast<IfStatement>());
+        var translation = Assert.Single(catchBlock.OfType<IfStatement>(), IsLockTimeoutTest);
         var thrown = ProcedureRuleSupport.All<ThrowStatement>(translation).Single();
         Assert.Equal(number.ToString(System.Globalization.CultureInfo.InvariantCulture), ((IntegerLiteral)thrown.ErrorNumber).Value);
     }
+
+    /// <summary><c>IF ERROR_NUMBER() = 1222</c>.</summary>
+    private static bool IsLockTimeoutTest(IfStatement statement) =>
+        statement.Predicate is BooleanComparisonExpression { ComparisonType: BooleanComparisonType.Equals } comparison
+        && comparison.FirstExpression is FunctionCall { FunctionName.Value: "ERROR_NUMBER" }
+        && comparison.SecondExpression is IntegerLiteral { Value: "1222" };
 
     [Fact]
     public void The_outbox_dedupe_keys_are_built_from_the_document_and_its_move_sequence_only()
