@@ -68,7 +68,8 @@ public sealed partial class DbMergeClient
     /// (<see cref="CollectionClaimResult.ClaimedByUserId"/>). A deadlock victim is run again (up to
     /// <see cref="ClaimDeadlockAttempts"/> attempts).
     /// </summary>
-    /// <exception cref="Errors.DbMergeException">51550, 51551 (session id), 51552 (user inactive), 51556, 51563.</exception>
+    /// <exception cref="Errors.DbMergeException">51550, 51551 (session id), 51552 (user inactive), 51556, 51563;
+    /// 51564 (<see cref="Errors.DbMergeLockTimeoutException"/>) when a lock was not granted within the session's LOCK_TIMEOUT.</exception>
     public async Task<CollectionClaimResult> ClaimSessionCollectionsAsync(
         string sessionId, int userId, string? requestedBy = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
@@ -105,8 +106,8 @@ public sealed partial class DbMergeClient
     /// <see cref="UndoCollectionClaimAsync"/>. With <paramref name="dryRun"/> the same work is done and rolled back.
     /// Idempotent. A deadlock victim is run again (up to <see cref="ClaimDeadlockAttempts"/> attempts).
     /// </summary>
-    /// <exception cref="Errors.DbMergeException">51550, 51552–51556, 51563; 51554 (<see cref="Errors.DbMergeInvalidStateException"/>)
-    /// when the account is not a legacy account of the user.</exception>
+    /// <exception cref="Errors.DbMergeException">51550, 51552–51556, 51563, 51564 (lock timeout); 51554
+    /// (<see cref="Errors.DbMergeInvalidStateException"/>) when the account is not a legacy account of the user.</exception>
     public async Task<CollectionClaimResult> ClaimLegacyCollectionsAsync(
         int userId, int? legacyUserId = null, bool dryRun = false, string? requestedBy = null, TimeSpan? timeout = null,
         CancellationToken cancellationToken = default)
@@ -164,7 +165,7 @@ public sealed partial class DbMergeClient
     /// its old name, all or nothing; refused (51559) when a collection changed since the claim. Undoing an undone
     /// claim changes nothing (<see cref="CollectionClaimUndone.AlreadyUndone"/>).
     /// </summary>
-    /// <exception cref="Errors.DbMergeException">51550, 51556–51561, 51563.</exception>
+    /// <exception cref="Errors.DbMergeException">51550, 51556–51561, 51563, 51564 (lock timeout).</exception>
     public Task<CollectionClaimUndone> UndoCollectionClaimAsync(
         long claimId, bool dryRun = false, string? requestedBy = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         ExecuteProcedureAsync(

@@ -28,8 +28,8 @@ GO
     1000; then the audit tables. A user merge of either account takes the same applocks and user rows first, so
     the two serialize and cannot deadlock. Seeks: legacy accounts on IX_app_User_Email (Email) INCLUDE (IsActive)
     with a key lookup for MergedIntoUserId; their collections and the
-    user's names on IX_app_Collection_OwnerUserId. Lock waits follow the caller's SET LOCK_TIMEOUT (51564 for an
-    applock, 1222 for a row).
+    user's names on IX_app_Collection_OwnerUserId. Lock waits follow the caller's SET LOCK_TIMEOUT: a lock not granted
+    in time (an applock, or a row lock: engine error 1222, re-thrown by the CATCH) is 51564.
   Transaction: OWNS its transaction; parameters are validated before it begins. Called inside an open
     transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51556) before anything else, without touching the
     caller's transaction (XACT_ABORT is switched off for that refusal only).
@@ -46,8 +46,8 @@ GO
     51555  more than 1000 legacy accounts share the e-mail: claim them one at a time (from the core)
     51556  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (the caller's transaction is untouched)
     51563  post-condition failed; rolled back (from dbmerge.Collection_ClaimCore)
-    51564  a user's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (from the core; retry)
-    1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
+    51564  a lock was not granted within the caller's LOCK_TIMEOUT: an applock DbMerge.User:<id> (from the core) or a
+           row lock (engine error 1222, re-thrown); nothing changed, retry
   Example:
     DECLARE @ClaimId bigint, @Count int;
     EXEC api.Collection_ClaimLegacy @UserId = 42, @LegacyUserId = NULL, @DryRun = 0, @RequestedBy = N'migrate data',
@@ -135,6 +135,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        IF ERROR_NUMBER() = 1222
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Collection_ClaimLegacy: a row lock was not granted within the caller''s lock timeout (%d ms; engine error 1222 at line %d) while claiming legacy collections for user %s; nothing changed, retry.',
+                @@LOCK_TIMEOUT, ERROR_LINE(), ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
+            THROW 51564, @Message, 1;
+        END;
         THROW;
     END CATCH;
 END;

@@ -28,8 +28,8 @@ GO
     (and the predicate also states 'AnonymousSessionId IS NOT NULL' literally); the user's names on
     IX_app_Collection_OwnerUserId; the latest claim of the session (@ClaimedByUserId) on
     IX_dbmerge_CollectionClaim_SessionIdHash (filtered WHERE SessionIdHash IS NOT NULL, same reasoning).
-    Lock waits follow the caller's SET LOCK_TIMEOUT (51564 for the applock, 1222 for a row) and command timeout;
-    nothing changes on either.
+    Lock waits follow the caller's SET LOCK_TIMEOUT and command timeout; a lock not granted in time (the applock,
+    or a row lock: engine error 1222, re-thrown by the CATCH) is 51564; nothing changes on either.
   Transaction: OWNS its transaction; parameters are validated before it begins. Called inside an open
     transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51556) before anything else, without touching the
     caller's transaction (XACT_ABORT is switched off for that refusal only).
@@ -46,8 +46,8 @@ GO
     51552  the user does not exist, is inactive or was merged away (from dbmerge.Collection_ClaimCore)
     51556  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (the caller's transaction is untouched)
     51563  post-condition failed; rolled back (from dbmerge.Collection_ClaimCore)
-    51564  a user's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (from the core; retry)
-    1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
+    51564  a lock was not granted within the caller's LOCK_TIMEOUT: the applock DbMerge.User:<id> (from the core) or a
+           row lock (engine error 1222, re-thrown); nothing changed, retry
   Example:
     DECLARE @ClaimId bigint, @Count int, @By int;
     EXEC api.Collection_ClaimSession @SessionId = N'k3j4h5g6', @UserId = 42, @RequestedBy = N'web login',
@@ -150,6 +150,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        IF ERROR_NUMBER() = 1222
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Collection_ClaimSession: a row lock was not granted within the caller''s lock timeout (%d ms; engine error 1222 at line %d) while claiming a session for user %s; nothing changed, retry.',
+                @@LOCK_TIMEOUT, ERROR_LINE(), ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
+            THROW 51564, @Message, 1;
+        END;
         THROW;
     END CATCH;
 END;

@@ -28,7 +28,7 @@ GO
     L3 the claimed collections in keyset batches of 1000: locked by a non-updating UPDATE (X on the current rows,
     under RCSI too - see dbmerge.Collection_ClaimCore), compared with what the claim left, held to the end, then
     restored in batches of 1000; then dbmerge.CollectionClaim (UndoneAt). Lock waits follow the caller's
-    SET LOCK_TIMEOUT (1222). At most 1000 collection rows (3000 key locks) or 1001 user rows per statement.
+    SET LOCK_TIMEOUT (51564: an applock, or a row lock's 1222 re-thrown by the CATCH). At most 1000 collection rows (3000 key locks) or 1001 user rows per statement.
     Seeks: the claim on PK_dbmerge_CollectionClaim; its items on PK_dbmerge_CollectionClaimItem (ClaimId,
     CollectionId); users on PK_app_User; collections on PK_app_Collection.
   Transaction: OWNS its transaction; parameters are validated before it begins. Called inside an open
@@ -48,8 +48,8 @@ GO
     51560  an account the collections came from no longer exists or was merged since; nothing changed
     51561  the caller is not a member of DbMergeOperator (or db_owner)
     51563  post-condition failed (a checked collection did not restore, or the claim row did not update); rolled back
-    51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
-    1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
+    51564  a lock was not granted within the caller's LOCK_TIMEOUT: an applock DbMerge.User:<id>, or a row lock
+           (engine error 1222, re-thrown by the CATCH); nothing changed, retry
   Example:
     EXEC api.Collection_UndoClaim @ClaimId = 17, @DryRun = 1, @RequestedBy = N'ops: ticket 4711';
 */
@@ -341,6 +341,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        IF ERROR_NUMBER() = 1222
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Collection_UndoClaim: a row lock was not granted within the caller''s lock timeout (%d ms; engine error 1222 at line %d) while undoing claim %s; nothing changed, retry.',
+                @@LOCK_TIMEOUT, ERROR_LINE(), ISNULL(CONVERT(nvarchar(20), @ClaimId), N'NULL'));
+            THROW 51564, @Message, 1;
+        END;
         THROW;
     END CATCH;
 END;

@@ -70,7 +70,8 @@ GO
     user's names after locking the user row); one of them is chosen as victim (1205) and the client retries the
     claim (DbMergeClient: up to 3 attempts). Under RCSI the names are a versioned read and this cannot happen.
     Lock waits follow the caller's SET LOCK_TIMEOUT: an applock not granted in time is 51564, a row lock engine
-    error 1222 (either way the transaction is rolled back, nothing changed, retry); and the client's command
+    error 1222, which the api procedures' CATCH re-throws as 51564 (either way the transaction is rolled back,
+    nothing changed, retry); and the client's command
     timeout (XACT_ABORT rolls back on attention).
     Escalation: no statement touches more than 1000 collection rows (at most 4000 key locks: clustered key plus
     the IX_app_Collection_OwnerUserId old and new keys and the IX_app_Collection_AnonymousSessionId key) or more
@@ -117,7 +118,8 @@ GO
     51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
     51562  called without an open transaction
     51563  post-condition: a locked, planned collection did not move, or the renaming did not converge; rolled back
-    1222   (engine) a lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed, retry
+    1222   (engine) a row lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed (the api
+           procedures re-throw it as 51564)
   Example:
     BEGIN TRANSACTION;
     EXEC dbmerge.Collection_ClaimCore @UserId = 42, @SessionId = 'k3j4h5g6', @LegacyUserId = NULL,

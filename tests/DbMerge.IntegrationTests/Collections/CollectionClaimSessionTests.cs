@@ -239,7 +239,7 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
     }
 
     [Fact]
-    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_users_row_fails_with_1222_and_changes_nothing()
+    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_users_row_is_refused_with_51564_not_the_engines_1222()
     {
         var w = await GivenTheWorldAsync();
         var before = await SnapshotAsync();
@@ -251,7 +251,8 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
         }
 
         Output.WriteLine(error.Message);
-        Assert.True(SqlErrors.IsLockTimeout(error));
+        Assert.Equal(ErrorRegistry.CollectionLockTimeout, error.Number);
+        Assert.Contains("engine error 1222", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
     }
 
