@@ -33,13 +33,19 @@ public sealed record VerificationOptions
     /// </summary>
     public IReadOnlyList<(string Name, string Text)> GeneratedScripts { get; init; } = [];
 
-    /// <summary>Run DacFx code analysis (SR rules) when the model has no error. Default on.</summary>
+    /// <summary>
+    /// Findings of other offline checks to report with these (the deploy-script generator's problems: sqlcmd command
+    /// lines, temp tables across batches, …), merged, de-duplicated and ordered with the rest.
+    /// </summary>
+    public IReadOnlyList<Finding> ExtraFindings { get; init; } = [];
+
+    /// <summary>Run DacFx code analysis (SR rules) on what could be modelled. Default on.</summary>
     public bool RunCodeAnalysis { get; init; } = true;
 
     /// <summary>Run the house rules (DBM0xx). Default on.</summary>
     public bool RunHouseRules { get; init; } = true;
 
-    /// <summary>Run <see cref="ModelRules.All"/> when the model validates. Default on.</summary>
+    /// <summary>Run <see cref="ModelRules.All"/> on what could be modelled. Default on.</summary>
     public bool RunModelRules { get; init; } = true;
 }
 
@@ -70,29 +76,34 @@ public static partial class SchemaVerifier
         var objects = layout.DatabaseObjects().Select(f => SqlText.Parse(f, findings)).ToList();
         var scripts = migrations.Concat(objects).ToList();
 
+        findings.AddRange(SkippedBatchNotes(scripts));
         var build = BuildModel(migrations, objects);
         findings.AddRange(build.Findings);
         var model = build.Model;
 
-        var modelHasErrors = build.Findings.Any(f => f.Severity == FindingSeverity.Error) ||
-                             findings.Any(f => f.Rule == "parse");
-        if (!modelHasErrors && options.RunCodeAnalysis)
+        // Every rule runs on what could be modelled: a file that does not parse (or a model error) must not hide the
+        // findings of the others, so one fix does not just reveal the next problem.
+        if (options.RunCodeAnalysis)
         {
-            findings.AddRange(Analyze(model, build.SourceFiles));
+            findings.AddRange(Guarded("analysis", () => Analyze(model, build.SourceFiles)));
         }
 
-        if (!modelHasErrors && options.RunModelRules)
+        if (options.RunModelRules)
         {
             var context = new ModelRuleContext(layout, model, scripts);
             foreach (var rule in ModelRules.All)
             {
-                findings.AddRange(rule.Check(context));
+                findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
             }
         }
 
         if (options.RunHouseRules)
         {
-            findings.AddRange(HouseRuleSet.Check(layout, scripts));
+            var context = new HouseRuleContext(layout, scripts);
+            foreach (var rule in HouseRuleSet.All)
+            {
+                findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
+            }
         }
 
         if (options.RegistryNumbers is not null)
@@ -103,9 +114,10 @@ public static partial class SchemaVerifier
             var generated = options.GeneratedScripts
                 .Select(g => SqlText.Parse(new SqlScriptFile(g.Name, g.Name, g.Text), findings))
                 .ToList();
-            findings.AddRange(ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme));
+            findings.AddRange(Guarded(ErrorNumberSync.RuleId, () => ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme)));
         }
 
+        findings.AddRange(options.ExtraFindings);
         var ordered = findings
             .Distinct()
             .OrderBy(f => f.File, StringComparer.Ordinal)
@@ -113,6 +125,31 @@ public static partial class SchemaVerifier
             .ThenBy(f => f.Rule, StringComparer.Ordinal)
             .ToList();
         return new VerificationResult(ordered, model, scripts);
+    }
+
+    /// <summary>
+    /// One warning per GO batch left out of the model because it does not parse (the parse errors themselves are
+    /// the <c>parse</c> findings): everything that needs the model ran without it.
+    /// </summary>
+    private static IEnumerable<Finding> SkippedBatchNotes(IEnumerable<ParsedScript> scripts) =>
+        scripts.SelectMany(s => s.Skipped.Select(b => new Finding(s.File.RelativePath, b.StartLine, "parse",
+            $"lines {b.StartLine}-{b.EndLine} (one GO batch) do not parse and were left out of the offline model; DacFx " +
+            "validation, code analysis and the model rules ran without them, so objects defined there may be reported as " +
+            "unresolved references until the parse error is fixed.", FindingSeverity.Warning)));
+
+    /// <summary>Runs one rule; a rule that throws is reported as an error finding of that rule, never a crash of validate.</summary>
+    private static IReadOnlyList<Finding> Guarded(string rule, Func<IEnumerable<Finding>> check)
+    {
+        try
+        {
+            return check().ToList();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return [new Finding(string.Empty, 0, rule,
+                $"the check itself failed ({ex.GetType().Name}: {ex.Message.Split('\n', 2)[0].Trim()}); its findings are missing. " +
+                "Report this as a bug of the offline verification.")];
+        }
     }
 
     internal sealed record ModelBuild(TSqlModel Model, IReadOnlyList<Finding> Findings, IReadOnlyDictionary<string, string> SourceFiles);
@@ -133,7 +170,7 @@ public static partial class SchemaVerifier
 
         foreach (var parsed in objects)
         {
-            if (parsed.Fragment is not TSqlScript tsql)
+            if (parsed.ModelFragment is not TSqlScript tsql)
             {
                 continue;
             }
@@ -183,7 +220,7 @@ public static partial class SchemaVerifier
     /// <summary>Procedures, functions and views a database/ script defines, as <c>[schema].[name]</c>, with their lines.</summary>
     internal static IEnumerable<(string Name, int Line)> DefinedObjects(ParsedScript script)
     {
-        if (script.Fragment is not TSqlScript tsql)
+        if (script.ModelFragment is not TSqlScript tsql)
         {
             yield break;
         }
