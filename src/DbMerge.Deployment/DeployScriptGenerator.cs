@@ -95,7 +95,11 @@ public static partial class DeployScriptGenerator
     /// throwing. Migrations named in <paramref name="alreadyApplied"/> (read from the target's journal) are omitted
     /// entirely; their checksums are still verified when the script runs. A file with a problem is left out of the text.
     /// </summary>
-    public static DeployScript Build(RepositoryLayout layout, IReadOnlyCollection<string>? alreadyApplied = null, DateTimeOffset? generatedAt = null)
+    public static DeployScript Build(RepositoryLayout layout, IReadOnlyCollection<string>? alreadyApplied = null, DateTimeOffset? generatedAt = null) =>
+        Build(layout, alreadyApplied, generatedAt, DeploymentJournal.DefaultLockTimeoutMilliseconds);
+
+    /// <summary><see cref="Build(RepositoryLayout, IReadOnlyCollection{string}?, DateTimeOffset?)"/> with another deploy-lock wait (tests).</summary>
+    internal static DeployScript Build(RepositoryLayout layout, IReadOnlyCollection<string>? alreadyApplied, DateTimeOffset? generatedAt, int deployLockTimeoutMilliseconds)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var problems = new List<Finding>();
@@ -107,7 +111,7 @@ public static partial class DeployScriptGenerator
 
         var sql = new StringBuilder();
         WriteHeader(sql, generatedAt ?? DateTimeOffset.UtcNow, migrations, included, databaseObjects.Count);
-        WriteGuards(sql, migrations, checksums);
+        WriteGuards(sql, migrations, checksums, deployLockTimeoutMilliseconds);
 
         for (var i = 0; i < migrations.Count; i++)
         {
@@ -202,7 +206,7 @@ public static partial class DeployScriptGenerator
             """);
     }
 
-    private static void WriteGuards(StringBuilder sql, IReadOnlyList<SqlScriptFile> migrations, IReadOnlyDictionary<string, string> checksums)
+    private static void WriteGuards(StringBuilder sql, IReadOnlyList<SqlScriptFile> migrations, IReadOnlyDictionary<string, string> checksums, int lockTimeoutMilliseconds)
     {
         // A NOEXEC left on by an interrupted earlier run in the same session would silently skip everything.
         sql.Append("SET NOEXEC OFF;\n");
@@ -249,12 +253,12 @@ public static partial class DeployScriptGenerator
         sql.Append("BEGIN\n");
         sql.Append("    DECLARE @LockResult int;\n");
         sql.Append(CultureInfo.InvariantCulture,
-            $"    EXEC @LockResult = sys.sp_getapplock @Resource = {Literal(DeploymentJournal.LockResource)}, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = {DeploymentJournal.DefaultLockTimeoutMilliseconds};\n");
+            $"    EXEC @LockResult = sys.sp_getapplock @Resource = {Literal(DeploymentJournal.LockResource)}, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = {lockTimeoutMilliseconds};\n");
         sql.Append("    IF @LockResult < 0\n");
         sql.Append("    BEGIN\n");
         Stop(sql, "        ", DeployLockTimeoutError, "another deployment held the deploy lock");
         sql.Append(CultureInfo.InvariantCulture,
-            $"        THROW {DeployLockTimeoutError}, {MessageLiteral($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {DeploymentJournal.DefaultLockTimeoutMilliseconds / 1000} s; nothing was changed. Run the script again when it has finished.")}, 1;\n");
+            $"        THROW {DeployLockTimeoutError}, {MessageLiteral($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {(lockTimeoutMilliseconds / 1000.0).ToString("0.#", CultureInfo.InvariantCulture)} s; nothing was changed. Run the script again when it has finished.")}, 1;\n");
         sql.Append("    END;\n");
         sql.Append("END;\n");
         sql.Append("GO\n");
@@ -334,7 +338,9 @@ public static partial class DeployScriptGenerator
 
     private static void WriteMigration(StringBuilder sql, SqlScriptFile migration, IReadOnlyList<Batch> batches, string? previous, string checksum)
     {
-        var guard = $"IF {NotStopped} AND NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(migration.Name)})";
+        // Two nested IFs, not one AND: SQL Server does not promise to evaluate the stop flag first, and the journal
+        // query must not even be compiled once the script stopped (the journal may not exist yet).
+        var guard = $"IF {NotStopped}\nIF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(migration.Name)})";
 
         sql.Append("-- ").Append(new string('=', 100)).Append('\n');
         sql.Append(CultureInfo.InvariantCulture, $"-- Migration {Sanitize(migration.Name)}  sha256 {checksum}\n");

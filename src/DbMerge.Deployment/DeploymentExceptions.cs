@@ -78,7 +78,9 @@ public sealed class MigrationCancelledException(string? lastCompleted, string? s
     public IReadOnlyList<string> Applied { get; } = applied;
 
     private static string BuildMessage(string? lastCompleted, string? stoppedBefore, IReadOnlyList<string> applied) =>
-        "migrate stopped (cancelled) between scripts: " +
+        lastCompleted is null && stoppedBefore is null
+            ? "migrate stopped (cancelled) before running any script; nothing was applied."
+            : "migrate stopped (cancelled) between scripts: " +
         (lastCompleted is null ? "no script completed in this run" : $"the last completed was {lastCompleted}") +
         (stoppedBefore is null ? string.Empty : $", {stoppedBefore} was not started") +
         $"; {applied.Count} migration(s) applied in this run, each committed with its journal row. Run migrate again to continue.";

@@ -3,6 +3,7 @@ using System.Text;
 using DbMerge.Deployment;
 using DbMerge.Runner.Cli;
 using DbMerge.Schema;
+using Microsoft.Data.SqlClient;
 
 namespace DbMerge.Runner.Verbs;
 
@@ -58,7 +59,22 @@ internal static class ScriptVerb
             {
                 connectionString = CommonOptions.ResolveConnection(context, connectionString);
                 target = CommonOptions.DescribeTarget(connectionString);
-                var journal = await DeploymentJournal.ReadAsync(connectionString, cancellationToken);
+                IReadOnlyList<JournalEntry> journal;
+                await using (var targetConnection = new SqlConnection(connectionString))
+                {
+                    await targetConnection.OpenAsync(cancellationToken);
+                    try
+                    {
+                        await DeploymentLock.RefuseSystemDatabaseAsync(targetConnection, cancellationToken);
+                    }
+                    catch (SystemDatabaseException ex)
+                    {
+                        throw new CliException(ExitCodes.DeploymentRefused, ex.Message.Replace("deployment refused, nothing was applied: ", "script: ", StringComparison.Ordinal));
+                    }
+
+                    journal = await DeploymentJournal.ReadAsync(targetConnection, cancellationToken);
+                }
+
                 var checksums = MigrationChecksums.ComputeAll(layout);
                 var newer = DeploymentJournal.FindUnknown(journal, checksums);
                 if (newer.Count > 0)

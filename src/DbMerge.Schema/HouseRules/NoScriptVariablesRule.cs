@@ -4,9 +4,9 @@ namespace DbMerge.Schema.HouseRules;
 
 /// <summary>
 /// DBM023: no DbUp variable token <c>$name$</c> and no sqlcmd variable reference <c>$(name)</c> in migrations/ or
-/// database/. DbMerge runs DbUp with variables disabled and its deploy script uses no sqlcmd variables, so such a
-/// token would either reach SQL Server verbatim or, run by another tool, be replaced by whatever that tool's
-/// variable holds. DbUp substitutes inside string literals and bracketed identifiers too (only comments are
+/// database/. DbMerge runs DbUp with variables disabled, and its deploy script's only sqlcmd variable is its own
+/// SQLCMD-mode probe, so such a token would either reach SQL Server verbatim or, run by sqlcmd or another tool, be
+/// replaced by whatever that tool's variable holds. DbUp substitutes inside string literals and bracketed identifiers too (only comments are
 /// skipped), so tokens are reported everywhere except in comments.
 /// </summary>
 public sealed partial class NoScriptVariablesRule : IHouseRule

@@ -36,7 +36,7 @@ public sealed class DeployScriptGeneratorTests
             var batches = CountBatches(migration);
             // one guard per batch plus one for the journal record
             Assert.Equal(batches + 1, Regex.Matches(script,
-                $@"^IF SESSION_CONTEXT\(N'DbMerge\.Deploy\.Stopped'\) IS NULL AND NOT EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{name}'\)$",
+                $@"^IF SESSION_CONTEXT\(N'DbMerge\.Deploy\.Stopped'\) IS NULL\nIF NOT EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{name}'\)$",
                 RegexOptions.Multiline).Count);
             // its checksum is verified against the journal
             Assert.Contains($"(N'{migration.Name}', '{checksum}')", script);
