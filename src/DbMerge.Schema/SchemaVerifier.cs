@@ -39,6 +39,9 @@ public sealed record VerificationOptions
     /// </summary>
     public IReadOnlyList<Finding> ExtraFindings { get; init; } = [];
 
+    /// <summary>Receives one line per phase with its duration ("model: replayed and validated in 2140 ms"), for --verbose. Null: none.</summary>
+    public Action<string>? Timings { get; init; }
+
     /// <summary>Run DacFx code analysis (SR rules) on what could be modelled. Default on.</summary>
     public bool RunCodeAnalysis { get; init; } = true;
 
@@ -72,20 +75,30 @@ public static partial class SchemaVerifier
         ArgumentNullException.ThrowIfNull(layout);
         options ??= new VerificationOptions();
         var findings = new List<Finding>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        void Phase(string what)
+        {
+            options.Timings?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} in {watch.ElapsedMilliseconds} ms"));
+            watch.Restart();
+        }
+
         var migrations = layout.Migrations().Select(f => SqlText.Parse(f, findings)).ToList();
         var objects = layout.DatabaseObjects().Select(f => SqlText.Parse(f, findings)).ToList();
         var scripts = migrations.Concat(objects).ToList();
+        Phase($"parse: {scripts.Count} scripts parsed");
 
         findings.AddRange(SkippedBatchNotes(scripts));
         var build = BuildModel(migrations, objects);
         findings.AddRange(build.Findings);
         var model = build.Model;
+        Phase("model: migrations replayed, database/ added, DacFx validation");
 
         // Every rule runs on what could be modelled: a file that does not parse (or a model error) must not hide the
         // findings of the others, so one fix does not just reveal the next problem.
         if (options.RunCodeAnalysis)
         {
             findings.AddRange(Guarded("analysis", () => Analyze(model, build.SourceFiles)));
+            Phase("analysis: DacFx code analysis");
         }
 
         if (options.RunModelRules)
@@ -95,6 +108,8 @@ public static partial class SchemaVerifier
             {
                 findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
             }
+
+            Phase($"model rules: {ModelRules.All.Count} run");
         }
 
         if (options.RunHouseRules)
@@ -104,6 +119,8 @@ public static partial class SchemaVerifier
             {
                 findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
             }
+
+            Phase($"house rules: {HouseRuleSet.All.Count} run");
         }
 
         if (options.RegistryNumbers is not null)
@@ -115,6 +132,7 @@ public static partial class SchemaVerifier
                 .Select(g => SqlText.Parse(new SqlScriptFile(g.Name, g.Name, g.Text), findings))
                 .ToList();
             findings.AddRange(Guarded(ErrorNumberSync.RuleId, () => ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme)));
+            Phase("DBM030: error numbers checked");
         }
 
         findings.AddRange(options.ExtraFindings);

@@ -34,11 +34,12 @@ internal static class ScriptVerb
         };
         var repo = DeploymentVerbSupport.Repo();
         var json = CommonOptions.Json();
+        var verbose = CommonOptions.Verbose();
         var command = new Command("script",
             "Write the DBA deploy script: one idempotent script for sqlcmd or SSMS / Azure Data Studio in SQLCMD mode, sharing the runner's journal and deploy lock, " +
             "that stops (and changes nothing more) at the first failed check or step even without sqlcmd -b.")
         {
-            output, connection, repo, json,
+            output, connection, repo, json, verbose,
         };
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
@@ -50,6 +51,17 @@ internal static class ScriptVerb
             if (toStandardOutput && asJson)
             {
                 throw new CliException(ExitCodes.Usage, "script: --json and --output - both write to standard output; write the script to a file to get JSON.");
+            }
+
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            void Timing(string what)
+            {
+                if (parse.GetValue(verbose))
+                {
+                    context.Error.WriteLine($"script: {what} in {watch.ElapsedMilliseconds} ms");
+                }
+
+                watch.Restart();
             }
 
             IReadOnlyCollection<string>? applied = null;
@@ -89,9 +101,11 @@ internal static class ScriptVerb
                 }
 
                 applied = journal.Select(j => j.ScriptName).ToHashSet(StringComparer.Ordinal);
+                Timing($"read the journal of {target} ({journal.Count} row(s))");
             }
 
             var script = DeployScriptGenerator.Build(layout, applied);
+            Timing($"generated and checked the script ({script.Migrations.Count} migration(s), {script.DatabaseObjectCount} database object script(s))");
             if (!script.IsValid)
             {
                 foreach (var problem in script.Problems)

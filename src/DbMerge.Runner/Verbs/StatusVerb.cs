@@ -23,9 +23,11 @@ internal static class StatusVerb
         {
             Description = "Also exit 1 when a CHECK or FOREIGN KEY constraint is untrusted (not yet validated) or disabled.",
         };
-        var command = new Command("status", "Show pending migrations, checksum mismatches and untrusted constraints of the target database.")
+        var verbose = CommonOptions.Verbose();
+        var command = new Command("status",
+            "Show pending migrations, checksum mismatches, migrations the database has and this repository lacks (a newer database), and untrusted constraints of the target database (read-only).")
         {
-            connection, repo, json, strict,
+            connection, repo, json, strict, verbose,
         };
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
@@ -33,6 +35,7 @@ internal static class StatusVerb
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
             var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
             DeploymentStatus status;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
@@ -43,6 +46,11 @@ internal static class StatusVerb
             }
 
             var target = CommonOptions.DescribeTarget(connectionString);
+            if (parse.GetValue(verbose))
+            {
+                context.Error.WriteLine($"status: read the journal ({status.Applied.Count} row(s)) and the constraints of {target} in {watch.ElapsedMilliseconds} ms");
+            }
+
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
 
             if (parse.GetValue(json))
