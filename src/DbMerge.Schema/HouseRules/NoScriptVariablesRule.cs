@@ -36,7 +36,7 @@ public sealed partial class NoScriptVariablesRule : IHouseRule
                 var where = kinds[match.Index] == SqlCharKind.Code ? string.Empty : $" (inside {SqlLexical.Describe(kinds[match.Index])})";
                 findings.Add(new Finding(script.File.RelativePath, SqlLexical.LineOf(text, match.Index), RuleId,
                     sqlcmd
-                        ? $"sqlcmd variable reference {match.Value}{where}: DbMerge's scripts use no sqlcmd variables; sqlcmd would replace or " +
+                        ? $"sqlcmd variable reference {match.Value}{where}: DbMerge's scripts define no sqlcmd variables (the deploy script's only one is its own SQLCMD-mode probe); sqlcmd would replace or " +
                           "reject it. Write the value itself (split a literal as '$' + '(' if the text must contain it)."
                         : $"DbUp variable token {match.Value}{where}: DbUp variables are disabled in DbMerge, so it would reach SQL Server " +
                           "as written (and DbUp substitutes even inside strings). Write the value itself."));

@@ -107,7 +107,7 @@ internal static class DeploymentTestSupport
     /// <summary>Writes a deploy script to a new temp file and returns its path.</summary>
     public static string WriteScript(string text)
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-deploy-").FullName, "deploy.sql");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-deploy-"), "deploy.sql");
         File.WriteAllText(path, text);
         return path;
     }

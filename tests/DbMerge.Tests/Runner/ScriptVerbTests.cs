@@ -52,7 +52,7 @@ public sealed class ScriptVerbTests
     {
         var copy = Repo.ScratchCopy();
         File.WriteAllText(Path.Combine(copy.MigrationsDirectory, "9994_alter_app_User_planted.sql"), "/*\n  go\n*/\nSELECT 1 AS One;\nGO\n");
-        var file = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-script-").FullName, "deploy.sql");
+        var file = Path.Combine(ScratchDirectory.Create("dbmerge-script-"), "deploy.sql");
 
         var (exitCode, output, error) = await MigrateVerbTests.RunAsync(null, "script", "--output", file, "--repo", copy.Root);
 
