@@ -187,7 +187,7 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
             case "sqlcmd without -b, errors ignored":
                 var text = client.EndsWith("errors ignored", StringComparison.Ordinal) ? DeploymentTestSupport.IgnoringErrors(scriptText) : scriptText;
                 var result = await Fixture.SqlcmdAsync(database, DeploymentTestSupport.WriteScript(text), Cancel, stopOnError: false);
-                run = new BatchRun(NumbersIn(result.Output), result.Output);
+                run = new BatchRun(NumbersIn(result.Output), result.Output, result.ExitCode);
                 break;
             case "SQLCMD-mode client, errors ignored":
                 run = await DeploymentTestSupport.RunLikeSsmsAsync(database, scriptText, sqlcmdMode: true, Cancel);
@@ -218,8 +218,9 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
         }
         else
         {
-            // sqlcmd stops at the refusal by itself (:on error exit in the script), even without -b.
+            // sqlcmd stops at the refusal by itself (:on error exit in the script), even without -b, and says so in its exit code.
             Assert.DoesNotContain(DeployScriptGenerator.StoppedError, run.Errors);
+            Assert.NotEqual(0, run.ExitCode);
         }
     }
 }

@@ -246,6 +246,9 @@ internal static class DeploymentTestSupport
     }
 }
 
-/// <summary>What a batch-by-batch run returned: the error numbers raised (in order) and every message and error as text.</summary>
-public sealed record BatchRun(IReadOnlyList<int> Errors, string Output);
+/// <summary>
+/// What a run returned: the error numbers raised (in order), every message and error as text, and the exit code of the
+/// process when sqlcmd ran it (null for the batch-by-batch client).
+/// </summary>
+public sealed record BatchRun(IReadOnlyList<int> Errors, string Output, int? ExitCode = null);
 
