@@ -94,6 +94,31 @@ public sealed partial class CollectionProcedureContractTests
     public void The_undo_locks_the_user_rows_before_any_collection_and_marks_the_claim_undone_after_the_last_collection_statement() =>
         AssertLockOrder(UndoClaim);
 
+    [Fact]
+    public void Two_claims_of_one_session_serialize_on_the_sessions_applock_taken_after_the_user_applocks_and_named_by_its_hash()
+    {
+        // Row locks alone do not serialize two claims of one session cleanly (the waiter's U lock on the filtered
+        // index key against the winner's move deleting it: a deadlock), so the core takes DbMerge.Session:<hash>.
+        var (_, procedure) = Parse(Core);
+        var text = Load(Core).Text;
+        var applocks = ProcedureRuleSupportAll<ExecuteStatement>(procedure)
+            .Where(e => Text(e).Contains("sys.sp_getapplock", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        Assert.Equal(2, applocks.Count);
+
+        // The user applocks (the loop) come first, then the session's: no procedure takes a DbMerge.User applock after it.
+        var userLoop = Regex.Match(text, @"SELECT @Resource = CONCAT\(N'DbMerge\.User:', o\.UserId\)");
+        var session = Regex.Match(text, @"SET @Resource = CONCAT\(N'DbMerge\.Session:', CONVERT\(nvarchar\(64\), HASHBYTES\('SHA2_256', @SessionId\), 2\)\);");
+        Assert.True(userLoop.Success, "the user applocks are named DbMerge.User:<id>");
+        Assert.True(session.Success, "the session's applock is named by the SHA-256 of the session id, never the id (it is a credential)");
+        Assert.True(userLoop.Index < session.Index && session.Index < text.IndexOf("EXEC @LockResult", session.Index, StringComparison.Ordinal),
+            "the session's applock is taken after the user applocks");
+        Assert.DoesNotMatch(@"DbMerge\.Session:'\s*,\s*@SessionId", text);
+
+        // Only for a session claim.
+        Assert.Matches(@"IF @SessionId IS NOT NULL\s+BEGIN\s+SET @Resource = CONCAT\(N'DbMerge\.Session:'", text);
+    }
+
     [Theory]
     [InlineData(Core)]
     [InlineData(UndoClaim)]
@@ -195,10 +220,13 @@ public sealed partial class CollectionProcedureContractTests
         var applocks = ProcedureRuleSupportAll<ExecuteStatement>(procedure)
             .Where(e => Text(e).Contains("sys.sp_getapplock", StringComparison.OrdinalIgnoreCase))
             .ToList();
-        var applock = Assert.Single(applocks);
-        Assert.Contains("@LockMode = N'Exclusive', @LockOwner = N'Transaction'", Text(applock), StringComparison.Ordinal);
-        Assert.True(applock.FirstTokenIndex < userLock.FirstTokenIndex,
-            $"{relativePath}: the user rows are locked (line {userLock.StartLine}) before the applocks (line {applock.StartLine}): L1 comes first.");
+        Assert.NotEmpty(applocks);
+        Assert.All(applocks, applock =>
+        {
+            Assert.Contains("@LockMode = N'Exclusive', @LockOwner = N'Transaction'", Text(applock), StringComparison.Ordinal);
+            Assert.True(applock.FirstTokenIndex < userLock.FirstTokenIndex,
+                $"{relativePath}: the user rows are locked (line {userLock.StartLine}) before an applock (line {applock.StartLine}): L1 comes first.");
+        });
         var collection = statements.Where(s => References(s, "app", "Collection")).ToList();
         var audit = statements.Where(s => s is UpdateStatement or InsertStatement && Writes(s, "dbmerge", "CollectionClaim")).ToList();
         Assert.NotEmpty(collection);
