@@ -74,6 +74,9 @@ GO
         user (one active account per e-mail) and serialize on its DbMerge.User applock (L1).
         Under optimized locking (Azure SQL Database: always on) row locks are released after each row and only
         the TID of a MODIFIED row protects it; whether a non-updating UPDATE stamps its TID is not documented.
+        So the move does not rely on the plan's locks: it re-checks that each row still has the name and
+        UpdatedAt the plan read (and is still the source's), and a row that changed is not moved and fails the
+        post-condition (51563, rolled back) - never a lost update of a rename.
         Then the moves, keyset batches of 1000 rows by CollectionId.
         Then DbMerge's own tables: dbmerge.CollectionClaim, then dbmerge.CollectionClaimItem (batches of 1000).
     Before L1 the procedure only reads app.User (the user's e-mail, the legacy accounts' ids) to learn what to lock;
@@ -132,9 +135,11 @@ GO
     51553  the legacy account @LegacyUserId does not exist
     51554  @LegacyUserId is not a legacy account of the user: the user itself, another e-mail, active, or merged
     51555  more than 1000 legacy accounts share the user's e-mail: claim them one at a time (@LegacyUserId)
-    51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
+    51564  an applock (an account's DbMerge.User:<id>, the session's DbMerge.Session:<hash>) was not granted within the
+           caller's LOCK_TIMEOUT (safe to retry)
     51562  called without an open transaction
-    51563  post-condition: a locked, planned collection did not move, or the renaming did not converge; rolled back
+    51563  post-condition: a locked, planned collection did not move (it changed since the plan read it), or the
+           renaming did not converge; rolled back
     1222   (engine) a row lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed (the api
            procedures re-throw it as 51564)
   Example:
@@ -637,7 +642,13 @@ BEGIN
                 WHERE p.CollectionId > @From
                   AND p.CollectionId <= @To
                   AND ((@SessionId IS NOT NULL AND c.AnonymousSessionId = @SessionId)
-                       OR (@SessionId IS NULL AND c.OwnerUserId = p.SourceUserId));
+                       OR (@SessionId IS NULL AND c.OwnerUserId = p.SourceUserId))
+                  /* Still exactly what the plan read (the plan's locks should guarantee it; under optimized
+                     locking they may not - header, L3): a row renamed or updated since is not moved, and the
+                     post-condition below rolls the claim back instead of overwriting the change. */
+                  AND c.Name = p.OldName COLLATE Latin1_General_100_BIN2
+                  AND DATALENGTH(c.Name) = DATALENGTH(p.OldName)
+                  AND c.UpdatedAt = p.OldUpdatedAt;
 
                 SET @From = @To;
             END;
@@ -646,7 +657,7 @@ BEGIN
             SET @Moved = (SELECT COUNT(*) FROM #Moved);
             IF @Moved <> @Planned
             BEGIN
-                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %d collection(s) were locked for user %d but %d moved; rolled back, nothing was changed.',
+                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %d collection(s) were locked for user %d but %d moved (a collection changed or moved since the plan read it); rolled back, nothing was changed.',
                     @Planned, @UserId, @Moved);
                 THROW 51563, @Message, 1;
             END;

@@ -120,6 +120,27 @@ public sealed partial class CollectionProcedureContractTests
     }
 
     [Theory]
+    [InlineData(Core, "p.OldName", "p.OldUpdatedAt")]
+    [InlineData(UndoClaim, "i.NewName", "i.NewUpdatedAt")]
+    public void The_move_and_the_restore_write_a_row_only_if_it_still_has_exactly_the_name_and_UpdatedAt_read_before(
+        string relativePath, string name, string updatedAt)
+    {
+        // The statement that changes the owner must not rely on the earlier non-updating UPDATE's locks (under
+        // optimized locking they may end with that statement): it re-checks the row, and the post-condition
+        // (moved / restored count) turns a row changed in between into 51563 and a rollback, never a lost update.
+        var (_, procedure) = Parse(relativePath);
+        var writes = ProcedureRuleSupportAll<UpdateStatement>(procedure)
+            .Where(u => References(u, "app", "Collection")
+                        && u.UpdateSpecification.SetClauses.OfType<AssignmentSetClause>().Any(a => a.Column?.MultiPartIdentifier.Identifiers.Last().Value == "OwnerUserId"))
+            .ToList();
+        var write = Assert.Single(writes);
+        var where = Text(write.UpdateSpecification.WhereClause);
+        Assert.Contains($"c.Name = {name} COLLATE Latin1_General_100_BIN2", where, StringComparison.Ordinal);
+        Assert.Contains($"DATALENGTH(c.Name) = DATALENGTH({name})", where, StringComparison.Ordinal);
+        Assert.Contains($"c.UpdatedAt = {updatedAt}", where, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData(Core)]
     [InlineData(UndoClaim)]
     public void Every_collection_statement_of_a_claim_or_undo_is_a_keyset_batch_of_at_most_1000_rows(string relativePath)
