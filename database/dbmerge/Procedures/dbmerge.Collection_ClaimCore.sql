@@ -551,10 +551,16 @@ BEGIN
             /* Candidate numbers 2 .. Members + Blocked + 1: at least Members of them are free in each group. */
             SET @MaxNumber = ISNULL((SELECT MAX(g.Members + g.Blocked) FROM #Group AS g), 0);
 
-            WITH d AS (SELECT v.n FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS v (n))
+            /* TOP with ORDER BY on the ROW_NUMBER column itself: which rows a TOP keeps is defined only by its
+               ORDER BY, and ordering by the sequence column needs no sort (the rows come out in that order), so
+               the TOP still stops after @MaxNumber rows of the 10^7 cross join. */
+            WITH d AS (SELECT v.n FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS v (n)),
+            r AS (SELECT ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS RowNumber
+                  FROM d AS d1 CROSS JOIN d AS d2 CROSS JOIN d AS d3 CROSS JOIN d AS d4 CROSS JOIN d AS d5 CROSS JOIN d AS d6 CROSS JOIN d AS d7)
             INSERT INTO #Number (Number)
-            SELECT TOP (@MaxNumber) CONVERT(int, ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) + 1)
-            FROM d AS d1 CROSS JOIN d AS d2 CROSS JOIN d AS d3 CROSS JOIN d AS d4 CROSS JOIN d AS d5 CROSS JOIN d AS d6 CROSS JOIN d AS d7;
+            SELECT TOP (@MaxNumber) CONVERT(int, r.RowNumber + 1)
+            FROM r
+            ORDER BY r.RowNumber;
 
             /* The r-th free number of a group goes to the group's r-th collection (CollectionId order). */
             WITH free AS

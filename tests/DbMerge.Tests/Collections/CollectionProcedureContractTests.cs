@@ -165,6 +165,19 @@ public sealed partial class CollectionProcedureContractTests
         Assert.All(boundaries, m => Assert.Equal("@BatchSize", m.Groups["top"].Value));
     }
 
+    [Theory]
+    [InlineData(Core)]
+    [InlineData(ClaimSession)]
+    [InlineData(UndoClaim)]
+    [InlineData("database/api/Procedures/api.CollectionClaim_List.sql")]
+    public void Every_TOP_has_an_ORDER_BY_so_that_which_rows_it_keeps_is_defined(string relativePath)
+    {
+        var (_, procedure) = Parse(relativePath);
+        var tops = ProcedureRuleSupportAll<QuerySpecification>(procedure).Where(q => q.TopRowFilter is not null).ToList();
+        Assert.NotEmpty(tops);
+        Assert.All(tops, q => Assert.True(q.OrderByClause is not null, $"{relativePath}:{q.StartLine}: TOP without ORDER BY: {Text(q)}"));
+    }
+
     [Fact]
     public void Every_session_predicate_states_the_filter_of_the_filtered_index_it_seeks()
     {
