@@ -527,7 +527,11 @@ BEGIN
             CROSS APPLY dbmerge.Collection_NamePrefix(g.Base, 200 - s.SuffixLength) AS f;
 
             /* Numbers already taken: every taken name '<Prefix> (<k>)' (k >= 2 written canonically: ASCII digits,
-               no leading zero) blocks k for the group whose prefix for that suffix length is <Prefix>. */
+               no leading zero) blocks k for the group whose prefix for that suffix length is <Prefix> - equal
+               case-insensitively AND of the same length: '=' pads trailing spaces, so without the length a taken
+               'Poems  (2)' (two spaces), which 'Poems (2)' does not equal, would block 2 and the claim would skip
+               to 'Poems (3)' against the rule (smallest free k). Equal strings of different length ('ss' = 'ß')
+               are left to the rounds below, as before. */
             INSERT INTO #Blocked (GroupId, Number)
             SELECT DISTINCT v.GroupId, x.Number
             FROM #Taken AS t
@@ -542,6 +546,7 @@ BEGIN
                                 CASE WHEN dt.DigitText IS NOT NULL
                                      THEN LEFT(n.Name, LEN(n.Name) - (d.Digits + 3)) END AS Prefix) AS x
             INNER JOIN #Variant AS v ON v.Prefix = x.Prefix AND v.SuffixLength = x.SuffixLength
+                                      AND DATALENGTH(v.Prefix) = DATALENGTH(x.Prefix)
             WHERE x.Number >= 2;
 
             UPDATE g

@@ -71,6 +71,23 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
     }
 
     [Fact]
+    public async Task A_name_with_two_spaces_before_its_number_does_not_take_that_number_from_a_claimed_name()
+    {
+        // Given Ada owning "Diary" and "Diary  (2)" (two spaces: not equal to "Diary (2)", '=' pads only trailing
+        // spaces), and a session holding "Diary"
+        var w = await GivenTheWorldAsync();
+        await ExecAsync("INSERT INTO app.Collection (Name, OwnerUserId) VALUES (N'Diary', @U), (N'Diary  (2)', @U);", ("@U", w.Ada));
+        await ExecAsync("INSERT INTO app.Collection (Name, AnonymousSessionId) VALUES (N'Diary', 'diary-session');");
+
+        // When she claims that session
+        var result = await Client.ClaimSessionCollectionsAsync("diary-session", w.Ada, cancellationToken: Ct);
+
+        // Then the claimed one is "Diary (2)": the smallest k whose "Diary (k)" she does not have
+        var c = Assert.Single(result.Collections);
+        Assert.Equal(("Diary (2)", "Diary", true), (c.Name, c.OriginalName, c.Renamed));
+    }
+
+    [Fact]
     public async Task A_long_colliding_name_is_cut_to_leave_room_for_its_number_and_never_exceeds_200_characters()
     {
         // Given Ada owning a 200-character name (ending in a surrogate pair at the cut) and her session holding the same name

@@ -210,6 +210,15 @@ public sealed partial class CollectionProcedureContractTests
     }
 
     [Fact]
+    public void A_taken_name_blocks_a_number_only_when_its_prefix_equals_the_groups_in_length_too()
+    {
+        // '=' pads trailing spaces: 'Poems ' = 'Poems', yet 'Poems  (2)' is not 'Poems (2)'; without the length a
+        // taken 'Poems  (2)' would block 2 and the claim would skip the smallest free number.
+        var text = Load(Core).Text;
+        Assert.Matches(@"INNER JOIN #Variant AS v ON v\.Prefix = x\.Prefix AND v\.SuffixLength = x\.SuffixLength\s+AND DATALENGTH\(v\.Prefix\) = DATALENGTH\(x\.Prefix\)", text);
+    }
+
+    [Fact]
     public void The_claims_read_what_they_change_with_an_UPDATE_never_a_bare_SELECT_of_app_Collection_under_a_lock_hint()
     {
         foreach (var file in new[] { Core, UndoClaim })
