@@ -309,6 +309,34 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
     }
 
     [Fact]
+    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_sessions_applock_is_refused_with_51564()
+    {
+        // Given a session holding the applock another claim of Ada's session would hold: DbMerge.Session:<SHA-256 hex>
+        var w = await GivenTheWorldAsync();
+        var before = await SnapshotAsync();
+        var resource = "DbMerge.Session:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(CollectionWorld.AdaSession)));
+        await using var holder = await OpenAsync();
+        await using (var take = new SqlCommand(
+                         "DECLARE @R int; EXEC @R = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = 0; SELECT @R;",
+                         holder))
+        {
+            take.Parameters.AddWithValue("@Resource", resource);
+            Assert.True((int)(await take.ExecuteScalarAsync(Ct))! >= 0);
+        }
+
+        // When Ada claims her session with a 300 ms lock timeout
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
+            "SET LOCK_TIMEOUT 300; EXEC api.Collection_ClaimSession @SessionId = @S, @UserId = @U;", ("@S", CollectionWorld.AdaSession), ("@U", w.Ada)));
+
+        // Then it is refused with the lock-timeout number, the message does not echo the session id, and nothing changed
+        Output.WriteLine(error.Message);
+        Assert.Equal(ErrorRegistry.CollectionLockTimeout, error.Number);
+        Assert.Contains("the session's applock", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(CollectionWorld.AdaSession, error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
     public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_users_row_is_refused_with_51564_not_the_engines_1222()
     {
         var w = await GivenTheWorldAsync();
