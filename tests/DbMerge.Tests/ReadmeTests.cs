@@ -356,7 +356,8 @@ public sealed partial class ReadmeTests
     internal static List<string> MissingOptionNames(string section, Command command)
     {
         var names = command.Options
-            .Where(o => o is not HelpOption and not VersionOption)
+            // -v/--verbose is every verb's: README documents it once, in the conventions of "## Verbs".
+            .Where(o => o is not HelpOption and not VersionOption && o.Name != CommonOptions.VerboseName)
             .Select(o => o.Name)
             .Concat(command.Arguments.Select(a => $"<{a.Name}>"));
         return names.Where(n => !Regex.IsMatch(section, $@"(?<![\w-]){Regex.Escape(n)}(?![\w-])")).ToList();

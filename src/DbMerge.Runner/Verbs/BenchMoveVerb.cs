@@ -17,6 +17,9 @@ internal static class BenchMoveVerb
     /// <summary>The seed procedure (src/DbMerge.Scenarios/Sql/scenario.BenchMove.sql).</summary>
     internal const string Scenario = "BenchMove";
 
+    /// <summary>What a Ctrl+C leaves behind in a verb that works in a scratch database.</summary>
+    internal const string ScratchDatabaseStops = "The scratch database is dropped (the lines above say so); nothing else was written.";
+
     public static Command Build(CliContext context)
     {
         var connection = CommonOptions.Connection();
@@ -45,8 +48,9 @@ internal static class BenchMoveVerb
                 Layout = RepositoryLayout.Discover(),
                 Prefix = "DbMergeBench",
                 Log = context.Error.WriteLine,
+                Trace = context.Verbose ? context.Error.WriteLine : null,
             }, ct);
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
+            var client = CommonOptions.Client(context, scratch.ConnectionString);
 
             context.Error.WriteLine($"Seeding a subtree of {count:N0} documents…");
             var seedClock = Stopwatch.StartNew();
@@ -85,7 +89,7 @@ internal static class BenchMoveVerb
             }
 
             return ExitCodes.Success;
-        });
+        }, ScratchDatabaseStops);
         return command;
     }
 }

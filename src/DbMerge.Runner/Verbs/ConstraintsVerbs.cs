@@ -70,7 +70,7 @@ internal static class ConstraintsVerbs
         };
         var batchSize = new Option<int>("--batch-size")
         {
-            Description = $"Rows per batch, 1..100000 (default {DefaultBatchSize}). Each batch is one short read and one short transaction.",
+            Description = "Rows per batch, 1..100000. Each batch is one short read and one short transaction.",
             DefaultValueFactory = _ => DefaultBatchSize,
         };
         var maxSeconds = new Option<int?>("--max-seconds")
@@ -191,7 +191,7 @@ internal static class ConstraintsVerbs
                 : stoppedEarly ? ExitCodes.NotConfirmed
                 : refused ? ExitCodes.Refused
                 : ExitCodes.Success;
-        }));
+        }), "Progress is recorded after every batch: run 'dbmerge constraints validate' again to resume where it stopped.");
         return validate;
     }
 
@@ -200,7 +200,7 @@ internal static class ConstraintsVerbs
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
         var constraint = new Option<string>("--constraint") { Description = "The constraint (schema.name or name).", Required = true };
-        var top = new Option<int>("--top") { Description = "At most this many rows, lowest key first (default 100).", DefaultValueFactory = _ => 100 };
+        var top = new Option<int>("--top") { Description = "At most this many rows, lowest key first.", DefaultValueFactory = _ => 100 };
         var violations = new Command("violations",
             "Show the recorded violating rows of a validated constraint (key and constrained columns), to fix them before re-validating with --restart.")
         {
@@ -247,7 +247,7 @@ internal static class ConstraintsVerbs
         };
         var lockTimeout = new Option<int>("--lock-timeout")
         {
-            Description = $"Milliseconds to wait for the schema-modification lock, 1..600000 (default {DefaultLockTimeoutMs}); then give up (exit 7).",
+            Description = "Milliseconds to wait for the schema-modification lock, 1..600000; then give up (exit 7).",
             DefaultValueFactory = _ => DefaultLockTimeoutMs,
         };
         var trust = new Command("trust",
@@ -319,7 +319,8 @@ internal static class ConstraintsVerbs
             }
 
             return ExitCodes.Success;
-        }));
+        }), "Trusting runs in one transaction: if it was still running it is rolled back and the constraint stays untrusted " +
+            "('dbmerge constraints list' shows it).");
         return trust;
     }
 

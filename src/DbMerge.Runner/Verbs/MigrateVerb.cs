@@ -29,11 +29,10 @@ internal static class MigrateVerb
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
             var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
             var asJson = parse.GetValue(json);
-            var progress = asJson ? context.Error : context.Out;
             var migrator = new Migrator(new MigratorOptions
             {
                 Layout = layout,
-                Log = line => progress.WriteLine(line),
+                Log = line => context.Error.WriteLine(line),
                 Trace = parse.GetValue(verbose) ? line => context.Error.WriteLine(line) : null,
             });
             var target = CommonOptions.DescribeTarget(connectionString);
@@ -82,7 +81,8 @@ internal static class MigrateVerb
             }
 
             return ExitCodes.Success;
-        });
+        }, "Each migration runs in its own transaction: one that was running is rolled back, the ones before it stay applied; " +
+           "'dbmerge status' shows where it stopped, and 'dbmerge migrate' continues from there.");
         return command;
     }
 }
