@@ -140,7 +140,7 @@ internal static class ConstraintsVerbs
                                 MaxDuration = remaining,
                                 Restart = parse.GetValue(restart),
                             },
-                            new InlineProgress(p => task.Update(p.RowsChecked, Math.Max(p.EstimatedTotalRows, p.RowsChecked),
+                            new InlineProgress(p => task.Update(p.RowsChecked, Math.Max(p.EstimatedTotalRows ?? 0, p.RowsChecked),
                                 $"{p.ViolationCount} violation(s)")),
                             ct).ConfigureAwait(false);
                         var last = outcome.Last;
@@ -163,9 +163,10 @@ internal static class ConstraintsVerbs
                             seconds = Math.Round(outcome.Elapsed.TotalSeconds, 3),
                         });
                     }
-                    catch (DbMergeException ex) when (names.Count > 1 && ex.Error?.Kind is not DbMergeErrorKind.Forbidden)
+                    catch (DbMergeException ex) when (names.Count > 1 && ex.ErrorNumber != ErrorRegistry.ConstraintNotOperator)
                     {
-                        // Validating all: one unsupported constraint must not stop the others.
+                        // Validating all: one unsupported or unreadable constraint (51402, 51411-51413, ...) must not stop the
+                        // others; not being an operator (51404) would refuse every one, so it stops the run.
                         refused = true;
                         task.Complete($"skipped: error {ex.ErrorNumber}");
                         context.Error.WriteLine($"dbmerge: error {ex.ErrorNumber}: {ex.Message}");
@@ -284,7 +285,7 @@ internal static class ConstraintsVerbs
             if (state is not null)
             {
                 context.Error.WriteLine(
-                    $"{state.QualifiedName} on {state.SchemaName}.{state.TableName} (~{state.EstimatedTotalRows:N0} rows): validation {state.Describe()}.");
+                    $"{state.QualifiedName} on {state.SchemaName}.{state.TableName} ({(state.EstimatedTotalRows is { } rows ? $"~{rows:N0}" : "unknown number of")} rows): validation {state.Describe()}.");
                 context.Error.WriteLine(warning);
                 // Refusals (violations remain, never validated) come from the procedure (51405/51406): no point asking first.
                 var refusable = state.State != ConstraintValidationState.Done || state.RecordedViolations > 0;
