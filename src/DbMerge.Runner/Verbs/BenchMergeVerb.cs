@@ -38,7 +38,7 @@ internal static class BenchMergeVerb
             await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
             {
                 ServerConnectionString = server,
-                Layout = RepositoryLayout.Discover(),
+                Layout = CliRepository.Resolve(context, null),
                 Prefix = "DbMergeBench",
                 Log = context.Error.WriteLine,
                 Trace = context.Verbose ? context.Error.WriteLine : null,

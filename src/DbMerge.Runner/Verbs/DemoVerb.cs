@@ -81,7 +81,7 @@ internal static class DemoVerb
         await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
         {
             ServerConnectionString = server,
-            Layout = RepositoryLayout.Discover(),
+            Layout = CliRepository.Resolve(context, null),
             Prefix = "DbMergeDemo",
             Keep = keep,
             Log = context.Error.WriteLine,

@@ -27,7 +27,7 @@ internal static class MigrateVerb
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             var asJson = parse.GetValue(json);
             var migrator = new Migrator(new MigratorOptions
             {

@@ -39,7 +39,7 @@ internal static class SchemaVerb
                 throw new CliException(ExitCodes.Usage, "schema: pass exactly one of --dacpac FILE or --script FILE.");
             }
 
-            var layout = ValidateVerb.ResolveRepository(parseResult.GetValue(repo));
+            var layout = ValidateVerb.ResolveRepository(context, parseResult.GetValue(repo));
             try
             {
                 string kind, written;

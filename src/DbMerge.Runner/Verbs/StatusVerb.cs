@@ -30,7 +30,7 @@ internal static class StatusVerb
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             var status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
             var target = CommonOptions.DescribeTarget(connectionString);
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
