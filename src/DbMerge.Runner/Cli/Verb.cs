@@ -79,10 +79,16 @@ public static class Verb
         {
             return await work.ConfigureAwait(false);
         }
+        catch (CliException ex) when (cancellationToken.IsCancellationRequested && ex.ExitCode == ExitCodes.NotConfirmed)
+        {
+            // The verb stopped by itself and says where (migrate: between two scripts).
+            context.Error.WriteLine($"dbmerge: {ex.Message}");
+            return ExitCodes.NotConfirmed;
+        }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            // Whatever the cancelled work threw (OperationCanceledException, SqlClient's "Operation cancelled by user",
-            // a wrapped deployment failure), the cause is the Ctrl+C.
+            // Whatever else the cancelled work threw (OperationCanceledException, SqlClient's "Operation cancelled by
+            // user", a wrapped deployment failure), the cause is the Ctrl+C.
             context.Error.WriteLine(CancelledLine(verb, onCancel, "it stopped"));
             return ExitCodes.NotConfirmed;
         }

@@ -13,7 +13,7 @@ public static class VerbExamples
         ["validate"] = "dbmerge validate",
         ["schema"] = "dbmerge schema --dacpac artifacts/DbMerge.dacpac",
         ["script"] = "dbmerge script --output deploy.sql",
-        ["migrate"] = "dbmerge migrate --connection \"$DBMERGE_CONNECTION\"",
+        ["migrate"] = "dbmerge migrate --connection \"$DBMERGE_CONNECTION\" --object-lock-timeout 2000",
         ["status"] = "dbmerge status --strict",
         ["constraints list"] = "dbmerge constraints list",
         ["constraints validate"] = $"dbmerge constraints validate --constraint {Constraint} --max-seconds 600",
@@ -30,7 +30,7 @@ public static class VerbExamples
         ["invitations revoke"] = "dbmerge invitations revoke --invitation 1001 --actor 7",
         ["demo"] = "dbmerge demo --connection \"$DBMERGE_CONNECTION\"",
         ["bench merge"] = "dbmerge bench merge --rows 500000",
-        ["bench move"] = "dbmerge bench move --nodes 100000 --connection \"$DBMERGE_CONNECTION\"",
+        ["bench move"] = "dbmerge bench move --connection \"$DBMERGE_CONNECTION\"",
     };
 
     /// <summary>The example of the verb at <paramref name="path"/> ("users merge"), or null.</summary>
