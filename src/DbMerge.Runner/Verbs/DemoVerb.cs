@@ -73,7 +73,7 @@ internal static class DemoVerb
                     await container.DisposeAsync();
                 }
             }
-        });
+        }, BenchMoveVerb.ScratchDatabaseStops);
 
         return command;
     }
@@ -83,16 +83,17 @@ internal static class DemoVerb
         await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
         {
             ServerConnectionString = server,
-            Layout = RepositoryLayout.Discover(),
+            Layout = CliRepository.Resolve(context, null),
             Prefix = "DbMergeDemo",
             Keep = keep,
             Log = context.Error.WriteLine,
+            Trace = context.Verbose ? context.Error.WriteLine : null,
         }, cancellationToken);
 
         var seed = await scratch.RunScenarioAsync(Scenario, cancellationToken);
         var sourceId = seed.Get<int>("SourceUserId");
         var targetId = seed.Get<int>("TargetUserId");
-        var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
+        var client = CommonOptions.Client(context, scratch.ConnectionString);
         var source = await client.ResolveUserAsync(sourceId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         var target = await client.ResolveUserAsync(targetId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         context.Error.WriteLine($"Seeded two accounts of one person: {DbMergeClient.Describe(source)} and {DbMergeClient.Describe(target)}, " +

@@ -33,7 +33,7 @@ internal static class StatusVerb
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             DeploymentStatus status;
             var watch = System.Diagnostics.Stopwatch.StartNew();
             try
