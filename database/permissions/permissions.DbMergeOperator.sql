@@ -17,3 +17,7 @@ GRANT EXECUTE ON OBJECT::dbmerge.Constraint_ValidateBatch TO DbMergeOperator;
 GO
 GRANT EXECUTE ON OBJECT::dbmerge.Constraint_Trust TO DbMergeOperator;
 GO
+GRANT EXECUTE ON TYPE::dbmerge.ReconciliationImportRowList TO DbMergeOperator;
+GO
+GRANT EXECUTE ON TYPE::dbmerge.OutboxIdList TO DbMergeOperator;
+GO

@@ -127,12 +127,21 @@ public sealed class OwnTransactionGuardRule : IHouseRule
         return defects;
     }
 
-    /// <summary><c>@@TRANCOUNT &gt; 0</c>, <c>@@TRANCOUNT &lt;&gt; 0</c>, <c>@@TRANCOUNT != 0</c> or <c>0 &lt; @@TRANCOUNT</c> (parentheses allowed).</summary>
+    /// <summary>
+    /// <c>@@TRANCOUNT &gt; 0</c>, <c>@@TRANCOUNT &lt;&gt; 0</c>, <c>@@TRANCOUNT != 0</c> or <c>0 &lt; @@TRANCOUNT</c> (parentheses allowed),
+    /// alone or OR-ed with more refusals (COORDINATION.md convention 1: <c>IF @@TRANCOUNT &gt; 0 OR (@@OPTIONS &amp; 2) = 2</c>
+    /// also refuses IMPLICIT_TRANSACTIONS ON; an OR only widens the refusal).
+    /// </summary>
     private static bool IsOpenTransactionTest(BooleanExpression predicate)
     {
         while (predicate is BooleanParenthesisExpression parenthesis)
         {
             predicate = parenthesis.Expression;
+        }
+
+        if (predicate is BooleanBinaryExpression { BinaryExpressionType: BooleanBinaryExpressionType.Or } or)
+        {
+            return IsOpenTransactionTest(or.FirstExpression) || IsOpenTransactionTest(or.SecondExpression);
         }
 
         if (predicate is not BooleanComparisonExpression comparison)

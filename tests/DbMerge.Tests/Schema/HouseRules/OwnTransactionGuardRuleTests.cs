@@ -139,6 +139,22 @@ public sealed class OwnTransactionGuardRuleTests
     }
 
     [Fact]
+    public void The_guard_may_also_refuse_implicit_transactions_with_an_OR_as_the_coordination_convention_writes_it()
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0", "IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", StringComparison.Ordinal);
+        AssertClean(Check(Procedure(prologue: CleanPrologue + "\n" + guard)));
+    }
+
+    [Fact]
+    public void An_OR_of_tests_none_of_which_is_the_open_transaction_test_is_not_a_guard()
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0", "IF @Id IS NULL OR (@@OPTIONS & 2) = 2", StringComparison.Ordinal);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        AssertSingle(Check(text), RuleId, text, "BEGIN TRANSACTION;");
+    }
+
+    [Fact]
     public void A_procedure_without_BEGIN_TRANSACTION_needs_no_guard()
     {
         AssertClean(Check(Procedure(work: WorkWithoutTransaction)));
@@ -183,7 +199,9 @@ public sealed class OwnTransactionGuardRuleTests
         Assert.Equal(
             [
                 "api.Document_Create", "api.Document_Move", "api.Invitation_Accept", "api.Invitation_Create", "api.Invitation_Decline",
-                "api.Invitation_Revoke", "api.User_Merge", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
+                "api.Invitation_Revoke", "api.Reconciliation_Confirm", "api.Reconciliation_ImportBatch", "api.Reconciliation_ImportBegin",
+                "api.Reconciliation_ImportFinish", "api.User_Merge", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
+                "dbmerge.Reconciliation_ProcessOne",
             ],
             owning);
         AssertClean(new OwnTransactionGuardRule().Check(context).ToList());
