@@ -4,10 +4,10 @@ GO
 /*
   api.Reconciliation_Claim
   Purpose:      a processor claims the next request to merge: the ready request with the lowest id
-                (ready -> processing), or, when @RetryErrorsBefore is given and no ready request is left, the
-                lowest error request whose error was recorded before that time (error -> processing: a retry
-                after its cause was fixed; each error is retried at most once per run, because the run passes
-                its own start time). The claim commits at once with a new ClaimId, ClaimedAt, ClaimedBy and
+                (ready -> processing), or, with @RetryErrors = 1 and no ready request left, the lowest error
+                request whose error was recorded before @RetryErrorsBefore (error -> processing: a retry after
+                its cause was fixed). A run passes the ServerNow of its first claim as @RetryErrorsBefore of the
+                next ones (NULL means now), so each error is retried at most once per run, by the server's clock. The claim commits at once with a new ClaimId, ClaimedAt, ClaimedBy and
                 Attempts + 1, so the merge that follows (api.Reconciliation_Process) runs with no lock on the
                 request row: the merge takes its own locks in the documented order, and a processor that dies
                 leaves a visible processing row instead of a blocked one. Two processors never claim the same
@@ -26,12 +26,15 @@ GO
                 uncommitted, and api.Reconciliation_Process refuses to run in one (51501).
   Result set:   one row: RequestId int NULL (NULL: nothing to claim), ClaimId uniqueidentifier NULL,
                 SourceId nvarchar(100), ActiveEmail nvarchar(254), InactiveEmail nvarchar(254), ActiveUserId int,
-                InactiveUserId int, Attempts int, IsRetry bit, ExpiredCount int, AbandonedCount int
+                InactiveUserId int, Attempts int, IsRetry bit (the other columns NULL when nothing was claimed),
+                ExpiredCount int, AbandonedCount int, ServerNow datetime2(3)
   Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
                 51507 the setting reconciliation.claim_timeout_minutes is missing or invalid (1..1440)
-  Example:      EXEC api.Reconciliation_Claim @RetryErrorsBefore = NULL, @ClaimedBy = N'ops@host';
+                51524 @RetryErrors is NULL
+  Example:      EXEC api.Reconciliation_Claim @RetryErrors = 0, @RetryErrorsBefore = NULL, @ClaimedBy = N'ops@host';
 */
 CREATE OR ALTER PROCEDURE api.Reconciliation_Claim
+    @RetryErrors       bit           = 0,
     @RetryErrorsBefore datetime2(3)  = NULL,
     @ClaimedBy         nvarchar(128) = NULL
 AS
@@ -65,6 +68,12 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Reconciliation_Claim: %s is not a member of DbMergeOperator or db_owner; processing reconciliation requests is operator-only.', USER_NAME());
             THROW 51500, @Message, 1;
+        END;
+
+        IF @RetryErrors IS NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Reconciliation_Claim: @RetryErrors must be 0 or 1 (got NULL).');
+            THROW 51524, @Message, 1;
         END;
 
         SELECT @TimeoutText = s.Value FROM dbmerge.Setting AS s WHERE s.Name = 'reconciliation.claim_timeout_minutes';
@@ -113,14 +122,14 @@ BEGIN
                inserted.ActiveUserId, inserted.InactiveUserId, inserted.Attempts, 0
         INTO @Claimed (RequestId, ClaimId, SourceId, ActiveEmail, InactiveEmail, ActiveUserId, InactiveUserId, Attempts, IsRetry);
 
-        IF @@ROWCOUNT = 0 AND @RetryErrorsBefore IS NOT NULL
+        IF @@ROWCOUNT = 0 AND @RetryErrors = 1
         BEGIN
             WITH NextError AS
             (
                 SELECT TOP (1) r.RequestId, r.SourceId, r.ActiveEmail, r.InactiveEmail, r.ActiveUserId, r.InactiveUserId,
                        r.Status, r.PreviousStatus, r.StatusChangedAt, r.ClaimId, r.ClaimedAt, r.ClaimedBy, r.Attempts
                 FROM dbmerge.ReconciliationRequest AS r WITH (READPAST, UPDLOCK, ROWLOCK)
-                WHERE r.Status = 'error' AND r.StatusChangedAt < @RetryErrorsBefore
+                WHERE r.Status = 'error' AND r.StatusChangedAt < COALESCE(@RetryErrorsBefore, @Now)
                 ORDER BY r.RequestId
             )
             UPDATE NextError
@@ -133,7 +142,7 @@ BEGIN
 
         /* ---- result: always one row ------------------------------------------------------------------ */
         SELECT c.RequestId, c.ClaimId, c.SourceId, c.ActiveEmail, c.InactiveEmail, c.ActiveUserId, c.InactiveUserId,
-               c.Attempts, c.IsRetry, @ExpiredCount AS ExpiredCount, @AbandonedCount AS AbandonedCount
+               c.Attempts, c.IsRetry, @ExpiredCount AS ExpiredCount, @AbandonedCount AS AbandonedCount, @Now AS ServerNow
         FROM (VALUES (1)) AS one (n)
         LEFT JOIN @Claimed AS c ON 1 = 1;
     END TRY

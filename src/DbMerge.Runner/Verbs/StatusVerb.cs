@@ -1,6 +1,8 @@
 using System.CommandLine;
+using DbMerge.Client;
 using DbMerge.Deployment;
 using DbMerge.Runner.Cli;
+using Microsoft.Data.SqlClient;
 
 namespace DbMerge.Runner.Verbs;
 
@@ -9,7 +11,8 @@ namespace DbMerge.Runner.Verbs;
 /// migrations whose file changed, and untrusted constraints (read-only). Exit codes: 0 up to date (untrusted
 /// constraints are listed but are expected between a NOCHECK migration and <c>dbmerge constraints validate</c>);
 /// 1 migrations pending, or the journal holds migrations this repository lacks, or (with --strict) a constraint is
-/// untrusted; 5 an applied migration changed; 3 no server.
+/// untrusted; 5 an applied migration changed; 3 no server. Also lists the settings of dbmerge.Setting (api.Setting_List),
+/// or says that the database has none yet.
 /// </summary>
 internal static class StatusVerb
 {
@@ -34,6 +37,7 @@ internal static class StatusVerb
             var status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
             var target = CommonOptions.DescribeTarget(connectionString);
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
+            var settings = await ReadSettingsAsync(connectionString, cancellationToken);
 
             if (parse.GetValue(json))
             {
@@ -47,6 +51,7 @@ internal static class StatusVerb
                     checksumMismatches = status.ChecksumMismatches,
                     appliedNotInRepository = status.AppliedNotInRepository,
                     untrustedConstraints = status.UntrustedConstraints,
+                    settings,
                 });
                 return exitCode;
             }
@@ -76,6 +81,14 @@ internal static class StatusVerb
                 output.WriteLine($"  untrusted {c.Type,-11} {c.Schema}.{c.Table}.{c.Constraint}{(c.IsDisabled ? " (DISABLED: new writes are not checked either)" : string.Empty)}");
             }
 
+            output.WriteLine(settings is null
+                ? "Settings: none (dbmerge.Setting is created by migration 0070)."
+                : $"{settings.Count} setting(s) (change with 'dbmerge settings set'):");
+            foreach (var setting in settings ?? [])
+            {
+                output.WriteLine($"  setting   {setting.Name} = {setting.Value}");
+            }
+
             if (status.ChecksumMismatches.Count > 0)
             {
                 context.Error.WriteLine($"dbmerge: applied migration(s) changed: {string.Join(", ", status.ChecksumMismatches.Select(m => m.ScriptName))}. {MigrationChecksums.AppendOnlyAdvice}");
@@ -84,6 +97,19 @@ internal static class StatusVerb
             return exitCode;
         });
         return command;
+    }
+
+    /// <summary>The settings, or null when the database predates them (api.Setting_List does not exist yet).</summary>
+    private static async Task<IReadOnlyList<DbMergeSetting>?> ReadSettingsAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString }).ListSettingsAsync(cancellationToken);
+        }
+        catch (SqlException ex) when (ex.Number is 2812 or 208)
+        {
+            return null;
+        }
     }
 
     internal static int ExitCodeFor(DeploymentStatus status, bool strict) =>
