@@ -48,10 +48,6 @@ public sealed record DocumentTreeNode(
     string Title,
     string Accesses);
 
-/// <summary>Synthetic data written by <see cref="DbMergeClient.SeedMoveBenchmarkAsync"/>.</summary>
-/// <param name="Documents">Documents in the subtree to move (each with one direct access).</param>
-public sealed record MoveBenchmarkTree(int UserId, int SourceRootId, int TargetRootId, int SubtreeRootId, int Documents);
-
 public sealed partial class DbMergeClient
 {
     public const string DocumentCreateProcedure = "api.Document_Create";
@@ -63,7 +59,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Creates a document as the last child of <paramref name="parentDocumentId"/> (null: a new root owned by the
-    /// creator). Errors 51207–51214 (see the error registry; 51214: called inside an open transaction).
+    /// creator). Errors 51207–51214 (see the error registry; 51214: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
     /// </summary>
     public Task<DocumentCreated> CreateDocumentAsync(
         int? parentDocumentId,
@@ -96,7 +92,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Moves a document and its subtree. <paramref name="actorUserId"/> null is a system move and requires the
-    /// connection's user to be a member of DbMergeOperator (51205). Errors 51200–51207, 51210, 51212, 51213, 51214 (called inside an open transaction).
+    /// connection's user to be a member of DbMergeOperator (51205). Errors 51200–51207, 51210, 51212, 51213, 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
     /// </summary>
     public Task<DocumentMoved> MoveDocumentAsync(
         int documentId,
@@ -161,70 +157,6 @@ public sealed partial class DbMergeClient
             },
             timeout,
             cancellationToken);
-
-    /// <summary>
-    /// Benchmark only (<c>dbmerge bench move</c>): writes a bench user, two new roots owned by it (through
-    /// api.Document_Create) and, under the first root, a subtree of <paramref name="nodes"/> documents (its root, about
-    /// sqrt(n) children, their children) each with one direct 'editor' access. Data is left in place.
-    /// </summary>
-    public async Task<MoveBenchmarkTree> SeedMoveBenchmarkAsync(int nodes, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(nodes, 1);
-        const string sql = """
-            SET NOCOUNT, XACT_ABORT ON;
-            DECLARE @UserId int, @SourceRoot int, @TargetRoot int, @Moved int, @MovedPath varchar(252), @Fan bigint;
-            DECLARE @NewUser TABLE (UserId int NOT NULL);
-            INSERT INTO app.[User] (Email, DisplayName)
-            OUTPUT inserted.UserId INTO @NewUser (UserId)
-            VALUES (CONCAT(N'bench-move-', NEWID(), N'@example.invalid'), N'bench move');
-            SELECT @UserId = nu.UserId FROM @NewUser AS nu;
-            EXEC api.Document_Create @ParentDocumentId = NULL, @Title = N'bench move source', @CreatorUserId = @UserId, @DocumentId = @SourceRoot OUTPUT;
-            EXEC api.Document_Create @ParentDocumentId = NULL, @Title = N'bench move target', @CreatorUserId = @UserId, @DocumentId = @TargetRoot OUTPUT;
-            EXEC api.Document_Create @ParentDocumentId = @SourceRoot, @Title = N'bench move subtree', @CreatorUserId = @UserId, @DocumentId = @Moved OUTPUT;
-            SELECT @MovedPath = d.Path FROM app.Document AS d WHERE d.DocumentId = @Moved;
-            SET @Fan = CEILING(SQRT(CONVERT(float, CASE WHEN @Nodes > 1 THEN @Nodes - 1 ELSE 1 END)));
-            BEGIN TRANSACTION;
-            WITH Numbers AS
-            (
-                SELECT TOP (@Nodes - 1) ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) - 1 AS N
-                FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b CROSS JOIN sys.all_objects AS c
-            )
-            INSERT INTO app.Document (Path, Title, CreatorUserId)
-            SELECT @MovedPath + s1.Step + CASE WHEN n.N % (@Fan + 1) = 0 THEN '' ELSE s2.Step END,
-                   CONCAT(N'bench ', n.N), @UserId
-            FROM Numbers AS n
-            CROSS APPLY dbmerge.Path_Step(n.N / (@Fan + 1) + 1) AS s1
-            CROSS APPLY dbmerge.Path_Step(n.N % (@Fan + 1)) AS s2;
-            INSERT INTO app.DocumentAccess (DocumentId, UserId, Role)
-            SELECT d.DocumentId, @UserId, 'editor'
-            FROM app.Document AS d
-            WHERE d.Path >= @MovedPath AND d.Path < @MovedPath + '[';
-            COMMIT TRANSACTION;
-            SELECT @UserId AS UserId, @SourceRoot AS SourceRootId, @TargetRoot AS TargetRootId, @Moved AS SubtreeRootId,
-                   (SELECT COUNT(*) FROM app.Document AS d WHERE d.Path >= @MovedPath AND d.Path < @MovedPath + '[') AS Documents;
-            """;
-        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new SqlCommand(sql, connection)
-        {
-            CommandTimeout = (int)Math.Ceiling((timeout ?? TimeSpan.FromMinutes(30)).TotalSeconds),
-        };
-        command.Parameters.Add(new SqlParameter("@Nodes", SqlDbType.BigInt) { Value = nodes });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        // Skip the result sets of api.Document_Create up to the seed's own (the last one).
-        MoveBenchmarkTree? tree = null;
-        do
-        {
-            if (reader.FieldCount > 0 && reader.GetName(0) == "UserId" && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                tree = new MoveBenchmarkTree(
-                    reader.Get<int>("UserId"), reader.Get<int>("SourceRootId"), reader.Get<int>("TargetRootId"),
-                    reader.Get<int>("SubtreeRootId"), reader.Get<int>("Documents"));
-            }
-        }
-        while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
-
-        return tree ?? throw new InvalidOperationException("The move benchmark seed returned no summary row.");
-    }
 
     private static async Task ReadDocumentRowAsync(SqlDataReader reader, string procedure, CancellationToken cancellationToken)
     {

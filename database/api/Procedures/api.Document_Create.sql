@@ -16,8 +16,9 @@ GO
         re-read after locking; if a concurrent move put it in another tree meanwhile, 51213 (retry).
     The last sibling is found by one seek at the end of the parent's range on UQ_app_Document_Path
     (descendants of P are exactly the paths in [P, P + '[') under the binary collation, '[' > 'Z').
-  Transaction: OWNS its transaction. Called inside an open transaction it refuses (51214) before anything else,
-    without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
+  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
+    refuses (51214) before anything else, without touching the caller's transaction (XACT_ABORT is switched off
+    for that refusal only).
   Result set (one row):
     DocumentId int, Path varchar(252), Depth smallint, ParentDocumentId int (NULL for a root)
   Errors:
@@ -29,7 +30,8 @@ GO
     51211  the title is missing, blank or longer than 255 characters
     51212  @LockTimeout is missing or below -1
     51213  the parent moved to another tree while waiting for the lock (safe to retry)
-    51214  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
+    51214  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
+           IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
   Example:
     DECLARE @Id int;
     EXEC api.Document_Create @ParentDocumentId = 1001, @Title = N'Minutes', @CreatorUserId = 42, @DocumentId = @Id OUTPUT;
@@ -44,13 +46,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Document_Create: called inside an open transaction (@@TRANCOUNT %d, parent %s, creator %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Document_Create: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, parent %s, creator %s); it owns its transaction and refused without touching yours: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @ParentDocumentId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @CreatorUserId), N'NULL'));
         THROW 51214, @OpenMessage, 1;
     END;

@@ -57,8 +57,8 @@ GO
       paths are re-read after locking; if either now lies in another tree (or the root level became involved),
       51213 is raised (nothing changed; retry).
   Transaction: OWNS its transaction; parameters are validated before BEGIN TRANSACTION. Called inside an open
-    transaction it refuses (51214) before anything else, without touching the caller's transaction (XACT_ABORT is
-    switched off for that refusal only).
+    transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51214) before anything else, without touching the
+    caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     DocumentId int, OldParentId int NULL, NewParentId int NULL (NULL = root level), ScopeChanged bit,
     AccessesDeleted int, InvitationsDeleted int, OwnersRestored int,
@@ -76,7 +76,8 @@ GO
     51210  an applock could not be acquired within @LockTimeout ms (safe to retry)
     51212  @DocumentId, @TargetDocumentId or a valid @LockTimeout is missing
     51213  the document or the target moved to another tree while waiting for the lock (safe to retry)
-    51214  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
+    51214  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
+           IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
   Example:
     EXEC api.Document_Move @DocumentId = 1004, @TargetDocumentId = 1002, @Position = 'left', @ActorUserId = 42;
 */
@@ -90,13 +91,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Document_Move: called inside an open transaction (@@TRANCOUNT %d, document %s, target %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Document_Move: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, document %s, target %s); it owns its transaction and refused without touching yours: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @DocumentId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetDocumentId), N'NULL'));
         THROW 51214, @OpenMessage, 1;
     END;

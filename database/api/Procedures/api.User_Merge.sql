@@ -9,8 +9,9 @@ GO
                 validates, owns the transaction, commits (or rolls back for a dry run) and records the run.
                 Every run gets a dbmerge.MergeRun row: committed (written in the transaction, with the journal),
                 dry-run (after the rollback, same summary), refused (a 51xxx refusal) or failed (other errors).
-  Transaction:  OWNS its transaction. Called inside an open transaction it refuses (51109) without touching the
-                caller's transaction (XACT_ABORT is switched on only after that check).
+  Transaction:  OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
+                refuses (51109) before anything else, without touching the caller's transaction (XACT_ABORT is
+                switched off for that refusal only).
   Result set:   one row per merge policy, ordered by the policy's ApplyOrder:
                 MergeRunId bigint, SchemaName sysname, TableName sysname, ColumnName sysname, Policy varchar(20),
                 Moved int, Merged int, Deleted int, Conflicts int
@@ -25,7 +26,7 @@ GO
                 51106 refused collision: both enrollments of a course hold a final qualification
                 51107 residual rows still reference the source before commit
                 51108 a user lock could not be acquired within @LockTimeoutMs
-                51109 called inside an open transaction
+                51109 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51110 a parameter is missing or out of range (@Reason blank or too long, @LockTimeoutMs, …)
   Example:      DECLARE @RunId bigint;
                 EXEC api.User_Merge @SourceUserId = 42, @TargetUserId = 7, @Reason = N'duplicate account',
@@ -43,13 +44,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called inside an open transaction (@@TRANCOUNT %d, source %s, target %s); it owns its transaction: call it outside one, or call dbmerge.User_MergeCore inside yours.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, source %s, target %s); it owns its transaction: call it outside one, with IMPLICIT_TRANSACTIONS OFF, or call dbmerge.User_MergeCore inside yours.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
         THROW 51109, @OpenMessage, 1;
     END;

@@ -37,6 +37,6 @@ public static partial class ErrorRegistry
         new(51213, "DocumentMovedConcurrently", DocumentMove, DbMergeErrorKind.Conflict,
             "The document, target or parent moved to another tree while waiting for the lock; nothing changed, retry (create, move)."),
         new(51214, "DocumentOpenTransaction", DocumentMove, DbMergeErrorKind.InvalidState,
-            "api.Document_Create or api.Document_Move was called inside an open transaction; it owns its transaction and refused without touching the caller's: call it outside a transaction (create, move)."),
+            "api.Document_Create or api.Document_Move was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF (create, move)."),
     ];
 }

@@ -2,66 +2,76 @@ using System.CommandLine;
 using System.Diagnostics;
 using DbMerge.Client;
 using DbMerge.Runner.Cli;
+using DbMerge.Scenarios;
+using DbMerge.Schema;
 
 namespace DbMerge.Runner.Verbs;
 
 /// <summary>
-/// <c>dbmerge bench move --nodes N</c>: seeds a subtree of N documents (each with a direct access) under a new root
-/// and times one api.Document_Move of it under another new root (cross-tree: set-based path rewrite + scope cleanup).
-/// Writes synthetic data into the target database: point --connection at a scratch database.
+/// <c>dbmerge bench move --nodes N</c>: on a scratch database, seeds a subtree of N documents (each with a direct access)
+/// under a new root (scenario.BenchMove) and times one api.Document_Move of it under another new root (cross-tree:
+/// set-based path rewrite + scope cleanup). The scratch database is DbMerge.Scenarios': this verb holds no SQL.
 /// </summary>
 internal static class BenchMoveVerb
 {
+    /// <summary>The seed procedure (src/DbMerge.Scenarios/Sql/scenario.BenchMove.sql).</summary>
+    internal const string Scenario = "BenchMove";
+
     public static Command Build(CliContext context)
     {
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
-        var yes = CommonOptions.Yes();
-        var nodes = new Option<int>("--nodes") { Description = "Documents in the moved subtree (>= 1).", Required = true };
+        var nodes = new Option<int>("--nodes") { Description = "Documents in the moved subtree, 1..10000000.", Required = true };
         nodes.Validators.Add(result =>
         {
-            // Unparsable values are reported by the parser itself; only a parsed number below 1 is ours to refuse.
-            if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value < 1)
+            // Unparsable values are reported by the parser itself; only a parsed number out of range is ours to refuse.
+            if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is < 1 or > 10_000_000)
             {
-                result.AddError("--nodes must be at least 1.");
+                result.AddError("--nodes must be 1..10000000.");
             }
         });
         var command = new Command("move",
-            "Time moving a subtree of N documents (with accesses) to another tree. Writes synthetic data: use a scratch database.")
+            "Benchmark api.Document_Move: on a scratch database (created, migrated, dropped), move a subtree of N documents (with accesses) to another tree.")
         {
-            connection, json, yes, nodes,
+            connection, json, nodes,
         };
         Verb.SetAction(command, context, async (parse, ct) =>
         {
             var count = parse.GetValue(nodes);
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
-            if (!parse.GetValue(yes) && !context.Confirm($"Write {count} synthetic documents into this database?"))
+            var server = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
+            await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
             {
-                throw new CliException(ExitCodes.NotConfirmed, "Not confirmed: pass --yes to write synthetic benchmark data.");
-            }
+                ServerConnectionString = server,
+                Layout = RepositoryLayout.Discover(),
+                Prefix = "DbMergeBench",
+                Log = context.Error.WriteLine,
+            }, ct);
+            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
 
+            context.Error.WriteLine($"Seeding a subtree of {count:N0} documents…");
             var seedClock = Stopwatch.StartNew();
-            var tree = await client.SeedMoveBenchmarkAsync(count, cancellationToken: ct).ConfigureAwait(false);
+            var tree = await scratch.RunScenarioAsync(Scenario, ct, ("Nodes", (long)count));
             seedClock.Stop();
+            var (userId, subtree, targetRoot) = (tree.Get<int>("UserId"), tree.Get<int>("SubtreeRootId"), tree.Get<int>("TargetRootId"));
 
             var moveClock = Stopwatch.StartNew();
-            var moved = await client.MoveDocumentAsync(tree.SubtreeRootId, tree.TargetRootId, DocumentMovePositions.LastChild, tree.UserId,
+            var moved = await client.MoveDocumentAsync(subtree, targetRoot, DocumentMovePositions.LastChild, userId,
                     timeout: TimeSpan.FromMinutes(30), cancellationToken: ct)
                 .ConfigureAwait(false);
             moveClock.Stop();
 
             var result = new
             {
-                Nodes = tree.Documents,
+                Nodes = tree.Get<int>("Documents"),
                 SeedMs = seedClock.ElapsedMilliseconds,
                 MoveMs = moveClock.ElapsedMilliseconds,
                 DocumentsPerSecond = moveClock.Elapsed.TotalSeconds > 0 ? Math.Round(moved.DocumentsMoved / moveClock.Elapsed.TotalSeconds) : 0,
                 moved.DocumentsMoved,
                 moved.PathsRewritten,
                 moved.AccessesDeleted,
-                tree.SourceRootId,
-                tree.TargetRootId,
-                tree.SubtreeRootId,
+                SourceRootId = tree.Get<int>("SourceRootId"),
+                TargetRootId = targetRoot,
+                SubtreeRootId = subtree,
             };
             if (parse.GetValue(json))
             {
@@ -71,7 +81,7 @@ internal static class BenchMoveVerb
             {
                 context.Out.WriteLine(
                     $"Moved {result.DocumentsMoved} documents ({result.PathsRewritten} paths rewritten) in {result.MoveMs} ms " +
-                    $"({result.DocumentsPerSecond} documents/s); seeding took {result.SeedMs} ms. Subtree {tree.SubtreeRootId}, now under root {tree.TargetRootId}.");
+                    $"({result.DocumentsPerSecond} documents/s); seeding took {result.SeedMs} ms.");
             }
 
             return ExitCodes.Success;

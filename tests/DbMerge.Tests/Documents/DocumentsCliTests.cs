@@ -103,7 +103,8 @@ public sealed class BenchMoveVerbTests
     [InlineData("0")]
     [InlineData("-5")]
     [InlineData("many")]
-    public void Bench_move_refuses_a_node_count_below_one(string nodes)
+    [InlineData("10000001")]
+    public void Bench_move_refuses_a_node_count_outside_1_to_10000000(string nodes)
     {
         var command = BenchMoveVerb.Build(Context());
         Assert.NotEmpty(command.Parse(["--nodes", nodes]).Errors);
@@ -114,6 +115,7 @@ public sealed class BenchMoveVerbTests
     {
         var command = BenchMoveVerb.Build(Context());
         Assert.NotEmpty(command.Parse([]).Errors);
-        Assert.Empty(command.Parse(["--nodes", "100000", "--yes", "--json"]).Errors);
+        Assert.Empty(command.Parse(["--nodes", "100000", "--json"]).Errors);
+        Assert.Empty(command.Parse(["--nodes", "10000000"]).Errors);
     }
 }

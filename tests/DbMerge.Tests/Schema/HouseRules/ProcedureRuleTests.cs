@@ -160,10 +160,10 @@ public sealed class ProcedureRuleTests
         var text = Procedure(
             prologue: CleanPrologue + """
 
-                    IF @@TRANCOUNT > 0
+                    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
                     BEGIN
                         SET XACT_ABORT OFF;
-                        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside a transaction (%d).', @@TRANCOUNT);
+                        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside a transaction or with IMPLICIT_TRANSACTIONS ON (%d).', @@TRANCOUNT);
                         THROW 51001, @OpenMessage, 1;
                     END;
                 """,
