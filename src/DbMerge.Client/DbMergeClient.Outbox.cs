@@ -16,7 +16,8 @@ public sealed partial class DbMergeClient
     /// <summary>The most events one claim, one mark or one list page handles.</summary>
     public const int OutboxMaxBatch = 1000;
 
-    private static readonly SqlMetaData[] OutboxIdMetadata = [new("OutboxId", SqlDbType.BigInt)];
+    /// <summary>The columns of <see cref="OutboxIdListType"/> as sent (an offline test compares them with migration 0072).</summary>
+    internal static readonly SqlMetaData[] OutboxIdMetadata = [new("OutboxId", SqlDbType.BigInt)];
 
     /// <summary>
     /// Claims up to <paramref name="max"/> undispatched events, oldest first (optionally of one type); the claim commits

@@ -26,7 +26,8 @@ public sealed partial class DbMergeClient
     /// <summary>Default time an import step waits for another import's lock.</summary>
     public static readonly TimeSpan DefaultImportLockTimeout = TimeSpan.FromSeconds(10);
 
-    private static readonly SqlMetaData[] ImportRowMetadata =
+    /// <summary>The columns of <see cref="ReconciliationImportRowListType"/> as sent (an offline test compares them with migration 0072).</summary>
+    internal static readonly SqlMetaData[] ImportRowMetadata =
     [
         new("LineNumber", SqlDbType.Int),
         new("PairNumber", SqlDbType.SmallInt),

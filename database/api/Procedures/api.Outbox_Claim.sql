@@ -20,7 +20,8 @@ GO
                 drainers before this one writes anything).
   Result set:   up to @Max rows by OutboxId: OutboxId bigint, EventType varchar(100), DedupeKey nvarchar(200),
                 Payload nvarchar(max) (JSON), CreatedAt datetime2(3), ClaimedAt datetime2(3), Attempts int
-  Errors:       51530 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51530 the caller is not a member of DbMergeOperator or db_owner
                 51531 @Max is not 1..1000, @EventType is blank, or the setting outbox.retry_delay_seconds is invalid
   Example:      EXEC api.Outbox_Claim @Max = 100, @EventType = 'reconciliation.confirm', @ClaimedBy = N'mailer@host';
 */

@@ -15,7 +15,8 @@ GO
   Result set:   at most @Top rows: OutboxId bigint, EventType varchar(100), DedupeKey nvarchar(200),
                 Payload nvarchar(max) (JSON without "secret"), HasSecret bit, CreatedAt datetime2(3),
                 ClaimedAt datetime2(3) NULL, ClaimedBy nvarchar(128) NULL, Attempts int, DispatchedAt datetime2(3) NULL
-  Errors:       51530 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51530 the caller is not a member of DbMergeOperator or db_owner
                 51531 @Top is not 1..1000, @PendingOnly is NULL, or @EventType is given without @PendingOnly = 1
   Example:      EXEC api.Outbox_List @PendingOnly = 1, @EventType = 'reconciliation.confirm', @BeforeOutboxId = NULL, @Top = 50;
 */

@@ -10,7 +10,8 @@ GO
                 1,000 ids per call, joined to the primary key. Operator-only.
   Transaction:  none of its own: one UPDATE, atomic on its own.
   Result set:   one row: Requested int (ids passed), Marked int (events marked now), AlreadyDispatched int
-  Errors:       51530 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51530 the caller is not a member of DbMergeOperator or db_owner
                 51531 more than 1,000 ids
   Example:      DECLARE @Ids dbmerge.OutboxIdList; INSERT INTO @Ids (OutboxId) VALUES (41), (42);
                 EXEC api.Outbox_MarkDispatched @OutboxIds = @Ids;

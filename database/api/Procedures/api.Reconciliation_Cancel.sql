@@ -12,7 +12,8 @@ GO
                 wins, the other sees the changed status.
   Result set:   one row: RequestId int, Status varchar(20) ('cancelled'), PreviousStatus varchar(20),
                 StatusChangedAt datetime2(3), CancelledBy nvarchar(128), CancelReason nvarchar(400) NULL
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51520 no reconciliation request has the id @RequestId
                 51521 the request is not pending-confirmation or ready
                 51524 @Reason is longer than 400 characters

@@ -28,7 +28,8 @@ GO
                 SourceId nvarchar(100), ActiveEmail nvarchar(254), InactiveEmail nvarchar(254), ActiveUserId int,
                 InactiveUserId int, Attempts int, IsRetry bit (the other columns NULL when nothing was claimed),
                 ExpiredCount int, AbandonedCount int, ServerNow datetime2(3)
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51507 the setting reconciliation.claim_timeout_minutes is missing or invalid (1..1440)
                 51524 @RetryErrors is NULL
   Example:      EXEC api.Reconciliation_Claim @RetryErrors = 0, @RetryErrorsBefore = NULL, @ClaimedBy = N'ops@host';

@@ -22,7 +22,8 @@ GO
                 second re-reads the token under the lock and sees it used). No applock, no user row.
   Result set:   one row: RequestId int, Side varchar(8) ('active' | 'inactive'), Status varchar(20)
                 ('pending-confirmation' | 'ready'), ActiveConfirmed bit, InactiveConfirmed bit, BecameReady bit
-  Errors:       51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
+  Errors:
+                51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51510 the token is not valid (missing, malformed, or no token has this hash)
                 51511 the token was already used
                 51512 the token has expired (the request expired before both sides confirmed)

@@ -11,7 +11,8 @@ GO
                 (ImportId, RequestId) INCLUDE (Status). OPTION (RECOMPILE) picks the plan for the given filter.
   Transaction:  none (a single read; it neither begins nor requires one).
   Result set:   seven rows, in the order of the state machine: Status varchar(20), Requests int
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
   Example:      EXEC api.Reconciliation_Counts @ImportId = 3;
 */
 CREATE OR ALTER PROCEDURE api.Reconciliation_Counts

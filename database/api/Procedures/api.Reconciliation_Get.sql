@@ -17,7 +17,8 @@ GO
                 ClaimedBy nvarchar(128) NULL, Attempts int, MergeRunId bigint NULL, ErrorNumber int NULL,
                 ErrorMessage nvarchar(2048) NULL, FinishedAt datetime2(3) NULL, CancelledBy nvarchar(128) NULL,
                 CancelReason nvarchar(400) NULL
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51520 no reconciliation request has the id @RequestId
   Example:      EXEC api.Reconciliation_Get @RequestId = 17;
 */

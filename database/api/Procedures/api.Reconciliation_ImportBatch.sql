@@ -54,7 +54,8 @@ GO
                 Outcome varchar(10) ('created' | 'duplicate' | 'conflict' | 'error'), Reason nvarchar(400) NULL,
                 RequestId int NULL (created: the new request; duplicate/conflict: the existing one),
                 WasRecorded bit (1: the outcome was recorded by an earlier call). Never a token.
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51502 a parameter is missing or out of range (@ImportId without @DryRun, more than 500 rows,
                       LineNumber/PairNumber < 1, a ClientOutcome other than duplicate/conflict/error or an error

@@ -18,7 +18,8 @@ GO
   Result set:   one row: ImportId int, FileName nvarchar(260), FileSha256 binary(32), ImportedBy nvarchar(128),
                 StartedAt datetime2(3), CompletedAt datetime2(3) NULL, TotalRows int, TotalPairs int,
                 CreatedCount int, DuplicateCount int, ConflictCount int, ErrorCount int, IsNew bit
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51502 a parameter is missing or out of range (@FileName 1-260 characters, @FileSha256,
                       @TotalRows/@TotalPairs 0..10000000, @LockTimeoutMs 0..600000)

@@ -12,7 +12,8 @@ GO
   Result set:   one row: ImportId int, FileName nvarchar(260), FileSha256 binary(32), ImportedBy nvarchar(128),
                 StartedAt datetime2(3), CompletedAt datetime2(3), TotalRows int, TotalPairs int, CreatedCount int,
                 DuplicateCount int, ConflictCount int, ErrorCount int, IsNew bit (always 0)
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51502 @ImportId is missing or @LockTimeoutMs is not 0..600000
                 51503 no import has the id @ImportId

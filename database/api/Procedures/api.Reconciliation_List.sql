@@ -15,7 +15,8 @@ GO
                 InactiveUserId int, Status varchar(20), StatusChangedAt datetime2(3), CreatedAt datetime2(3),
                 ExpiresAt datetime2(3), ActiveConfirmedAt datetime2(3) NULL, InactiveConfirmedAt datetime2(3) NULL,
                 Attempts int, MergeRunId bigint NULL, ErrorNumber int NULL, ErrorMessage nvarchar(2048) NULL
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51524 @Status is not a status, @Top is not 1..1000, or @AfterRequestId is negative
   Example:      EXEC api.Reconciliation_List @Status = 'error', @ImportId = NULL, @AfterRequestId = 0, @Top = 100;
 */

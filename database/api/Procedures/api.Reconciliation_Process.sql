@@ -15,7 +15,8 @@ GO
   Result set:   that of dbmerge.Reconciliation_ProcessOne: one row per merge policy: RequestId int,
                 MergeRunId bigint, DryRun bit, Status varchar(20), SchemaName sysname, TableName sysname,
                 ColumnName sysname, Policy varchar(20), Moved int, Merged int, Deleted int, Conflicts int
-  Errors:       51500 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51500 the caller is not a member of DbMergeOperator or db_owner
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51520, 51522, 51523, 51524 and the merge core's 51100-51111: from dbmerge.Reconciliation_ProcessOne
   Example:      EXEC api.Reconciliation_Process @RequestId = 17, @ClaimId = 'C0FFEE00-0000-0000-0000-000000000017',

@@ -13,7 +13,8 @@ GO
   Transaction:  none: one UPDATE (atomic on its own); it neither begins nor requires a transaction.
   Result set:   one row: Name varchar(100), Value nvarchar(2000), Description nvarchar(400),
                 UpdatedAt datetime2(3), UpdatedBy nvarchar(128), PreviousValue nvarchar(2000)
-  Errors:       51540 the caller is not a member of DbMergeOperator or db_owner
+  Errors:
+                51540 the caller is not a member of DbMergeOperator or db_owner
                 51541 no setting has that name (the message lists the names)
                 51542 the value is missing or not allowed for that setting (the message says what is allowed)
   Example:      EXEC api.Setting_Set @Name = 'reconciliation.confirm_url_template',

@@ -36,7 +36,8 @@ GO
                 DryRun bit, Status varchar(20) (done; for a dry run the request's unchanged status),
                 SchemaName sysname, TableName sysname, ColumnName sysname, Policy varchar(20),
                 Moved int, Merged int, Deleted int, Conflicts int (meanings in dbmerge.User_MergeCore).
-  Errors:       51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
+  Errors:
+                51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51520 no reconciliation request has the id @RequestId
                 51522 the request is not claimed by @ClaimId (another processor, the abandoned-claim sweep, or not
                       claimed at all); nothing was merged, or the merge was rolled back
@@ -123,7 +124,7 @@ BEGIN
             THROW 51523, @Message, 1;
         END;
 
-        SET @Reason = FORMATMESSAGE(N'reconciliation request %d', @RequestId);
+        SET @Reason = CONCAT(N'reconciliation request ', @RequestId);
         SET @StartedAt = SYSUTCDATETIME();
         SET @MergeRunId = NEXT VALUE FOR dbmerge.MergeRunSequence;
 
