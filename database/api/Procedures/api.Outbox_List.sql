@@ -41,7 +41,7 @@ BEGIN
         IF @Top IS NULL OR @Top NOT BETWEEN 1 AND 1000 OR @PendingOnly IS NULL OR (@EventType IS NOT NULL AND @PendingOnly = 0)
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Outbox_List: @Top must be 1..1000, @PendingOnly 0 or 1, and @EventType needs @PendingOnly = 1 (top %s, pending %s, type ''%s'').',
-                ISNULL(CONVERT(nvarchar(12), @Top), N'NULL'), ISNULL(CONVERT(nvarchar(1), @PendingOnly), N'NULL'), ISNULL(CONVERT(nvarchar(100), @EventType), N'NULL'));
+                ISNULL(CONVERT(nvarchar(12), @Top), N'NULL'), ISNULL(CONVERT(nvarchar(12), @PendingOnly), N'NULL'), ISNULL(CONVERT(nvarchar(100), @EventType), N'NULL'));
             THROW 51531, @Message, 1;
         END;
 

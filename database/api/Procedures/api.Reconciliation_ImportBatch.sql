@@ -153,7 +153,7 @@ BEGIN
                              OR (r.ClientOutcome <> 'duplicate' AND NULLIF(LTRIM(RTRIM(r.ClientReason)), N'') IS NULL)))
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Reconciliation_ImportBatch: @ImportId is required unless @DryRun = 1, a batch holds at most 500 rows with LineNumber and PairNumber >= 1, ClientOutcome is duplicate, conflict or error (the last two with a ClientReason), @LockTimeoutMs 0..600000 (import %s, dry run %s, %d rows, lock timeout %s).',
-                ISNULL(CONVERT(nvarchar(12), @ImportId), N'NULL'), ISNULL(CONVERT(nvarchar(1), @DryRun), N'NULL'), @RowCount,
+                ISNULL(CONVERT(nvarchar(12), @ImportId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @DryRun), N'NULL'), @RowCount,
                 ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'));
             THROW 51502, @Message, 1;
         END;

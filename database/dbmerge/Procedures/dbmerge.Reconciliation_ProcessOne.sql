@@ -93,7 +93,7 @@ BEGIN
            OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000
         BEGIN
             SET @Message = FORMATMESSAGE(N'dbmerge.Reconciliation_ProcessOne: @RequestId and @DryRun are required, @ClaimId is required for a real run and must be NULL for a dry run, @LockTimeoutMs 0..600000 (request %s, dry run %s, lock timeout %s).',
-                ISNULL(CONVERT(nvarchar(12), @RequestId), N'NULL'), ISNULL(CONVERT(nvarchar(1), @DryRun), N'NULL'),
+                ISNULL(CONVERT(nvarchar(12), @RequestId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @DryRun), N'NULL'),
                 ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'));
             THROW 51524, @Message, 1;
         END;
