@@ -82,7 +82,7 @@ internal static class StatusVerb
             }
 
             output.WriteLine(settings is null
-                ? "Settings: none (dbmerge.Setting is created by migration 0070)."
+                ? "Settings: not available (dbmerge.Setting comes with migration 0070, and the login needs EXECUTE on api.Setting_List)."
                 : $"{settings.Count} setting(s) (change with 'dbmerge settings set'):");
             foreach (var setting in settings ?? [])
             {
@@ -99,14 +99,17 @@ internal static class StatusVerb
         return command;
     }
 
-    /// <summary>The settings, or null when the database predates them (api.Setting_List does not exist yet).</summary>
+    /// <summary>
+    /// The settings, or null when the database predates them (2812: api.Setting_List does not exist yet; 208) or the
+    /// login may not run it (229): status stays a read-only report that works for any login that can read the journal.
+    /// </summary>
     private static async Task<IReadOnlyList<DbMergeSetting>?> ReadSettingsAsync(string connectionString, CancellationToken cancellationToken)
     {
         try
         {
             return await new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString }).ListSettingsAsync(cancellationToken);
         }
-        catch (SqlException ex) when (ex.Number is 2812 or 208)
+        catch (SqlException ex) when (ex.Number is 2812 or 208 or 229)
         {
             return null;
         }
