@@ -24,7 +24,11 @@ public sealed record DocumentCreated(int DocumentId, string Path, short Depth, i
 /// <summary>Result of <c>api.Document_Move</c>.</summary>
 /// <param name="NewParentId">Null when the document is (now) a root.</param>
 /// <param name="DocumentsMoved">Documents in the moved subtree (0 for a no-op).</param>
-/// <param name="PathsRewritten">All rows whose path changed, including renumbered siblings' subtrees.</param>
+/// <param name="SiblingsShifted">Siblings (with their subtrees) shifted one step right to make room at the destination.</param>
+/// <param name="PathsRewritten">Documents whose path changed: the moved subtree and the shifted siblings' subtrees.</param>
+/// <param name="RowsWritten">Row updates of app.Document; equals <paramref name="DocumentsMoved"/> for an appending position.</param>
+/// <param name="MoveSequence">The document's move number (1, 2, …) in the outbox dedupe keys; null for a no-op.</param>
+/// <param name="NoOp">True when nothing was written: the document already was where the position puts it.</param>
 public sealed record DocumentMoved(
     int DocumentId,
     int? OldParentId,
@@ -34,7 +38,10 @@ public sealed record DocumentMoved(
     int InvitationsDeleted,
     int OwnersRestored,
     int DocumentsMoved,
+    int SiblingsShifted,
     int PathsRewritten,
+    int RowsWritten,
+    int? MoveSequence,
     bool NoOp);
 
 /// <summary>One row of <c>api.Document_Tree</c>.</summary>
@@ -59,7 +66,8 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Creates a document as the last child of <paramref name="parentDocumentId"/> (null: a new root owned by the
-    /// creator). Errors 51207–51214 (see the error registry; 51214: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
+    /// creator), after the highest existing sibling step. Errors 51207–51214 (see the error registry; 51210: an applock or row lock not granted
+    /// within <paramref name="lockTimeoutMs"/>; 51214: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
     /// </summary>
     public Task<DocumentCreated> CreateDocumentAsync(
         int? parentDocumentId,
@@ -92,7 +100,10 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Moves a document and its subtree. <paramref name="actorUserId"/> null is a system move and requires the
-    /// connection's user to be a member of DbMergeOperator (51205). Errors 51200–51207, 51210, 51212, 51213, 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON).
+    /// connection's user to be a member of DbMergeOperator (51205). Writes only what must change (the moved subtree, and the siblings
+    /// that shift where the destination needs room); a move that leaves the document where it is returns NoOp and writes nothing.
+    /// Errors 51200–51207, 51210 (an applock or row lock not granted within <paramref name="lockTimeoutMs"/>), 51212, 51213,
+    /// 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON), 51215.
     /// </summary>
     public Task<DocumentMoved> MoveDocumentAsync(
         int documentId,
@@ -124,7 +135,10 @@ public sealed partial class DbMergeClient
                     reader.Get<int>("InvitationsDeleted"),
                     reader.Get<int>("OwnersRestored"),
                     reader.Get<int>("DocumentsMoved"),
+                    reader.Get<int>("SiblingsShifted"),
                     reader.Get<int>("PathsRewritten"),
+                    reader.Get<int>("RowsWritten"),
+                    reader.GetNullable<int>("MoveSequence"),
                     reader.Get<bool>("NoOp"));
             },
             timeout,

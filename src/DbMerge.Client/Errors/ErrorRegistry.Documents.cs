@@ -23,13 +23,13 @@ public static partial class ErrorRegistry
         new(51206, "DocumentMoveIntoOwnSubtree", DocumentMove, DbMergeErrorKind.InvalidArgument,
             "A child position targets the document itself or one of its descendants."),
         new(51207, "DocumentPathTooLong", DocumentMove, DbMergeErrorKind.InvalidState,
-            "The resulting path would exceed 252 characters (depth 36) or a sibling step would overflow 'ZZZZZZZ' (create, move)."),
+            "The resulting path would exceed 252 characters (depth 36) or a sibling step would overflow 'ZZZZZZZ'; checked before anything is written (create, move)."),
         new(51208, "DocumentParentNotFound", DocumentCreate, DbMergeErrorKind.NotFound,
             "The parent document to create under does not exist."),
         new(51209, "DocumentCreatorNotFoundOrInactive", DocumentCreate, DbMergeErrorKind.NotFound,
             "The creator is missing, does not exist or is inactive."),
         new(51210, "DocumentTreeLockTimeout", DocumentMove, DbMergeErrorKind.LockTimeout,
-            "The tree applock (DbMerge.Roots / DbMerge.Tree:<root path>) was not acquired within the lock timeout; nothing changed, retry (create, move)."),
+            "A tree applock (DbMerge.Roots / DbMerge.Tree:<root path>) or a row lock was not granted within the lock timeout; nothing changed, retry (create, move)."),
         new(51211, "DocumentTitleInvalid", DocumentCreate, DbMergeErrorKind.InvalidArgument,
             "The title is missing, blank or longer than 255 characters."),
         new(51212, "DocumentParameterMissing", DocumentMove, DbMergeErrorKind.InvalidArgument,
@@ -38,5 +38,7 @@ public static partial class ErrorRegistry
             "The document, target or parent moved to another tree while waiting for the lock; nothing changed, retry (create, move)."),
         new(51214, "DocumentOpenTransaction", DocumentMove, DbMergeErrorKind.InvalidState,
             "api.Document_Create or api.Document_Move was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF (create, move)."),
+        new(51215, "DocumentPathRewriteMismatch", DocumentMove, DbMergeErrorKind.InvariantViolated,
+            "A path rewrite of a move wrote another number of rows than it planned (a path was written outside api.Document_Create / api.Document_Move meanwhile); rolled back, nothing changed."),
     ];
 }
