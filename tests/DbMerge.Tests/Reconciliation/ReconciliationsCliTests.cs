@@ -163,3 +163,72 @@ public sealed class ReconciliationsCliTests
         }
     }
 }
+
+/// <summary>The text the verbs print for a report (the server part is the integration tests').</summary>
+public sealed class ReconciliationOutputTests
+{
+    private static readonly DbMerge.Runner.Reconciliation.ReconciliationCsvFile File =
+        DbMerge.Runner.Reconciliation.ReconciliationCsv.Parse("accounts.csv", System.Text.Encoding.UTF8.GetBytes(
+            "id,active_email,inactive_email\nA-1,ada@example.org,ada.lovelace@old.example\nA-2,grace@example.org,g.hopper@old.example|bad\n"));
+
+    [Fact]
+    public void The_import_summary_counts_every_outcome_and_lists_the_rejected_rows()
+    {
+        var pairs = File.Pairs.Select(p => new DbMerge.Runner.Reconciliation.ImportedPair(p,
+            p.ClientOutcome ?? (p.LineNumber == 2 ? DbMerge.Client.ReconciliationOutcomes.Created : DbMerge.Client.ReconciliationOutcomes.Conflict),
+            p.ClientReason ?? (p.LineNumber == 2 ? null : "id A-2 was imported with active_email x@example.org (request 9, import 1, line 2)"),
+            p.LineNumber == 2 ? 17 : 9, false)).ToList();
+        var import = new DbMerge.Client.ReconciliationImport(3, "accounts.csv", File.Sha256, "ops", new DateTime(2025, 6, 1), new DateTime(2025, 6, 1),
+            2, 3, 1, 0, 1, 1, true);
+        var report = new DbMerge.Runner.Reconciliation.ReconciliationImportReport(File, import, false, false, false, pairs);
+        var output = new StringWriter();
+
+        DbMerge.Runner.Verbs.ReconciliationsVerbs.WriteImport(output, report);
+
+        var text = output.ToString();
+        Assert.Contains($"Import 3 of accounts.csv (sha256 {Convert.ToHexStringLower(File.Sha256)}): 2 row(s), 3 pair(s), completed.", text, StringComparison.Ordinal);
+        Assert.Matches(@"created\s+1\n", text.Replace("\r", string.Empty, StringComparison.Ordinal));
+        Assert.Matches(@"conflict\s+1\n", text.Replace("\r", string.Empty, StringComparison.Ordinal));
+        Assert.Matches(@"error\s+1\n", text.Replace("\r", string.Empty, StringComparison.Ordinal));
+        Assert.Contains("inactive_email is not a valid e-mail address", text, StringComparison.Ordinal);
+        Assert.Contains("id A-2 was imported with active_email", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_process_summary_has_a_table_of_outcomes_and_one_row_per_request()
+    {
+        var done = new DbMerge.Client.ReconciliationProcessed(17, 42, false, "done",
+            [new DbMerge.Client.MergeTableSummary("app", "DocumentAccess", "UserId", "keep-higher-role", 1, 0, 1, 1)]);
+        var report = new DbMerge.Runner.Reconciliation.ReconciliationProcessReport(false, false, 1, 0,
+        [
+            new DbMerge.Runner.Reconciliation.ProcessedRequest(17, "A-1", "ada@example.org", "ada.lovelace@old.example", false, done, null, null),
+            new DbMerge.Runner.Reconciliation.ProcessedRequest(18, "A-3", "linus@example.org", "linus@old.example", false, null, 51106, "refused: both qualified"),
+        ]);
+        var output = new StringWriter();
+
+        DbMerge.Runner.Verbs.ReconciliationsVerbs.WriteProcess(output, report);
+
+        var text = output.ToString();
+        Assert.Contains("Sweeps: 1 request(s) expired", text, StringComparison.Ordinal);
+        Assert.Contains("ada.lovelace@old.example → ada@example.org", text, StringComparison.Ordinal);
+        Assert.Contains("run 42, 2 row(s) changed", text, StringComparison.Ordinal);
+        Assert.Contains("51106: refused: both qualified", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_demo_reconciliation_summary_says_whether_it_verified()
+    {
+        var verified = new DbMerge.Runner.Verbs.DemoVerb.DemoReconciliation("demo-reconciliation.csv", 2, 4, 4, 2, 0,
+            [new DbMerge.Runner.Verbs.DemoVerb.DemoReconciledRequest(1, "g.hopper@old.example", "grace@example.org", "done", 3, 5, true)], 4, true, []);
+        var failed = verified with { Problems = ["1 request(s) done, not 2"] };
+        var ok = new StringWriter();
+        var bad = new StringWriter();
+
+        DbMerge.Runner.Verbs.DemoVerb.WriteReconciliation(ok, verified);
+        DbMerge.Runner.Verbs.DemoVerb.WriteReconciliation(bad, failed);
+
+        Assert.Contains("verified: every request was confirmed on both sides, merged once and verified.", ok.ToString(), StringComparison.Ordinal);
+        Assert.Contains("NOT verified:", bad.ToString(), StringComparison.Ordinal);
+        Assert.Contains("1 request(s) done, not 2", bad.ToString(), StringComparison.Ordinal);
+    }
+}
