@@ -10,7 +10,7 @@ public static class DbMergeCli
     public static RootCommand Build(CliContext context)
     {
         var root = new RootCommand(
-            "DbMerge: database-first tooling for SQL Server — user merges, document moves, invitations, " +
+            "DbMerge: database-first tooling for SQL Server — user merges, document moves, invitations, collection claims, " +
             "deploy-safe constraints. Connection from --connection or DBMERGE_CONNECTION.");
         foreach (var command in VerbCatalog.All(context))
         {

@@ -47,6 +47,8 @@ public static class AnalysisSuppressions
         new("SR0014", "[api].[Outbox_Claim]", Utc3),
         new("SR0014", "[api].[Outbox_MarkDispatched]", Utc3),
         new("SR0014", "[api].[Setting_Set]", Utc3),
+        new("SR0014", "[dbmerge].[Collection_ClaimCore]", Utc3),
+        new("SR0014", "[api].[Collection_UndoClaim]", Utc3),
 
         // SR0015/SR0006: functions or expressions in predicates.
         new("SR0015", "[api].[User_Find]",

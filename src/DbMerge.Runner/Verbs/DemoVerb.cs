@@ -15,7 +15,8 @@ namespace DbMerge.Runner.Verbs;
 
 /// <summary>
 /// <c>dbmerge demo</c>: the main job end to end on a throw-away database — create, migrate, seed two accounts
-/// of one person (scenario.DemoMerge), dry run, merge, verify; then the reconciliation path (scenario.DemoReconciliation):
+/// of one person (scenario.DemoMerge), dry run, merge, verify, then Ada's login: the session claim of her anonymous
+/// collections (and a repeated login claiming nothing); then the reconciliation path (scenario.DemoReconciliation):
 /// import a two-row CSV, drain the confirmation events as a mailer would, confirm both sides of each request with the
 /// drained tokens, process, verify, drain the done events; drop. The scratch database's lifecycle and the seeds are
 /// DbMerge.Scenarios': this verb holds no SQL.
@@ -29,7 +30,8 @@ internal static class DemoVerb
         var keep = new Option<bool>("--keep") { Description = "Keep the scratch database afterwards (its name is printed)." };
         var command = new Command("demo",
             "Show a user merge end to end on a scratch database: on the server from --connection / DBMERGE_CONNECTION, " +
-            "else on SQL Server started in Docker (Testcontainers). Creates, migrates, seeds, dry-runs, merges, verifies; then imports a two-row " +
+            "else on SQL Server started in Docker (Testcontainers). Creates, migrates, seeds, dry-runs, merges, verifies, " +
+            "claims the anonymous session's collections at login (twice: the repeat claims nothing); then imports a two-row " +
             "reconciliation CSV, drains the confirmation e-mails, confirms both sides with their tokens (never printed), processes and verifies; drops.")
         {
             connection, json, keep,
@@ -109,6 +111,17 @@ internal static class DemoVerb
         var merged = await client.MergeUsersAsync(sourceId, targetId, reason, null, dryRun: false, cancellationToken);
         var verification = await client.VerifyMergeAsync(merged.MergeRunId, cancellationToken);
         var sameAsDryRun = dry.Tables.SequenceEqual(merged.Tables);
+
+        // Ada logs in with her current account: the anonymous collections of her browser session become hers. Her old
+        // account's "Reading list" came with the merge, so the session's "Reading list" is kept as "Reading list (2)".
+        // A repeated login claims nothing.
+        var sessionId = seed.Get<string>("SessionId");
+        var login = await client.ClaimSessionCollectionsAsync(sessionId, targetId, "dbmerge demo: login", cancellationToken: cancellationToken);
+        var repeated = await client.ClaimSessionCollectionsAsync(sessionId, targetId, "dbmerge demo: login again", cancellationToken: cancellationToken);
+        var claimAsExpected = login.ClaimedCount == 2 && login.RenamedCollections.Count == 1 && repeated.ClaimedCount == 0
+                              && repeated.ClaimedByUserId == targetId;
+
+        // The reconciliation path of seeds/000, on two more people with two accounts each.
         var reconciliation = await RunReconciliationAsync(context, scratch, client, cancellationToken);
 
         if (json)
@@ -116,6 +129,7 @@ internal static class DemoVerb
             context.WriteJson(new
             {
                 Database = scratch.Name, Source = source, Target = target, DryRun = dry, Merge = merged, SameAsDryRun = sameAsDryRun, Verification = verification,
+                SessionClaim = login, RepeatedSessionClaim = repeated, SessionClaimAsExpected = claimAsExpected,
                 Reconciliation = reconciliation,
             });
         }
@@ -132,13 +146,30 @@ internal static class DemoVerb
             }
 
             context.Out.WriteLine();
+            context.Out.WriteLine($"Login: user {target.UserId} <{target.Email}> claims the anonymous collections of her browser session (claim {login.ClaimId}):");
+            foreach (var c in login.Collections)
+            {
+                context.Out.WriteLine(c.Renamed
+                    ? $"  {c.CollectionId,6}  {c.Name}  (renamed: she already had '{c.OriginalName}', from her old account)"
+                    : $"  {c.CollectionId,6}  {c.Name}");
+            }
+
+            context.Out.WriteLine(repeated.ClaimedCount == 0
+                ? $"A repeated login claims nothing (the session's collections are user {repeated.ClaimedByUserId}'s)."
+                : $"WARNING: a repeated login claimed {repeated.ClaimedCount} more collection(s).");
+            if (!claimAsExpected)
+            {
+                context.Out.WriteLine("WARNING: the session claim did not claim the two seeded collections with one rename.");
+            }
+
+            context.Out.WriteLine();
             WriteReconciliation(context.Out, reconciliation);
             context.Out.WriteLine(keep
-                ? $"History: dbmerge merges show {merged.MergeRunId} --connection … (database {scratch.Name}, kept)."
+                ? $"History: dbmerge merges show {merged.MergeRunId} --connection … and dbmerge collections claims --user {target.UserId} --connection … (database {scratch.Name}, kept)."
                 : $"Merge run {merged.MergeRunId} in scratch database {scratch.Name} (dropped; --keep keeps it).");
         }
 
-        return verification.Verified && sameAsDryRun && reconciliation.Verified ? ExitCodes.Success : ExitCodes.Findings;
+        return verification.Verified && sameAsDryRun && claimAsExpected && reconciliation.Verified ? ExitCodes.Success : ExitCodes.Findings;
     }
 
     /// <summary>What the reconciliation part of the demo did and whether every step checked out.</summary>
