@@ -26,18 +26,22 @@ internal static class OutboxVerbs
         var type = new Option<string?>("--type") { Description = "Only events of this type (e.g. reconciliation.confirm)." };
         var batchSize = new Option<int>("--batch-size")
         {
-            Description = $"Events per claim, 1..{DbMergeClient.OutboxMaxBatch} (default {OutboxDrainer.DefaultBatchSize}).",
+            Description = $"Events per claim, 1..{DbMergeClient.OutboxMaxBatch}.",
             DefaultValueFactory = _ => OutboxDrainer.DefaultBatchSize,
         };
         var connection = CommonOptions.Connection();
         var verbose = CommonOptions.Verbose();
+        var json = new Option<bool>("--json")
+        {
+            Description = "Write the closing summary to stderr as JSON ({written, marked, stopped}); stdout is JSON lines (one event each) either way.",
+        };
         var command = new Command("drain",
             "Write undispatched events to stdout as JSON lines ({id, type, dedupeKey, createdAt, attempts, payload}) for a mailer, oldest first, " +
             "marking each dispatched only after its line is written and flushed (at-least-once: discard repeats by dedupeKey). Dispatching erases a " +
             "payload's secret (a confirmation token): stdout is the one place a token leaves the database. Several drainers may run at once; an event " +
             "claimed but never marked (a crash) is retried after outbox.retry_delay_seconds. Progress and the summary go to stderr.")
         {
-            max, type, batchSize, connection, verbose,
+            max, type, batchSize, connection, verbose, json,
         };
         Verb.SetAction(command, context, async (parse, ct) =>
         {
@@ -67,7 +71,9 @@ internal static class OutboxVerbs
                         context.Error.WriteLine($"outbox drain: {written:N0} event(s) written");
                     }
                 }, ct).ConfigureAwait(false);
-            context.Error.WriteLine($"dbmerge: {report.Written} event(s) written, {report.Marked} marked dispatched{(report.Stopped ? "; stopped" : string.Empty)}.");
+            context.Error.WriteLine(parse.GetValue(json)
+                ? System.Text.Json.JsonSerializer.Serialize(new { written = report.Written, marked = report.Marked, stopped = report.Stopped }, CliContext.JsonOptions)
+                : $"dbmerge: {report.Written} event(s) written, {report.Marked} marked dispatched{(report.Stopped ? "; stopped" : string.Empty)}.");
             return report.Stopped ? ExitCodes.NotConfirmed : ExitCodes.Success;
         });
         return command;
@@ -78,7 +84,7 @@ internal static class OutboxVerbs
         var pending = new Option<bool>("--pending") { Description = "Only undispatched events." };
         var type = new Option<string?>("--type") { Description = "Only events of this type (needs --pending)." };
         var before = new Option<long?>("--before") { Description = "Start before this event id (the next page: the last id shown)." };
-        var top = new Option<int>("--top") { Description = "At most this many events, 1..1000 (default 50).", DefaultValueFactory = _ => 50 };
+        var top = new Option<int>("--top") { Description = "At most this many events, 1..1000.", DefaultValueFactory = _ => 50 };
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
         var command = new Command("list",

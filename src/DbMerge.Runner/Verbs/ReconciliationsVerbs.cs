@@ -43,7 +43,7 @@ internal static class ReconciliationsVerbs
         };
         var batchSize = new Option<int>("--batch-size")
         {
-            Description = $"Rows per round trip (one table-valued parameter each), 1..{DbMergeClient.ReconciliationImportMaxBatch} (default {ReconciliationImporter.DefaultBatchSize}).",
+            Description = $"Rows per round trip (one table-valued parameter each), 1..{DbMergeClient.ReconciliationImportMaxBatch}.",
             DefaultValueFactory = _ => ReconciliationImporter.DefaultBatchSize,
         };
         var connection = CommonOptions.Connection();
@@ -241,7 +241,7 @@ internal static class ReconciliationsVerbs
         };
         var lockTimeout = new Option<int>("--lock-timeout-ms")
         {
-            Description = "How long each merge waits for another merge holding one of its users (milliseconds, default 10000); a timeout records error 51108 on that request.",
+            Description = "How long each merge waits for another merge holding one of its users (milliseconds); a timeout records error 51108 on that request.",
             DefaultValueFactory = _ => (int)DbMergeClient.DefaultMergeLockTimeout.TotalMilliseconds,
         };
         var connection = CommonOptions.Connection();
@@ -361,8 +361,8 @@ internal static class ReconciliationsVerbs
         var status = new Option<string?>("--status") { Description = "Only requests in this status: " + string.Join(", ", ReconciliationStatuses.All) + "." };
         status.AcceptOnlyFromAmong([.. ReconciliationStatuses.All]);
         var import = new Option<int?>("--import") { Description = "Only the requests of this import (its id, printed by import)." };
-        var after = new Option<int>("--after") { Description = "Start after this request id (the next page: the last id shown). Default 0.", DefaultValueFactory = _ => 0 };
-        var top = new Option<int>("--top") { Description = "At most this many requests, 1..1000 (default 100).", DefaultValueFactory = _ => 100 };
+        var after = new Option<int>("--after") { Description = "Start after this request id (the next page: the last id shown).", DefaultValueFactory = _ => 0 };
+        var top = new Option<int>("--top") { Description = "At most this many requests, 1..1000.", DefaultValueFactory = _ => 100 };
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
         var command = new Command("list", "List reconciliation requests by ascending id (a page at a time), with the number of requests in each status.")
