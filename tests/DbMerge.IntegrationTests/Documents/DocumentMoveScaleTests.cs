@@ -429,14 +429,17 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
             Assert.Equal(4, await hold.ExecuteNonQueryAsync(Ct));
         }
 
-        // When moves that delete accesses and invitations, copy owners, find the last root and shift roots run with a 2 s lock timeout
+        // When moves that delete accesses and invitations, copy owners, find the last root and shift roots run with a 2 s lock timeout.
+        // The promotion is relative to E, not G: the procedure reads its target's row by PK_app_Document (the header says so),
+        // and G's clustered row is the one the other session holds; the last root (G) is found on UQ_app_Document_Path only.
         var crossTree = await MoveAsync(f["B"], f["E"], "last-child", lockTimeoutMs: 2000);
-        var promotion = await MoveAsync(f["D1"], f["G"], "last-sibling", lockTimeoutMs: 2000);
+        var promotion = await MoveAsync(f["D1"], f["E"], "last-sibling", lockTimeoutMs: 2000); // after G (4): root 5
         var rootShift = await MoveAsync(f["E1"], f["A"], "first-sibling", lockTimeoutMs: 2000); // roots A, E shift; G is the break
 
         // Then they completed while the other session still holds its locks (a wait would have been 51210)
         Assert.Equal(1, crossTree.AccessesDeleted);
         Assert.Equal(2, promotion.OwnersRestored);
+        Assert.Equal("0000005", await ScalarAsync<string>("SELECT Path FROM app.Document WHERE DocumentId = @d;", ("@d", f["D1"])));
         Assert.Equal(2, rootShift.SiblingsShifted);
         Assert.Empty(await LockWaitersAsync());
         await transaction.RollbackAsync(Ct);
