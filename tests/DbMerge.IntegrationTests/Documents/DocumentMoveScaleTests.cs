@@ -555,6 +555,7 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
     [Fact]
     public async Task Outbox_dedupe_keys_are_the_document_and_its_move_sequence_and_a_rolled_back_move_takes_no_number()
     {
+        await UseOwnDatabaseAsync(); // plants a trigger on app.Document: never in the class's shared database (COORDINATION §7)
         var f = await GivenTheForestAsync();
 
         // When C moves twice, a third move fails after its writes (rolled back), and a fourth succeeds
