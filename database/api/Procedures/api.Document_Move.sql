@@ -229,6 +229,7 @@ BEGIN
     DECLARE @OpExpected         int;
     DECLARE @OpRows             int;
     DECLARE @Bound              varchar(252);
+    DECLARE @Lower              varchar(253);
     DECLARE @Upper              varchar(253);
     DECLARE @Rows               int;
     DECLARE @PathsRewritten     int = 0;
@@ -790,6 +791,13 @@ BEGIN
 
             IF @OpKind = 'move'
             BEGIN
+                /* Each batch starts just past the previous one (@Bound + '0' is the smallest path above @Bound: '0' is
+                   the lowest step character, and a shorter string compares as if padded with spaces, which sort below
+                   it). Starting again at @OpFrom would re-read, batch after batch, the keys already moved away: they
+                   stay in UQ_app_Document_Path as ghost records until this transaction commits, so a 100,000-document
+                   subtree would step over ~5 million of them (twice per batch), a cost quadratic in the subtree. */
+                SET @Lower = @OpFrom;
+
                 WHILE 1 = 1
                 BEGIN
                     SET @Bound = NULL;
@@ -799,7 +807,7 @@ BEGIN
                     (
                         SELECT TOP (@BatchSize) d.Path
                         FROM app.Document AS d
-                        WHERE d.Path >= @OpFrom AND d.Path < @OpHi
+                        WHERE d.Path >= @Lower AND d.Path < @OpHi
                         ORDER BY d.Path
                     ) AS b;
 
@@ -809,10 +817,11 @@ BEGIN
                        SET Path      = @OpNew + SUBSTRING(d.Path, @OpFromLen + 1, 252),
                            UpdatedAt = @Now
                     FROM app.Document AS d WITH (FORCESEEK)   -- UQ_app_Document_Path range: never a scan on a guessed estimate
-                    WHERE d.Path >= @OpFrom AND d.Path <= @Bound;
+                    WHERE d.Path >= @Lower AND d.Path <= @Bound;
 
                     SET @OpRows += @@ROWCOUNT;
                     IF @OpRows > @OpExpected BREAK;   -- never loops on: the check below reports it
+                    SET @Lower = @Bound + '0';
                 END;
             END
             ELSE

@@ -102,6 +102,40 @@ public sealed class DocumentMoveShapeTests
         });
     }
 
+    /// <summary>The variable a WHERE clause bounds Path from below with (<c>d.Path &gt;= @x</c>), if any.</summary>
+    private static string? LowerBoundOnPath(WhereClause? where) =>
+        where is null
+            ? null
+            : ProcedureRuleSupport.All<BooleanComparisonExpression>(where)
+                .Where(c => c.ComparisonType is BooleanComparisonType.GreaterThanOrEqualTo or BooleanComparisonType.GreaterThan
+                            && c.FirstExpression is ColumnReferenceExpression { MultiPartIdentifier.Identifiers: var ids } && ids[^1].Value == "Path")
+                .Select(c => (c.SecondExpression as VariableReference)?.Name)
+                .FirstOrDefault();
+
+    [Fact]
+    public void Each_batch_of_a_subtree_move_starts_past_the_previous_batch_not_at_the_start_of_the_range()
+    {
+        // The keys a batch moves away stay in UQ_app_Document_Path as ghost records until the transaction commits: a
+        // batch that seeks from the start of the range again re-reads all of them (quadratic in the subtree).
+        var procedure = Procedure(MoveFile);
+        var update = Writes(procedure)
+            .Where(w => w.Target == "app.Document")
+            .Select(w => (UpdateStatement)w.Statement)
+            .Single(u => ProcedureRuleSupport.All<VariableReference>(u.UpdateSpecification.SetClauses[0]).Any(v => v.Name == "@OpNew"));
+        var loop = ProcedureRuleSupport.All<WhileStatement>(procedure)
+            .Where(w => w.FirstTokenIndex < update.FirstTokenIndex && update.LastTokenIndex <= w.LastTokenIndex)
+            .MinBy(w => w.LastTokenIndex - w.FirstTokenIndex)!;
+        var lower = LowerBoundOnPath(update.UpdateSpecification.WhereClause);
+
+        Assert.NotNull(lower);
+        Assert.NotEqual("@OpFrom", lower);
+        var boundary = ProcedureRuleSupport.All<QuerySpecification>(loop)
+            .Single(q => Unwrap(q.TopRowFilter?.Expression) is VariableReference { Name: "@BatchSize" });
+        Assert.Equal(lower, LowerBoundOnPath(boundary.WhereClause));
+        var advanced = ProcedureRuleSupport.All<SetVariableStatement>(loop).Where(v => v.Variable.Name == lower).ToList();
+        Assert.Contains(advanced, v => ProcedureRuleSupport.All<VariableReference>(v.Expression).Any(r => r.Name == "@Bound"));
+    }
+
     [Fact]
     public void Every_delete_of_the_documents_accesses_and_invitations_is_batched()
     {
