@@ -38,6 +38,8 @@ public static class AnalysisSuppressions
         new("SR0014", "[dbmerge].[User_MergeCore]", Utc3),
         new("SR0014", "[dbmerge].[Constraint_Trust]", Utc3),
         new("SR0014", "[dbmerge].[Constraint_ValidateBatch]", Utc3),
+        new("SR0014", "[dbmerge].[Collection_ClaimCore]", Utc3),
+        new("SR0014", "[api].[Collection_UndoClaim]", Utc3),
 
         // SR0015/SR0006: functions or expressions in predicates.
         new("SR0015", "[api].[User_Find]",

@@ -10,8 +10,9 @@ namespace DbMerge.Runner.Verbs;
 
 /// <summary>
 /// <c>dbmerge demo</c>: the main job end to end on a throw-away database — create, migrate, seed two accounts
-/// of one person (scenario.DemoMerge), dry run, merge, verify, drop. The scratch database's lifecycle and the seed
-/// are DbMerge.Scenarios': this verb holds no SQL.
+/// of one person (scenario.DemoMerge), dry run, merge, verify, then Ada's login: the session claim of her anonymous
+/// collections (and a repeated login claiming nothing), drop. The scratch database's lifecycle and the seed are
+/// DbMerge.Scenarios': this verb holds no SQL.
 /// </summary>
 internal static class DemoVerb
 {
@@ -22,7 +23,8 @@ internal static class DemoVerb
         var keep = new Option<bool>("--keep") { Description = "Keep the scratch database afterwards (its name is printed)." };
         var command = new Command("demo",
             "Show a user merge end to end on a scratch database: on the server from --connection / DBMERGE_CONNECTION, " +
-            "else on SQL Server started in Docker (Testcontainers). Creates, migrates, seeds, dry-runs, merges, verifies, drops.")
+            "else on SQL Server started in Docker (Testcontainers). Creates, migrates, seeds, dry-runs, merges, verifies, " +
+            "claims the anonymous session's collections at login (twice: the repeat claims nothing), drops.")
         {
             connection, json, keep,
         };
@@ -71,7 +73,7 @@ internal static class DemoVerb
                     await container.DisposeAsync();
                 }
             }
-        });
+        }, BenchMoveVerb.ScratchDatabaseStops);
 
         return command;
     }
@@ -81,16 +83,17 @@ internal static class DemoVerb
         await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
         {
             ServerConnectionString = server,
-            Layout = RepositoryLayout.Discover(),
+            Layout = CliRepository.Resolve(context, null),
             Prefix = "DbMergeDemo",
             Keep = keep,
             Log = context.Error.WriteLine,
+            Trace = context.Verbose ? context.Error.WriteLine : null,
         }, cancellationToken);
 
         var seed = await scratch.RunScenarioAsync(Scenario, cancellationToken);
         var sourceId = seed.Get<int>("SourceUserId");
         var targetId = seed.Get<int>("TargetUserId");
-        var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
+        var client = CommonOptions.Client(context, scratch.ConnectionString);
         var source = await client.ResolveUserAsync(sourceId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         var target = await client.ResolveUserAsync(targetId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
         context.Error.WriteLine($"Seeded two accounts of one person: {DbMergeClient.Describe(source)} and {DbMergeClient.Describe(target)}, " +
@@ -102,9 +105,22 @@ internal static class DemoVerb
         var verification = await client.VerifyMergeAsync(merged.MergeRunId, cancellationToken);
         var sameAsDryRun = dry.Tables.SequenceEqual(merged.Tables);
 
+        // Ada logs in with her current account: the anonymous collections of her browser session become hers. Her old
+        // account's "Reading list" came with the merge, so the session's "Reading list" is kept as "Reading list (2)".
+        // A repeated login claims nothing.
+        var sessionId = seed.Get<string>("SessionId");
+        var login = await client.ClaimSessionCollectionsAsync(sessionId, targetId, "dbmerge demo: login", cancellationToken: cancellationToken);
+        var repeated = await client.ClaimSessionCollectionsAsync(sessionId, targetId, "dbmerge demo: login again", cancellationToken: cancellationToken);
+        var claimAsExpected = login.ClaimedCount == 2 && login.RenamedCollections.Count == 1 && repeated.ClaimedCount == 0
+                              && repeated.ClaimedByUserId == targetId;
+
         if (json)
         {
-            context.WriteJson(new { Database = scratch.Name, Source = source, Target = target, DryRun = dry, Merge = merged, SameAsDryRun = sameAsDryRun, Verification = verification });
+            context.WriteJson(new
+            {
+                Database = scratch.Name, Source = source, Target = target, DryRun = dry, Merge = merged, SameAsDryRun = sameAsDryRun, Verification = verification,
+                SessionClaim = login, RepeatedSessionClaim = repeated, SessionClaimAsExpected = claimAsExpected,
+            });
         }
         else
         {
@@ -118,12 +134,29 @@ internal static class DemoVerb
                 context.Out.WriteLine($"  - {problem}");
             }
 
+            context.Out.WriteLine();
+            context.Out.WriteLine($"Login: user {target.UserId} <{target.Email}> claims the anonymous collections of her browser session (claim {login.ClaimId}):");
+            foreach (var c in login.Collections)
+            {
+                context.Out.WriteLine(c.Renamed
+                    ? $"  {c.CollectionId,6}  {c.Name}  (renamed: she already had '{c.OriginalName}', from her old account)"
+                    : $"  {c.CollectionId,6}  {c.Name}");
+            }
+
+            context.Out.WriteLine(repeated.ClaimedCount == 0
+                ? $"A repeated login claims nothing (the session's collections are user {repeated.ClaimedByUserId}'s)."
+                : $"WARNING: a repeated login claimed {repeated.ClaimedCount} more collection(s).");
+            if (!claimAsExpected)
+            {
+                context.Out.WriteLine("WARNING: the session claim did not claim the two seeded collections with one rename.");
+            }
+
             context.Out.WriteLine(keep
-                ? $"History: dbmerge merges show {merged.MergeRunId} --connection … (database {scratch.Name}, kept)."
+                ? $"History: dbmerge merges show {merged.MergeRunId} --connection … and dbmerge collections claims --user {target.UserId} --connection … (database {scratch.Name}, kept)."
                 : $"Merge run {merged.MergeRunId} in scratch database {scratch.Name} (dropped; --keep keeps it).");
         }
 
-        return verification.Verified && sameAsDryRun ? ExitCodes.Success : ExitCodes.Findings;
+        return verification.Verified && sameAsDryRun && claimAsExpected ? ExitCodes.Success : ExitCodes.Findings;
     }
 
     /// <summary>The seed procedure (src/DbMerge.Scenarios/Sql/scenario.DemoMerge.sql).</summary>

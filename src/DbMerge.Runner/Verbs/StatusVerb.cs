@@ -6,10 +6,11 @@ namespace DbMerge.Runner.Verbs;
 
 /// <summary>
 /// <c>dbmerge status [--connection …] [--repo DIR] [--json] [--strict]</c>: pending migrations, applied
-/// migrations whose file changed, and untrusted constraints (read-only). Exit codes: 0 up to date (untrusted
-/// constraints are listed but are expected between a NOCHECK migration and <c>dbmerge constraints validate</c>);
-/// 1 migrations pending, or the journal holds migrations this repository lacks, or (with --strict) a constraint is
-/// untrusted; 5 an applied migration changed; 3 no server.
+/// migrations whose file changed, migrations the database has and this repository lacks (the database is newer), and
+/// untrusted constraints (read-only). Exit codes: 0 up to date (untrusted constraints are listed but are expected
+/// between a NOCHECK migration and <c>dbmerge constraints validate</c>); 1 migrations pending, or (with --strict) a
+/// constraint is untrusted; 5 migrate would refuse: an applied migration changed, the database is newer than this
+/// repository, or it is a system database; 3 no server.
 /// </summary>
 internal static class StatusVerb
 {
@@ -22,17 +23,34 @@ internal static class StatusVerb
         {
             Description = "Also exit 1 when a CHECK or FOREIGN KEY constraint is untrusted (not yet validated) or disabled.",
         };
-        var command = new Command("status", "Show pending migrations, checksum mismatches and untrusted constraints of the target database.")
+        var verbose = CommonOptions.Verbose();
+        var command = new Command("status",
+            "Show pending migrations, checksum mismatches, migrations the database has and this repository lacks (a newer database), and untrusted constraints of the target database (read-only).")
         {
-            connection, repo, json, strict,
+            connection, repo, json, strict, verbose,
         };
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
-            var status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
+            DeploymentStatus status;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
+            }
+            catch (SystemDatabaseException ex)
+            {
+                throw new CliException(ExitCodes.DeploymentRefused, ex.Message.Replace("deployment refused, nothing was applied: ", "status: ", StringComparison.Ordinal));
+            }
+
             var target = CommonOptions.DescribeTarget(connectionString);
+            if (parse.GetValue(verbose))
+            {
+                context.Error.WriteLine($"status: read the journal ({status.Applied.Count} row(s)) and the constraints of {target} in {watch.ElapsedMilliseconds} ms");
+            }
+
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
 
             if (parse.GetValue(json))
@@ -41,6 +59,7 @@ internal static class StatusVerb
                 {
                     target,
                     upToDate = status.IsUpToDate,
+                    newerThanRepository = status.IsNewerThanRepository,
                     exitCode,
                     applied = status.Applied,
                     pending = status.Pending,
@@ -68,6 +87,14 @@ internal static class StatusVerb
                 output.WriteLine($"  unknown   {name}: in the journal but not in this repository's migrations/");
             }
 
+            if (status.IsNewerThanRepository)
+            {
+                output.WriteLine(
+                    $"The database is newer than this repository: it holds {status.AppliedNotInRepository.Count} migration(s) this release does not have. " +
+                    "'dbmerge migrate' and the deploy script refuse to deploy this release over it (a downgrade would re-create every " +
+                    "procedure from older code): deploy the release that has them, or a newer one.");
+            }
+
             output.WriteLine(status.UntrustedConstraints.Count == 0
                 ? "Every CHECK and FOREIGN KEY constraint is trusted."
                 : $"{status.UntrustedConstraints.Count} untrusted constraint(s) (existing rows not verified; validate with 'dbmerge constraints validate'):");
@@ -87,7 +114,7 @@ internal static class StatusVerb
     }
 
     internal static int ExitCodeFor(DeploymentStatus status, bool strict) =>
-        status.ChecksumMismatches.Count > 0 ? ExitCodes.DeploymentRefused
-        : status.Pending.Count > 0 || status.AppliedNotInRepository.Count > 0 || (strict && status.UntrustedConstraints.Count > 0) ? ExitCodes.Findings
+        status.ChecksumMismatches.Count > 0 || status.IsNewerThanRepository ? ExitCodes.DeploymentRefused
+        : status.Pending.Count > 0 || (strict && status.UntrustedConstraints.Count > 0) ? ExitCodes.Findings
         : ExitCodes.Success;
 }

@@ -17,6 +17,7 @@ internal static class VerbCatalog
         yield return MergesVerbs.Build(context);
         yield return DemoVerb.Build(context);
         yield return InvitationsVerbs.Build(context);
+        yield return CollectionsVerbs.Build(context);
         yield return ConstraintsVerbs.Build(context);
         yield return DocumentsVerbs.Build(context);
         yield return BenchVerbs.Build(context);
