@@ -55,7 +55,6 @@ GO
                                                              UQ_app_DocumentInvitation_DocumentId_Email
       the effective role                                    dbmerge.Document_EffectiveRole (UQ_app_Document_Path =,
                                                              UQ_app_DocumentAccess_DocumentId_UserId)
-      the accounts a deleted invitation is addressed to     IX_app_User_Email (Email =); their rows locked on PK_app_User
       the move sequence                                     PK_dbmerge_DocumentMove
     No (Depth, Path) or parent-path index is needed: every sibling lookup above is one seek on UQ_app_Document_Path,
     and another index on app.Document would add two key writes to every rewritten row.
@@ -102,22 +101,12 @@ GO
           Moves in one tree serialize; moves in different trees run in parallel. The document's and the target's
           paths are re-read under the locks; if either now lies in another tree (or the root level became
           involved), 51213 (nothing changed; retry).
-      L2  on a scope change, the app.User rows of every user whose rows it writes: the owners a promoted root
-          receives, the users whose direct accesses on the document it deletes, and every account an invitation it
-          deletes is addressed to (by e-mail); ascending UserId, shared locks held to commit (REPEATABLEREAD), in
-          batches of @BatchSize, before any write. A merge X-locks its two users' rows (L2) before it touches their
-          access and invitation rows, so a merge of any of these users and this move serialize there; moves in
-          other trees do not wait for each other on them (shared), and the owners' inserts never wait on a
-          foreign-key check. The actor's row is read (not kept) before any write too. No app.User row is read
-          after the first write.
+      L2  the app.User rows of the owners a promoted root receives, ascending UserId, UPDLOCK (before any write:
+          their inserts' foreign-key checks then never wait for a merge holding those rows). The actor's row is
+          read (not kept) before any write too. No app.User row is read after the first write.
       L3  app.DocumentAccess (delete, owner insert), then app.DocumentInvitation (delete), then app.Document (path
-          rewrite), then dbmerge.DocumentMove and dbmerge.Outbox, the merge's table order. The table order alone
-          does not prevent a deadlock with a merge: the merge locks one user's rows of app.DocumentAccess
-          (app.DocumentInvitation) across documents, this move one document's rows across users, in different
-          orders; the L2 locks above keep the two apart. Residual: a merge that commits between this move's read
-          of the document's users and its L2 locks can leave it deleting an access of a user it did not lock
-          (the merge's target); only a second merge of that user racing the same move can then deadlock with it
-          (1205, re-thrown).
+          rewrite), then dbmerge.DocumentMove and dbmerge.Outbox: the merge writes DocumentAccess and
+          DocumentInvitation before Document, so the same order here cannot deadlock with it.
       Every lock wait, applocks and row locks, reads before and after the applocks included, is bounded by
       @LockTimeout (SET LOCK_TIMEOUT for the procedure); a row lock not granted in time is 51210 like an applock.
   Transaction: OWNS its transaction; parameters are validated before BEGIN TRANSACTION. Called inside an open
@@ -254,8 +243,6 @@ BEGIN
     DECLARE @OwnerCount         int = 0;
     DECLARE @OwnerFrom          int;
     DECLARE @LockedUsers        int;
-    DECLARE @LockCount          int = 0;
-    DECLARE @LockFrom           int;
     DECLARE @MoveSequence       int;
     DECLARE @Payload            nvarchar(max);
     DECLARE @OldRootOwner TABLE
@@ -264,10 +251,9 @@ BEGIN
         UserId int           NULL,
         Team   nvarchar(100) NULL
     );
-    DECLARE @LockUser TABLE
+    DECLARE @OwnerUser TABLE
     (
-        Seq    int IDENTITY(1, 1) NOT NULL PRIMARY KEY,
-        UserId int NOT NULL
+        UserId int NOT NULL PRIMARY KEY
     );
     DECLARE @Op TABLE
     (
@@ -711,7 +697,7 @@ BEGIN
             SET @PathsRewritten = @ShiftRows + @DocumentsMoved;
         END;
 
-        /* ---- 13. Scope change, the owners a promoted root receives, L2 (reads and locks: before the first write). */
+        /* ---- 13. Scope change, and the owners a promoted root receives (reads: before the first write). ------ */
         SET @ScopeChanged = CASE WHEN @DocLen = 7 OR @ParentLen = 0 OR LEFT(@NewParentPath, 7) <> LEFT(@DocPath, 7) THEN 1 ELSE 0 END;
         SET @StaysRoot = CASE WHEN @DocLen = 7 AND @ParentLen = 0 THEN 1 ELSE 0 END;
         SET @BecomesRoot = CASE WHEN @DocLen > 7 AND @ParentLen = 0 THEN 1 ELSE 0 END;
@@ -726,55 +712,17 @@ BEGIN
             ORDER BY da.UserId, da.Team;
 
             SET @OwnerCount = @@ROWCOUNT;
-        END;
 
-        /* L2 (COORDINATION §2): the app.User rows of every user whose rows the scope change writes — the owners a
-           promoted root receives, the users whose direct accesses on the document it deletes, and every account an
-           invitation it deletes is addressed to — ascending UserId, shared locks held to commit. A merge X-locks its
-           two users' rows before it touches their access and invitation rows, so a merge of any of these users and
-           this move now meet here, before either writes: without it the two lock the same app.DocumentAccess
-           (app.DocumentInvitation) rows in different orders (the merge per user, this delete per document) and can
-           deadlock. Shared, not UPDLOCK: moves in other trees that delete the same user's accesses do not wait for
-           each other. The owners' inserts then never wait on a foreign-key check either. */
-        IF @ScopeChanged = 1
-        BEGIN
-            INSERT INTO @LockUser (UserId)
-            SELECT k.UserId
-            FROM
-            (
-                SELECT o.UserId
-                FROM @OldRootOwner AS o
-                WHERE o.UserId IS NOT NULL
-                UNION
-                SELECT da.UserId
-                FROM app.DocumentAccess AS da        -- IX_app_DocumentAccess_DocumentId (covering)
-                WHERE da.DocumentId = @DocumentId
-                  AND da.UserId IS NOT NULL
-                  AND (@StaysRoot = 0 OR da.Role <> 'owner')
-                UNION
-                SELECT u.UserId
-                FROM app.DocumentInvitation AS di    -- UQ_app_DocumentInvitation_DocumentId_Email
-                JOIN app.[User] AS u                 -- IX_app_User_Email: every account with the address
-                  ON u.Email = di.Email
-                WHERE di.DocumentId = @DocumentId
-            ) AS k
-            ORDER BY k.UserId;                       -- Seq follows UserId: the batches below lock in ascending order
+            INSERT INTO @OwnerUser (UserId)
+            SELECT o.UserId FROM @OldRootOwner AS o WHERE o.UserId IS NOT NULL;
 
-            SET @LockCount = @@ROWCOUNT;
-            SET @LockFrom = 0;
-
-            WHILE @LockFrom < @LockCount
-            BEGIN
+            /* L2: the owners' user rows, ascending UserId (nested loops driven by @OwnerUser's key order). */
+            IF @@ROWCOUNT > 0
                 SELECT @LockedUsers = COUNT(*)
-                FROM @LockUser AS lu
-                JOIN app.[User] AS u WITH (REPEATABLEREAD, ROWLOCK)   -- PK_app_User seeks in @LockUser's key order
-                  ON u.UserId = lu.UserId
-                WHERE lu.Seq > @LockFrom
-                  AND lu.Seq <= @LockFrom + @BatchSize
+                FROM @OwnerUser AS ou
+                JOIN app.[User] AS u WITH (UPDLOCK, ROWLOCK)
+                  ON u.UserId = ou.UserId
                 OPTION (FORCE ORDER, LOOP JOIN);
-
-                SET @LockFrom += @BatchSize;
-            END;
         END;
 
         SET @Now = SYSUTCDATETIME();

@@ -515,57 +515,6 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
         Assert.Equal(2, moved.OwnersRestored);
     }
 
-    /// <summary>who the other session holds (as a merge of that user does, L2): the access holder or the invitee.</summary>
-    public static TheoryData<string> HeldUsers => new() { "Bob", "invitee" };
-
-    [Theory]
-    [MemberData(nameof(HeldUsers))]
-    public async Task A_scope_change_waits_for_the_users_whose_accesses_and_invitations_it_deletes_before_its_first_write(string held)
-    {
-        // Given C (Bob reader; an invitation of c@example.org, an account's address) and another session holding, as a
-        // merge of that user would (it X-locks its users' rows before touching their access and invitation rows), the
-        // user row of Bob or of the invited account
-        var f = await GivenTheForestAsync();
-        var invitee = await ScalarAsync<int>("INSERT INTO app.[User] (Email, DisplayName) OUTPUT inserted.UserId VALUES (N'C@Example.org', N'Invitee');");
-        await using var holder = await OpenAsync();
-        int holderSession;
-        await using (var spid = new SqlCommand("SELECT @@SPID;", holder))
-        {
-            holderSession = Convert.ToInt32(await spid.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        await using var transaction = (SqlTransaction)await holder.BeginTransactionAsync(Ct);
-        await using (var hold = new SqlCommand("UPDATE app.[User] SET DisplayName = N'merging' WHERE UserId = @u;", holder, transaction))
-        {
-            hold.Parameters.AddWithValue("@u", held == "Bob" ? f.Bob : invitee);
-            Assert.Equal(1, await hold.ExecuteNonQueryAsync(Ct));
-        }
-
-        // When C moves to another tree (its access and its invitation are deleted)
-        var move = MoveAsync(f["C"], f["E"], "last-child", lockTimeoutMs: 30000);
-        await WaitUntilAsync(async () => (await LockWaitersAsync(holderSession)).Count > 0, TimeSpan.FromSeconds(20), $"the move to wait for {held}'s row");
-        var waiter = (await LockWaitersAsync(holderSession)).Single();
-
-        // Then it waits for that row before writing anything: no write lock on accesses, invitations or documents
-        var written = await RowsAsync(
-            """
-            SELECT OBJECT_NAME(p.object_id) AS TableName, l.resource_type AS ResourceType, l.request_mode AS Mode
-            FROM sys.dm_tran_locks AS l
-            JOIN sys.partitions AS p ON p.hobt_id = l.resource_associated_entity_id
-            WHERE l.request_session_id = @s AND l.resource_database_id = DB_ID()
-              AND l.resource_type IN (N'KEY', N'PAGE', N'RID') AND l.request_mode IN (N'X', N'IX')
-              AND p.object_id IN (OBJECT_ID(N'app.DocumentAccess'), OBJECT_ID(N'app.DocumentInvitation'), OBJECT_ID(N'app.Document'));
-            """, ("@s", waiter.Session));
-        Dump("write locks of the waiting move", written);
-        Assert.Empty(written);
-
-        // and once the row is released it completes
-        await transaction.RollbackAsync(Ct);
-        var moved = await move;
-        Assert.Equal(1, moved.AccessesDeleted);
-        Assert.Equal(1, moved.InvitationsDeleted);
-    }
-
     [Fact]
     public async Task A_rewrite_of_thousands_of_rows_never_escalates_to_a_table_lock()
     {

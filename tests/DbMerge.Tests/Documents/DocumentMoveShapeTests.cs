@@ -188,15 +188,10 @@ public sealed class DocumentMoveShapeTests
         Assert.All(userReads, r => Assert.True(r.FirstTokenIndex < firstWrite, $"line {r.StartLine}: app.User read after the first write"));
     }
 
-    /// <summary>
-    /// The L2 user-row lock: api.Document_Create holds its creator's row with UPDLOCK; api.Document_Move holds the rows of
-    /// the users whose rows a scope change writes with shared locks to commit (REPEATABLEREAD: a merge's X lock waits for
-    /// them, other moves do not).
-    /// </summary>
     [Theory]
-    [InlineData(MoveFile, TableHintKind.RepeatableRead)]
-    [InlineData(CreateFile, TableHintKind.UpdLock)]
-    public void The_user_rows_a_procedure_locks_are_locked_after_the_applocks_and_held_to_commit(string file, TableHintKind hint)
+    [InlineData(MoveFile)]
+    [InlineData(CreateFile)]
+    public void The_user_rows_a_procedure_locks_are_locked_after_the_applocks_with_UPDLOCK(string file)
     {
         var procedure = Procedure(file);
         var lastApplock = ProcedureRuleSupport.All<ExecuteStatement>(procedure)
@@ -204,38 +199,11 @@ public sealed class DocumentMoveShapeTests
                         && p.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value == "sp_getapplock")
             .Max(e => e.FirstTokenIndex);
         var locked = ProcedureRuleSupport.All<NamedTableReference>(procedure)
-            .Where(t => t.SchemaObject.BaseIdentifier.Value == "User" && t.TableHints.Any(h => h.HintKind
-                is TableHintKind.UpdLock or TableHintKind.RepeatableRead or TableHintKind.HoldLock or TableHintKind.Serializable or TableHintKind.XLock))
+            .Where(t => t.SchemaObject.BaseIdentifier.Value == "User" && t.TableHints.Any(h => h.HintKind == TableHintKind.UpdLock))
             .ToList();
 
         var userLock = Assert.Single(locked);
-        Assert.Contains(userLock.TableHints, h => h.HintKind == hint);
         Assert.True(userLock.FirstTokenIndex > lastApplock, "the L2 user-row lock comes before an L1 applock");
-    }
-
-    [Fact]
-    public void A_scope_change_locks_the_users_of_the_accesses_and_invitations_it_deletes_before_its_first_write()
-    {
-        // A merge locks one user's app.DocumentAccess / app.DocumentInvitation rows across documents, the move one document's
-        // rows across users: without L2 locks on those users the two can deadlock inside the table (COORDINATION §2).
-        var procedure = Procedure(MoveFile);
-        var firstWrite = Writes(procedure).Where(w => w.Target.StartsWith("app.", StringComparison.Ordinal)).Min(w => w.Statement.FirstTokenIndex);
-        var userLock = ProcedureRuleSupport.All<NamedTableReference>(procedure)
-            .Single(t => t.SchemaObject.BaseIdentifier.Value == "User" && t.TableHints.Any(h => h.HintKind == TableHintKind.RepeatableRead));
-        var lockStatement = ProcedureRuleSupport.All<SelectStatement>(procedure)
-            .Single(s => s.FirstTokenIndex <= userLock.FirstTokenIndex && userLock.LastTokenIndex <= s.LastTokenIndex);
-        var lockSet = Assert.Single(ProcedureRuleSupport.All<VariableTableReference>(lockStatement)).Variable.Name;
-        var fill = ProcedureRuleSupport.All<InsertStatement>(procedure)
-            .Single(i => i.InsertSpecification.Target is VariableTableReference v && v.Variable.Name == lockSet);
-        var read = ProcedureRuleSupport.All<NamedTableReference>(fill).Select(t => $"{t.SchemaObject.SchemaIdentifier?.Value}.{t.SchemaObject.BaseIdentifier.Value}").ToHashSet();
-
-        Assert.Contains("app.DocumentAccess", read);      // the users whose accesses it deletes
-        Assert.Contains("app.DocumentInvitation", read);  // … the accounts its deleted invitations address
-        Assert.Contains("app.User", read);
-        Assert.Contains(ProcedureRuleSupport.All<VariableTableReference>(fill), v => v.Variable.Name == "@OldRootOwner"); // … the owners a promoted root receives
-        Assert.True(InsideWhile(procedure, lockStatement), "the L2 lock is not batched");
-        Assert.True(fill.FirstTokenIndex < lockStatement.FirstTokenIndex && lockStatement.LastTokenIndex < firstWrite,
-            $"line {lockStatement.StartLine}: the L2 user-row lock is not between the read of its users and the first write");
     }
 
     [Theory]
