@@ -25,3 +25,7 @@ GRANT SELECT ON OBJECT::dbmerge.ConstraintValidation TO DbMergeOperator;
 GO
 GRANT SELECT ON OBJECT::dbmerge.ConstraintViolation TO DbMergeOperator;
 GO
+GRANT EXECUTE ON TYPE::dbmerge.ReconciliationImportRowList TO DbMergeOperator;
+GO
+GRANT EXECUTE ON TYPE::dbmerge.OutboxIdList TO DbMergeOperator;
+GO

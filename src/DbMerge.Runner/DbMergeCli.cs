@@ -63,7 +63,8 @@ public static class DbMergeCli
         {
             foreach (var error in parseResult.Errors)
             {
-                context.Error.WriteLine($"dbmerge: {error.Message}");
+                // A mistyped command line may hold a confirmation token (reconciliations confirm TOKEN): never echo it.
+                context.Error.WriteLine($"dbmerge: {SecretMask.Apply(error.Message)}");
             }
 
             context.Error.WriteLine("Run 'dbmerge --help' (or 'dbmerge VERB --help') for usage.");

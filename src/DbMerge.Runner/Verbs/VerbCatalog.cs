@@ -20,6 +20,9 @@ internal static class VerbCatalog
         yield return CollectionsVerbs.Build(context);
         yield return ConstraintsVerbs.Build(context);
         yield return DocumentsVerbs.Build(context);
+        yield return ReconciliationsVerbs.Build(context);
+        yield return OutboxVerbs.Build(context);
+        yield return SettingsVerbs.Build(context);
         yield return BenchVerbs.Build(context);
     }
 }
