@@ -44,7 +44,9 @@ public sealed class DeployScriptInvalidException(IReadOnlyList<Finding> problems
 /// Why/Locks header as comments and a guarded block whose GO batches each run through <c>sp_executesql</c> in one
 /// transaction that also inserts the journal row; every <c>database/</c> script under a bounded lock timeout with
 /// retries; then <c>SET NOEXEC OFF</c> and the end batch that releases the lock and reports.</para>
-/// <para>The stop guard: a failed check or step sets the session-context key <see cref="StopFlagKey"/> and THROWs;
+/// <para>The stop guard: a failed check or step sets the session-context key <see cref="StopFlagKey"/> and THROWs
+/// (a check batch records a pending stop before its work and clears it when it completed, so a check ended by an error
+/// it does not throw itself stops the script as well; a step's errors are caught, recorded and re-thrown);
 /// every later batch that could change anything runs only while that key is unset, and after each point that can
 /// set it a batch switches <c>SET NOEXEC ON</c> so the server compiles the rest without executing it (not even an
 /// <c>sp_executesql</c>). The end batch switches NOEXEC off again, releases the lock and THROWs 51007 naming the
@@ -190,8 +192,9 @@ public static partial class DeployScriptGenerator
               holds no migration this release lacks (51006); no applied migration changed (51001).
               Stop guard: the script stops at the first error by itself (:on error exit). Where that is not honoured,
               a failed check, migration or database/ script still records why in the session context key
-              DbMerge.Deploy.Stopped; every later batch that could change anything runs only while that key is unset,
-              and SET NOEXEC ON makes the server skip the rest. The last batch switches NOEXEC off, releases the lock
+              DbMerge.Deploy.Stopped (each check batch records a pending stop before its work and clears it only
+              when it completed, so a check ended by any error stops the script too); every later batch that could
+              change anything runs only while that key is unset, and SET NOEXEC ON makes the server skip the rest. The last batch switches NOEXEC off, releases the lock
               and reports 51007 naming the first failure. So nothing after a failure changes anything.
               Safe to run again: each migration runs only when the journal dbo.SchemaVersions has no row for it, in its
               own transaction (XACT_ABORT ON) that also writes its journal row and SHA-256 checksum - the rows
@@ -226,7 +229,7 @@ public static partial class DeployScriptGenerator
         sql.Append("SET CONCAT_NULL_YIELDS_NULL ON;\n");
         sql.Append("SET NUMERIC_ROUNDABORT OFF;\n");
         sql.Append("SET QUOTED_IDENTIFIER ON;\n");
-        sql.Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
+        Pending(sql, string.Empty, "the guard batch (51004, 51008, 51005)");
         sql.Append(CultureInfo.InvariantCulture, $"IF N'{ModeProbe}' <> N'on'\n");
         sql.Append("BEGIN\n");
         Stop(sql, "    ", NotSqlcmdModeError, "not run in SQLCMD mode");
@@ -244,6 +247,7 @@ public static partial class DeployScriptGenerator
         Stop(sql, "    ", SystemDatabaseError, "the current database is a system database");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {SystemDatabaseError}, @SystemMessage, 1;\n");
         sql.Append("END;\n");
+        Completed(sql, string.Empty);
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
         sql.Append("GO\n");
@@ -251,6 +255,7 @@ public static partial class DeployScriptGenerator
         sql.Append("-- The deploy lock (the runner's): held by this session until the end batch releases it.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the deploy-lock step (51003)");
         sql.Append("    DECLARE @LockResult int;\n");
         sql.Append(CultureInfo.InvariantCulture,
             $"    EXEC @LockResult = sys.sp_getapplock @Resource = {Literal(DeploymentJournal.LockResource)}, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = {lockTimeoutMilliseconds};\n");
@@ -260,6 +265,7 @@ public static partial class DeployScriptGenerator
         sql.Append(CultureInfo.InvariantCulture,
             $"        THROW {DeployLockTimeoutError}, {MessageLiteral($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {(lockTimeoutMilliseconds / 1000.0).ToString("0.#", CultureInfo.InvariantCulture)} s; nothing was changed. Run the script again when it has finished.")}, 1;\n");
         sql.Append("    END;\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
@@ -272,12 +278,16 @@ public static partial class DeployScriptGenerator
         sql.Append("-- The journal: created, or given its Checksum column (a journal plain DbUp created).\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "creating the journal dbo.SchemaVersions");
         foreach (var line in DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd().Split('\n'))
         {
             sql.Append(line.Length == 0 ? string.Empty : "    " + line).Append('\n');
         }
 
+        Completed(sql, "    ");
         sql.Append("END;\n");
+        sql.Append("GO\n");
+        sql.Append(EngageNoExec).Append('\n');
         sql.Append("GO\n");
     }
 
@@ -292,6 +302,7 @@ public static partial class DeployScriptGenerator
         sql.Append("-- Refuse a database newer than this release (never downgrade) and one whose applied migration changed.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped} AND OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NOT NULL\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the journal checks (51006, 51001)");
         sql.Append("    DROP TABLE IF EXISTS #DbMergeRelease;\n");
         sql.Append("    CREATE TABLE #DbMergeRelease (ScriptName nvarchar(255) COLLATE DATABASE_DEFAULT NOT NULL PRIMARY KEY, Checksum char(64) COLLATE DATABASE_DEFAULT NOT NULL);\n");
         for (var start = 0; start < migrations.Count; start += 500)
@@ -308,7 +319,7 @@ public static partial class DeployScriptGenerator
         sql.Append("    DECLARE @Newer nvarchar(max);\n");
         sql.Append("    SELECT @Newer = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N', ') WITHIN GROUP (ORDER BY j.ScriptName)\n");
         sql.Append("    FROM dbo.SchemaVersions AS j\n");
-        sql.Append("    WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName);\n");
+        sql.Append("    WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT);\n");
         sql.Append("    IF @Newer IS NOT NULL\n");
         sql.Append("    BEGIN\n");
         sql.Append(CultureInfo.InvariantCulture,
@@ -320,7 +331,7 @@ public static partial class DeployScriptGenerator
         sql.Append("    BEGIN\n");
         sql.Append("        DECLARE @Changed nvarchar(max);\n");
         sql.Append("        EXEC sys.sp_executesql\n");
-        sql.Append("            @stmt = N'SELECT @Changed = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N'', '') WITHIN GROUP (ORDER BY j.ScriptName) FROM dbo.SchemaVersions AS j JOIN #DbMergeRelease AS r ON r.ScriptName = j.ScriptName WHERE j.Checksum IS NOT NULL AND j.Checksum <> r.Checksum;',\n");
+        sql.Append("            @stmt = N'SELECT @Changed = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N'', '') WITHIN GROUP (ORDER BY j.ScriptName) FROM dbo.SchemaVersions AS j JOIN #DbMergeRelease AS r ON r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT WHERE j.Checksum IS NOT NULL AND j.Checksum COLLATE DATABASE_DEFAULT <> r.Checksum;',\n");
         sql.Append("            @params = N'@Changed nvarchar(max) OUTPUT',\n");
         sql.Append("            @Changed = @Changed OUTPUT;\n");
         sql.Append("        IF @Changed IS NOT NULL\n");
@@ -332,6 +343,7 @@ public static partial class DeployScriptGenerator
         sql.Append("        END;\n");
         sql.Append("    END;\n");
         sql.Append("    DROP TABLE #DbMergeRelease;\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
     }
@@ -406,9 +418,13 @@ public static partial class DeployScriptGenerator
 
         // Through sp_executesql: the Checksum column is bound only when this runs (it exists by then), so the batch
         // also compiles, under NOEXEC, against a journal plain DbUp created.
+        // Inside TRY like every step: a failing journal row (a doomed transaction, 3930; a permission) records the stop.
+        sql.Append("    BEGIN TRY\n");
         sql.Append(CultureInfo.InvariantCulture,
-            $"    EXEC sys.sp_executesql @stmt = N'{DeploymentJournal.InsertSql}', @params = N'@ScriptName nvarchar(255), @Checksum char(64)', @ScriptName = {Literal(migration.Name)}, @Checksum = '{checksum}';\n");
-        sql.Append("    COMMIT TRANSACTION;\n");
+            $"        EXEC sys.sp_executesql @stmt = N'{DeploymentJournal.InsertSql}', @params = N'@ScriptName nvarchar(255), @Checksum char(64)', @ScriptName = {Literal(migration.Name)}, @Checksum = '{checksum}';\n");
+        sql.Append("        COMMIT TRANSACTION;\n");
+        sql.Append("    END TRY\n");
+        WriteCatch(sql, "    ", $"migration {migration.Name} (its journal row)");
         sql.Append(CultureInfo.InvariantCulture, $"    PRINT {Literal($"DbMerge deploy: applied {migration.Name}")};\n");
         sql.Append("END;\n");
         sql.Append("GO\n");
@@ -454,6 +470,7 @@ public static partial class DeployScriptGenerator
             $"-- {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock and is retried up to {DeploymentJournal.LockTimeoutRetries} times on 1222.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the check before the database/ objects");
         if (lastMigration is not null)
         {
             sql.Append(CultureInfo.InvariantCulture, $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(lastMigration)})\n");
@@ -465,6 +482,7 @@ public static partial class DeployScriptGenerator
         }
 
         sql.Append(CultureInfo.InvariantCulture, $"    SET LOCK_TIMEOUT {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds};\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
@@ -523,6 +541,35 @@ public static partial class DeployScriptGenerator
         sql.Append("GO\n");
     }
 
+    /// <summary>
+    /// Records, first thing in a guarded batch that is not a carried step, that the batch has not completed: any error
+    /// that ends the batch before <see cref="Completed"/> (one the batch does not THROW itself: a permission, a collation
+    /// conflict, a statement-level recompile error, an attention) leaves the stop recorded, so the NOEXEC switch after it
+    /// engages. The guards fail closed.
+    /// </summary>
+    private static void Pending(StringBuilder sql, string indent, string step) =>
+        sql.Append(indent).Append(CultureInfo.InvariantCulture,
+            $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = {MessageLiteral($"{step} did not complete: an error above ended it")};\n");
+
+    /// <summary>The last statement of a batch that began with <see cref="Pending"/>: it completed, no stop.</summary>
+    private static void Completed(StringBuilder sql, string indent) =>
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
+
+    /// <summary>The CATCH of a step: roll back its transaction, record the stop with the original error, re-throw it.</summary>
+    private static void WriteCatch(StringBuilder sql, string indent, string what)
+    {
+        sql.Append(indent).Append("BEGIN CATCH\n");
+        sql.Append(indent).Append("    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\n");
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    DECLARE @Stopped nvarchar(4000) = {StoppedReason(what)};\n");
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = @Stopped;\n");
+        sql.Append(indent).Append("    THROW;\n");
+        sql.Append(indent).Append("END CATCH;\n");
+    }
+
+    /// <summary>The stop reason recorded in a CATCH: the original error number and message, and where.</summary>
+    private static string StoppedReason(string what) =>
+        $"LEFT(CONCAT(N'error ', ERROR_NUMBER(), N' in {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)}: ', ERROR_MESSAGE()), 1000)";
+
     /// <summary>Records why the script stops (the session-context key every later batch checks), before the THROW that follows.</summary>
     private static void Stop(StringBuilder sql, string indent, int error, string reason) =>
         sql.Append(indent).Append(CultureInfo.InvariantCulture,
@@ -548,19 +595,14 @@ public static partial class DeployScriptGenerator
             return;
         }
 
-        var stopped = $"LEFT(CONCAT(N'error ', ERROR_NUMBER(), N' in {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)}: ', ERROR_MESSAGE()), 1000)";
+        var stopped = StoppedReason(what);
         sql.Append(indent).Append("DECLARE @Statement nvarchar(max) = ").Append(Literal(batch.Text)).Append(";\n");
         if (!retryLockTimeout)
         {
             sql.Append(indent).Append("BEGIN TRY\n");
             sql.Append(indent).Append("    EXEC sys.sp_executesql @stmt = @Statement;\n");
             sql.Append(indent).Append("END TRY\n");
-            sql.Append(indent).Append("BEGIN CATCH\n");
-            sql.Append(indent).Append("    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\n");
-            sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    DECLARE @Stopped nvarchar(4000) = {stopped};\n");
-            sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = @Stopped;\n");
-            sql.Append(indent).Append("    THROW;\n");
-            sql.Append(indent).Append("END CATCH;\n");
+            WriteCatch(sql, indent, what);
             return;
         }
 

@@ -167,7 +167,62 @@ public sealed class DeployScriptGuardTests
 
         Assert.Empty(script.Migrations);
         Assert.All(migrations, m => Assert.Contains($"(N'{m.Name}', '{MigrationChecksums.ComputeFile(m.FullPath)}')", checks));
-        Assert.Contains("WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName)", checks);
+        Assert.Contains("WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT)", checks);
+    }
+
+    [Fact]
+    public void The_journal_is_compared_in_the_database_collation_so_a_journal_column_of_another_collation_cannot_conflict()
+    {
+        var text = Script.Value.Text;
+        var checks = text[text.IndexOf("CREATE TABLE #DbMergeRelease", StringComparison.Ordinal)..text.IndexOf("THROW 51001", StringComparison.Ordinal)];
+
+        // Every comparison of a journal column with a #DbMergeRelease column names the collation (else 468 when they differ).
+        var comparisons = Regex.Matches(checks, @"(?<left>[rj]\.\w+)(?<collate> COLLATE DATABASE_DEFAULT)? (?<op>=|<>) (?<right>[rj]\.\w+)(?<collate2> COLLATE DATABASE_DEFAULT)?");
+        Assert.Equal(3, comparisons.Count);
+        Assert.All(comparisons, m => Assert.True(m.Groups["collate"].Success || m.Groups["collate2"].Success, $"'{m.Value}' compares without COLLATE"));
+    }
+
+    [Fact]
+    public void Every_guarded_batch_that_does_work_outside_a_recording_TRY_fails_closed_it_records_a_pending_stop_first_and_clears_it_last()
+    {
+        // A batch can end by an error it does not THROW itself (a permission, a collation conflict, a statement-level
+        // recompile error, an attention): unless the stop was recorded before its work, the NOEXEC switch after it would
+        // not engage and a client that goes on would run the next batches without that batch's checks.
+        var batches = Batches();
+        var guard = GuardBatchIndex(batches);
+        var open = new List<string>();
+        for (var i = guard; i < batches.Count - 2; i++)
+        {
+            var batch = batches[i];
+            var work = new WorkVisitor();
+            batch.Accept(work);
+            if (work.Uncovered.Count > 0 && !IsBracketed(batch))
+            {
+                open.Add($"batch {i} (line {batch.StartLine}): {string.Join("; ", work.Uncovered)}");
+            }
+        }
+
+        Assert.True(open.Count == 0, "batches whose work can fail without recording a stop:\n" + string.Join("\n", open));
+        var bracketed = batches.Count(IsBracketed);
+        Assert.True(bracketed == 5, $"{bracketed} bracketed batches: expected the guard batch, the deploy lock, the journal checks, the journal and the check before the database/ objects");
+        Assert.True(IsBracketed(batches[guard]), "the guard batch does not record a pending stop first");
+    }
+
+    [Fact]
+    public void Every_journal_row_is_written_inside_TRY_whose_CATCH_records_the_stop_and_rethrows()
+    {
+        var all = 0;
+        var covered = 0;
+        foreach (var batch in Batches())
+        {
+            var work = new WorkVisitor();
+            batch.Accept(work);
+            all += work.JournalInserts;
+            covered += work.JournalInsertsInTry;
+        }
+
+        Assert.Equal(Repo.Layout.Migrations().Count, all);
+        Assert.Equal(all, covered);
     }
 
     [Fact]
@@ -185,6 +240,69 @@ public sealed class DeployScriptGuardTests
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The batch's statements (or those of its one guarding IF's BEGIN...END): the first one that is not a SET records a
+    /// stop (not NULL), the last one clears it (NULL).
+    /// </summary>
+    private static bool IsBracketed(TSqlBatch batch)
+    {
+        IList<TSqlStatement> statements = batch.Statements is [IfStatement { ThenStatement: BeginEndBlockStatement block }]
+            ? block.StatementList.Statements
+            : batch.Statements;
+        var first = statements.FirstOrDefault(s => s is not PredicateSetStatement and not SetCommandStatement);
+        return first is not null && IsSetSessionContext(first, out var pending) && pending is not null and not NullLiteral &&
+               IsSetSessionContext(statements[^1], out var cleared) && cleared is NullLiteral;
+    }
+
+    /// <summary>
+    /// Statements that read or change the database (EXEC other than sp_set_session_context, SELECT, DML, DDL), split into
+    /// those inside a TRY whose CATCH records the stop and re-throws and those outside one.
+    /// </summary>
+    private sealed class WorkVisitor : TSqlFragmentVisitor
+    {
+        private readonly List<(int Start, int End)> _recordingTries = [];
+
+        private readonly List<TSqlStatement> _work = [];
+
+        public int JournalInserts => _work.Count(IsJournalInsert);
+
+        public int JournalInsertsInTry => _work.Count(w => IsJournalInsert(w) && IsCovered(w));
+
+        public List<string> Uncovered => _work.Where(w => !IsCovered(w)).Select(w => Snippet(w)).ToList();
+
+        public override void Visit(TryCatchStatement node)
+        {
+            var stops = new StopVisitor();
+            node.CatchStatements.Accept(stops);
+            if (stops.Rethrows.Count > 0 && stops.Rethrows.All(r => r.RecordedBefore))
+            {
+                _recordingTries.Add((node.TryStatements.StartOffset, node.TryStatements.StartOffset + node.TryStatements.FragmentLength));
+            }
+        }
+
+        public override void Visit(TSqlStatement node)
+        {
+            var isWork = node switch
+            {
+                ExecuteStatement e => !IsSetSessionContext(e, out _),
+                SelectStatement or InsertStatement or UpdateStatement or DeleteStatement => true,
+                CreateTableStatement or AlterTableStatement or DropTableStatement or DropObjectsStatement => true,
+                _ => false,
+            };
+            if (isWork)
+            {
+                _work.Add(node);
+            }
+        }
+
+        private bool IsCovered(TSqlStatement statement) =>
+            _recordingTries.Any(t => statement.StartOffset >= t.Start && statement.StartOffset < t.End);
+
+        private static bool IsJournalInsert(TSqlStatement statement) =>
+            statement is ExecuteStatement { ExecuteSpecification.ExecutableEntity: ExecutableProcedureReference proc } &&
+            proc.Parameters.Any(p => p.Variable?.Name == "@stmt" && p.ParameterValue is StringLiteral { Value: DeploymentJournal.InsertSql });
+    }
 
     private static bool IsStopFlag(ScalarExpression expression) =>
         expression is FunctionCall { FunctionName.Value: var name, Parameters: [StringLiteral { Value: Key }] } &&
