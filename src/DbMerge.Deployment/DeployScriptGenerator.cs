@@ -64,6 +64,9 @@ public static partial class DeployScriptGenerator
     public const int StoppedError = 51007;
     public const int OpenTransactionError = 51008;
 
+    /// <summary>How the stop recorded by the open-transaction guard (51008) starts: the end batch leaves that transaction alone.</summary>
+    private static readonly string OpenTransactionStopPrefix = $"error {OpenTransactionError}:";
+
     /// <summary>The session-context key that records why the script stopped (every later batch checks it).</summary>
     public const string StopFlagKey = "DbMerge.Deploy.Stopped";
 
@@ -186,8 +189,8 @@ public static partial class DeployScriptGenerator
               is a variable reference (a dollar sign before a parenthesis in carried text is split across two literals).
               It is pure ASCII (other characters are written as NCHAR(n)), so no code page switch is needed.
 
-              Guards, before anything is changed, in this order: SQLCMD mode (51004); no open transaction in the session
-              (51008); not a system database - master, model, msdb, tempdb (51005); the deploy lock 'DbMerge.Deploy',
+              Guards, before anything is changed, in this order: no open transaction in the session (51008; that
+              transaction is left as it was, never rolled back); SQLCMD mode (51004); not a system database - master, model, msdb, tempdb (51005); the deploy lock 'DbMerge.Deploy',
               the runner's, waited for at most 60 s (51003); the database is not newer than this release - its journal
               holds no migration this release lacks (51006); no applied migration changed (51001).
               Stop guard: the script stops at the first error by itself (:on error exit). Where that is not honoured,
@@ -218,7 +221,7 @@ public static partial class DeployScriptGenerator
         sql.Append(SetvarLine).Append('\n');
         sql.Append("GO\n");
 
-        sql.Append("-- Guard batch: session settings, SQLCMD mode, no open transaction, not a system database. Nothing is changed yet.\n");
+        sql.Append("-- Guard batch: session settings, no open transaction (checked first: it is left as it is), SQLCMD mode, not a system database. Nothing is changed yet.\n");
         sql.Append("SET IMPLICIT_TRANSACTIONS OFF;\n");
         sql.Append("SET NOCOUNT ON;\n");
         sql.Append("SET XACT_ABORT ON;\n");
@@ -229,17 +232,19 @@ public static partial class DeployScriptGenerator
         sql.Append("SET CONCAT_NULL_YIELDS_NULL ON;\n");
         sql.Append("SET NUMERIC_ROUNDABORT OFF;\n");
         sql.Append("SET QUOTED_IDENTIFIER ON;\n");
-        Pending(sql, string.Empty, "the guard batch (51004, 51008, 51005)");
+        Pending(sql, string.Empty, "the guard batch (51008, 51004, 51005)");
+        sql.Append("IF @@TRANCOUNT > 0\n");
+        sql.Append("BEGIN\n");
+        sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the session has an open transaction (@@TRANCOUNT %d); nothing was changed. Run the script in a new session (a new sqlcmd, or a new query window) with no open transaction.")}, @@TRANCOUNT);\n");
+        // THROW honours XACT_ABORT: with it ON the THROW would roll back the caller's transaction it refuses to touch.
+        sql.Append("    SET XACT_ABORT OFF;\n");
+        Stop(sql, "    ", OpenTransactionError, "the session had an open transaction");
+        sql.Append(CultureInfo.InvariantCulture, $"    THROW {OpenTransactionError}, @OpenMessage, 1;\n");
+        sql.Append("END;\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF N'{ModeProbe}' <> N'on'\n");
         sql.Append("BEGIN\n");
         Stop(sql, "    ", NotSqlcmdModeError, "not run in SQLCMD mode");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {NotSqlcmdModeError}, {MessageLiteral("DbMerge deploy: this script must run in SQLCMD mode - sqlcmd -i FILE, or SSMS / Azure Data Studio with SQLCMD Mode switched on (Query menu) - with variable substitution on (not sqlcmd -x). Nothing was changed: every later batch is skipped. (Without SQLCMD mode the two lines starting with a colon above also failed, with 'Incorrect syntax near :'.)")}, 1;\n");
-        sql.Append("END;\n");
-        sql.Append("IF @@TRANCOUNT > 0\n");
-        sql.Append("BEGIN\n");
-        sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the session has an open transaction (@@TRANCOUNT %d); nothing was changed. Run the script in a new session (a new sqlcmd, or a new query window) with no open transaction.")}, @@TRANCOUNT);\n");
-        Stop(sql, "    ", OpenTransactionError, "the session had an open transaction");
-        sql.Append(CultureInfo.InvariantCulture, $"    THROW {OpenTransactionError}, @OpenMessage, 1;\n");
         sql.Append("END;\n");
         sql.Append("IF DB_ID() <= 4\n");
         sql.Append("BEGIN\n");
@@ -520,7 +525,9 @@ public static partial class DeployScriptGenerator
         sql.Append("GO\n");
         sql.Append(CultureInfo.InvariantCulture, $"DECLARE @Stopped nvarchar(4000) = CONVERT(nvarchar(4000), {StopFlag});\n");
         sql.Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
-        sql.Append("IF @@TRANCOUNT > 0\n");
+        sql.Append("SET LOCK_TIMEOUT -1;\n"); // the session default again (an SSMS window goes on being used)
+        // A transaction the session had before the script (51008) is the caller's: left as it was, never rolled back here.
+        sql.Append(CultureInfo.InvariantCulture, $"IF @@TRANCOUNT > 0 AND (@Stopped IS NULL OR @Stopped NOT LIKE N'{OpenTransactionStopPrefix}%')\n");
         sql.Append("BEGIN\n");
         sql.Append("    ROLLBACK TRANSACTION;\n");
         sql.Append("    SET @Stopped = COALESCE(@Stopped, N'a transaction left open (rolled back)');\n");

@@ -173,6 +173,44 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
         Assert.Empty(await DeploymentTestSupport.SchemaAsync(database, Cancel));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Run_in_a_session_with_an_open_transaction_the_script_refuses_with_51008_and_leaves_that_transaction_and_its_work_as_they_were(bool sqlcmdMode)
+    {
+        // Given a query window with work of its own in an open transaction (and, without SQLCMD mode, a script that
+        // would also fail its SQLCMD-mode guard)
+        var database = await Fixture.CreateScratchDatabaseAsync("stop_opentran", Cancel);
+        await ExecuteAsync(database, "CREATE TABLE dbo.CallerWork (Id int NOT NULL);");
+        await using var window = new SqlConnection(database);
+        await window.OpenAsync(Cancel);
+        await using (var begin = new SqlCommand("BEGIN TRANSACTION; INSERT INTO dbo.CallerWork (Id) VALUES (1);", window))
+        {
+            await begin.ExecuteNonQueryAsync(Cancel);
+        }
+
+        // When the script runs in that window, on through errors
+        var run = await DeploymentTestSupport.RunLikeSsmsAsync(window, DeployScriptGenerator.Build(Fixture.Layout).Text, sqlcmdMode, Cancel);
+        Output.WriteLine(run.Output);
+
+        // Then it refused with 51008 first, reported the stop, created nothing, and the caller's transaction is still
+        // open with its uncommitted row (neither the refusal's THROW nor the end batch rolled it back)
+        Assert.Equal(DeployScriptGenerator.OpenTransactionError, run.Errors.First(e => e >= 51000));
+        Assert.Equal(DeployScriptGenerator.StoppedError, run.Errors[^1]);
+        await using (var check = new SqlCommand("SELECT CONCAT(@@TRANCOUNT, N' ', (SELECT COUNT(*) FROM dbo.CallerWork));", window))
+        {
+            Assert.Equal("1 1", await check.ExecuteScalarAsync(Cancel));
+        }
+
+        await using (var rollback = new SqlCommand("ROLLBACK TRANSACTION;", window))
+        {
+            await rollback.ExecuteNonQueryAsync(Cancel);
+        }
+
+        Assert.False(await DeploymentTestSupport.TableExistsAsync(database, "dbo.SchemaVersions", Cancel));
+        Assert.Empty(await DeploymentTestSupport.SchemaAsync(database, Cancel));
+    }
+
     [Fact]
     public async Task After_a_stop_the_same_session_is_usable_and_a_second_run_in_it_deploys()
     {

@@ -105,11 +105,42 @@ public sealed class DeployScriptGuardTests
             return index;
         }
 
-        var order = new[] { "THROW 51004", "THROW 51008", "THROW 51005", "sp_getapplock", "THROW 51003", "THROW 51006", "THROW 51001", "CREATE TABLE dbo.SchemaVersions", "BEGIN TRANSACTION" }
+        var order = new[] { "THROW 51008", "THROW 51004", "THROW 51005", "sp_getapplock", "THROW 51003", "THROW 51006", "THROW 51001", "CREATE TABLE dbo.SchemaVersions", "BEGIN TRANSACTION" }
             .Select(At).ToList();
 
         Assert.Equal(order.Order(), order);
         Assert.True(At("IF DB_ID() <= 4") < At("CREATE TABLE dbo.SchemaVersions"));
+    }
+
+    [Fact]
+    public void The_open_transaction_guard_comes_first_and_switches_XACT_ABORT_off_before_it_throws_so_the_callers_transaction_survives()
+    {
+        // THROW honours XACT_ABORT: under ON it would roll back the very transaction the guard refuses to touch. And it
+        // must run before the SQLCMD-mode and system-database THROWs, which run with XACT_ABORT ON.
+        var guard = Batches()[GuardBatchIndex(Batches())];
+        var ifs = guard.Statements.OfType<IfStatement>().ToList();
+        Assert.True(ifs.Count >= 3);
+        var first = ifs[0];
+        Assert.Contains(DeployScriptGenerator.OpenTransactionError, ThrowNumbers(first));
+        var body = Assert.IsType<BeginEndBlockStatement>(first.ThenStatement).StatementList.Statements;
+        var xactAbortOff = body.ToList().FindIndex(st => st is PredicateSetStatement { IsOn: false } p && (p.Options & SetOptions.XactAbort) != 0);
+        Assert.True(xactAbortOff >= 0, "no SET XACT_ABORT OFF in the 51008 branch");
+        Assert.True(xactAbortOff < body.ToList().FindIndex(st => st is ThrowStatement), "SET XACT_ABORT OFF must come before THROW 51008");
+        Assert.All(ifs.Skip(1).SelectMany(ThrowNumbers), n => Assert.NotEqual(DeployScriptGenerator.OpenTransactionError, n));
+    }
+
+    [Fact]
+    public void The_end_batch_never_rolls_back_the_transaction_the_open_transaction_guard_refused_and_resets_the_lock_timeout()
+    {
+        var end = Batches()[^1];
+        var rollbackIf = end.Statements.OfType<IfStatement>().Single(i => DbMerge.Schema.SqlText.TextOf(i.ThenStatement).Contains("ROLLBACK", StringComparison.Ordinal));
+        var condition = DbMerge.Schema.SqlText.TextOf(rollbackIf.Predicate);
+
+        Assert.Contains("@@TRANCOUNT > 0", condition);
+        Assert.Contains($"@Stopped NOT LIKE N'error {DeployScriptGenerator.OpenTransactionError}:%'", condition);
+        Assert.Contains(end.Statements, st => st is SetCommandStatement c && DbMerge.Schema.SqlText.TextOf(c).Contains("LOCK_TIMEOUT -1", StringComparison.Ordinal));
+        // The 51008 stop is recorded with exactly that prefix.
+        Assert.Contains($"@value = N'error {DeployScriptGenerator.OpenTransactionError}: ", Script.Value.Text);
     }
 
     [Fact]
@@ -229,7 +260,7 @@ public sealed class DeployScriptGuardTests
     public void Database_objects_wait_at_most_the_object_lock_timeout_and_are_retried_on_1222_a_bounded_number_of_times()
     {
         var text = Script.Value.Text;
-        var objects = text[text.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..];
+        var objects = text[text.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..text.IndexOf("-- End:", StringComparison.Ordinal)];
         var perObject = Regex.Matches(objects, @"^ +EXEC sys\.sp_executesql @stmt = @Statement;$", RegexOptions.Multiline).Count;
 
         Assert.True(perObject >= Repo.Layout.DatabaseObjects().Count);
