@@ -187,7 +187,9 @@ public static partial class DeployScriptGenerator
               line and reads it once, to detect SQLCMD mode: without SQLCMD mode, or with variable substitution switched
               off (sqlcmd -x), it says so (error 51004) and changes nothing. It needs no -v value, and no other text in it
               is a variable reference (a dollar sign before a parenthesis in carried text is split across two literals).
-              It is pure ASCII (other characters are written as NCHAR(n)), so no code page switch is needed.
+              It is pure ASCII (other characters are written as NCHAR(n)), so no code page switch is needed, and holds
+              no backslash (carried ones are NCHAR(92): T-SQL drops a backslash before a line end from a literal, and
+              the Go sqlcmd reads one as an escape inside quotes).
 
               Guards, before anything is changed, in this order: no open transaction in the session (51008; that
               transaction is left as it was, never rolled back); SQLCMD mode (51004); not a system database - master, model, msdb, tempdb (51005); the deploy lock 'DbMerge.Deploy',
@@ -854,6 +856,13 @@ public static partial class DeployScriptGenerator
                 $"the generated script holds {probes} sqlcmd variable reference(s); exactly one, {ModeProbe}, is intended. Report this as a bug.");
         }
 
+        var backslash = text.IndexOf('\\', StringComparison.Ordinal);
+        if (backslash >= 0)
+        {
+            yield return new Finding(where, text[..backslash].Count(c => c == '\n') + 1, RuleId,
+                "the generated script would contain a backslash (a line continuation in T-SQL literals, an escape to go-sqlcmd); report this as a bug.");
+        }
+
         var nonAscii = text.AsSpan().IndexOfAnyExcept(PrintableAscii);
         if (nonAscii >= 0)
         {
@@ -868,7 +877,8 @@ public static partial class DeployScriptGenerator
     /// <summary>
     /// The exact value as a T-SQL expression in pure ASCII: <c>N'…'</c> with quotes doubled when it can be;
     /// otherwise a concatenation that spells each non-ASCII UTF-16 unit as <c>NCHAR(n)</c> and splits every
-    /// "$(" across two literals (so sqlcmd never sees a variable reference), starting with
+    /// "$(" across two literals (so sqlcmd never sees a variable reference) and spells every backslash as <c>NCHAR(92)</c>
+    /// (a line continuation before a line end; an escape to go-sqlcmd's batch scanner), starting with
     /// <c>CONVERT(nvarchar(max), …)</c> so the concatenation cannot truncate at 4000 characters. Usable wherever
     /// an expression is allowed (DECLARE initializers, comparisons, VALUES), not as a THROW message.
     /// </summary>
@@ -888,7 +898,10 @@ public static partial class DeployScriptGenerator
         for (var i = 0; i < value.Length; i++)
         {
             var c = value[i];
-            if (c > '~' || (c < ' ' && c is not '\t' and not '\r' and not '\n'))
+            // A backslash is spelled too: before a line end T-SQL drops it and the line end from a string literal (a
+            // carried "-- C:\" comment would swallow the next line), and go-sqlcmd reads it as an escape inside quotes
+            // (it would lose track of where the literal ends, and of every GO after it).
+            if (c > '~' || c == '\\' || (c < ' ' && c is not '\t' and not '\r' and not '\n'))
             {
                 EndRun();
                 pieces.Add(string.Create(CultureInfo.InvariantCulture, $"NCHAR({(int)c})"));
@@ -929,7 +942,7 @@ public static partial class DeployScriptGenerator
                 _ => "-",
             })
             .Replace("*/", "* /", StringComparison.Ordinal).Replace("$(", "$ (", StringComparison.Ordinal)
-            .Select(c => c is '\r' or '\n' or '\t' ? ' ' : c < ' ' || c > '~' ? '?' : c).ToArray());
+            .Select(c => c is '\r' or '\n' or '\t' ? ' ' : c == '\\' ? '/' : c < ' ' || c > '~' ? '?' : c).ToArray());
 
     /// <summary>Typographic characters of prose (arrows, dashes, quotes, ellipsis) that have a plain ASCII spelling.</summary>
     [GeneratedRegex("[\u2190\u2192\u2026\u2018\u2019\u201C\u201D\u2264\u2265\u2013\u2014\u2212]")]

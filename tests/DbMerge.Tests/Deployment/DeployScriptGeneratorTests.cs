@@ -121,6 +121,52 @@ public sealed class DeployScriptGeneratorTests
     }
 
     [Fact]
+    public void Backslashes_are_carried_exactly_while_the_script_holds_none()
+    {
+        // A backslash before a line end is a line continuation inside a T-SQL literal: carried raw, the comment line
+        // "-- exported to C:\temp\" would swallow the UPDATE after it. And go-sqlcmd treats a backslash in quotes as an escape.
+        var scratch = Repo.ScratchCopy();
+        const string body = "-- exported to C:\\temp\\\nUPDATE app.[User] SET DisplayName = N'C:\\' WHERE UserId = -1 AND Email LIKE N'%\\_%' ESCAPE N'\\';";
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9989_alter_app_User_planted.sql"), "/* header \\ */\n" + body + "\nGO\n");
+
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.DoesNotContain('\\', script.Text);
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        Assert.Contains("/* header \\ */\n" + body, StatementLiterals(parsed));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Go_sqlcmd_cuts_the_script_at_exactly_its_GO_lines_and_sees_no_other_command_than_its_two(bool planted)
+    {
+        var layout = Repo.Layout;
+        if (planted)
+        {
+            // Carried text that trips a naive batch scanner: backslashes before quotes and line ends, quotes and comment
+            // markers inside strings, a dollar sign before a parenthesis.
+            layout = Repo.ScratchCopy();
+            File.WriteAllText(Path.Combine(layout.MigrationsDirectory, "9988_alter_app_User_planted.sql"),
+                "/* it's \"quoted\" \\ */\n-- C:\\dir\\\nUPDATE app.[User] SET DisplayName = N'a\\' + N'/* -- $' + N'(x) \"' WHERE UserId = -1;\nGO\n" +
+                "UPDATE app.[User] SET DisplayName = N'it''s\\''' WHERE UserId = -2;\nGO\n");
+        }
+
+        var script = DeployScriptGenerator.Build(layout);
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        var separators = parsed.ScriptTokenStream.Where(t => t.TokenType == TSqlTokenType.Go).Select(t => t.Line).ToList();
+
+        var scan = GoSqlcmdScanner.Read(script.Text);
+
+        Assert.Null(scan.Error);
+        Assert.False(scan.EndsInsideQuoteOrComment);
+        Assert.Equal(separators, scan.Commands.Where(c => c.Text == "GO").Select(c => c.Line));
+        Assert.Equal([":on error exit", ":setvar DbMergeSqlcmdMode \"on\""], scan.Commands.Where(c => c.Text != "GO").Select(c => c.Text));
+    }
+
+    [Fact]
     public void Each_migrations_Why_and_Locks_header_is_repeated_as_comments_above_its_block()
     {
         var script = DeployScriptGenerator.Generate(Repo.Layout);
