@@ -800,7 +800,7 @@ public static partial class DeployScriptGenerator
 
     /// <summary>
     /// sqlcmd treats some line starts as its own commands wherever they are - inside a batch, a comment or a string
-    /// (":r", ":setvar", "!!", "exit", a line holding only "go" or "go 2", ...). Every line of a carried file ends up at
+    /// (":r", ":setvar", "!!", "exit", "exit the loop", "go", "go 2", "on error ...", ...). Every line of a carried file ends up at
     /// the start of a line of the deploy script (inside a string literal), so such a line is refused with file and line.
     /// </summary>
     private static void CheckForSqlcmdCommands(SqlScriptFile file, IReadOnlySet<int> separatorLines, List<Finding> problems)
@@ -814,7 +814,7 @@ public static partial class DeployScriptGenerator
                 problems.Add(new Finding(file.RelativePath, i + 1, RuleId,
                     $"this line starts like a sqlcmd command ('{Sanitize(line.Trim())}'): in the deploy script sqlcmd (and SSMS in SQLCMD mode) " +
                     "would execute it wherever it stands, even inside a comment or a string. Reword the line (e.g. put the word in a " +
-                    "sentence) so that none starts with ':', '!!', 'exit', 'quit', 'reset' or 'ed', or holds 'go' alone or with a count."));
+                    "sentence) so that none starts with ':' or '!!', none starts with 'go', 'exit', 'quit', 'ed' or 'on error' followed by a space or the line end, and none is 'reset'."));
             }
         }
     }
@@ -827,7 +827,9 @@ public static partial class DeployScriptGenerator
             .Where(t => t.TokenType == TSqlTokenType.Go).Select(t => t.Line).ToHashSet();
     }
 
-    [GeneratedRegex(@"^\s*(:|!!|go(\s+\d+)?\s*$|(exit|quit)\s*(\(.*\))?\s*$|(reset|ed)\s*$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    // At least as broad as go-sqlcmd's command grammar (pkg/sqlcmd/commands.go): GO, EXIT, QUIT, ED and ON ERROR are
+    // commands with any text after a space ("exit the loop ..." is an EXIT with bad arguments), the colon optional.
+    [GeneratedRegex(@"^\s*(:|!!|go(\s.*)?$|(exit|quit)(\s.*|\(.*)?$|ed(\s.*)?$|reset\s*$|on\s+error(\s.*)?$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SqlcmdCommandLine();
 
     /// <summary>

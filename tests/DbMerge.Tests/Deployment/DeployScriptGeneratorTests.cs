@@ -207,6 +207,12 @@ public sealed class DeployScriptGeneratorTests
     [InlineData("/*\n   go\n*/\nSELECT 1 AS One;\nGO\n", 2)]
     [InlineData("/*\n   GO 2\n*/\nSELECT 1 AS One;\nGO\n", 2)]
     [InlineData("SELECT N'\n!! rm -rf /\n' AS One;\nGO\n", 2)]
+    [InlineData("/*\n exit the loop when done\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n  go on with the next step\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n on error the CATCH rolls back\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n quit early\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n ed notes\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n goto\n exited\n editing\n online errors\n on errors\n*/\nSELECT 1 AS One;\nGO\n", 0)]
     [InlineData("-- fine\nSELECT 1 AS One;\n  go\n/* fine */\n", 0)]
     public void A_line_that_sqlcmd_would_execute_is_a_problem_with_file_and_line(string sql, int line)
     {
