@@ -684,6 +684,10 @@ public static partial class DeployScriptGenerator
 
             CheckTempTablesStayInTheirBatch(file, batch, tempTablesCreated, problems);
             CheckSessionOptions(file, batch, problems);
+            if (file.RelativePath.StartsWith("migrations/", StringComparison.Ordinal))
+            {
+                CheckNoTransactionControl(file, batch, problems);
+            }
 
             var (start, end) = segments.First(s => batch.StartOffset >= s.Start && batch.StartOffset < s.End);
             var text = file.Text[start..end].Trim();
@@ -760,6 +764,43 @@ public static partial class DeployScriptGenerator
                 problems.Add(new Finding(file.RelativePath, set.StartLine, RuleId,
                     $"SET {string.Join(", ", forbidden)}: the deploy script relies on these session options (its stop guard uses NOEXEC, " +
                     "every step must execute and commit its own transaction); a migration or database/ script must not change them."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A migration runs in one transaction the deployment owns, together with its journal row (the deploy script's
+    /// BEGIN TRANSACTION ... COMMIT around its batches, DbUp's transaction per script): a COMMIT in it would commit part
+    /// of the migration without its journal row (the next run applies it again), a ROLLBACK or BEGIN TRANSACTION would
+    /// end or unbalance that transaction. Savepoints (SAVE TRANSACTION, ROLLBACK TRANSACTION name) stay inside it.
+    /// </summary>
+    private static void CheckNoTransactionControl(SqlScriptFile file, TSqlBatch batch, List<Finding> problems)
+    {
+        var visitor = new TransactionControlVisitor();
+        batch.Accept(visitor);
+        foreach (var (statement, line) in visitor.Found)
+        {
+            problems.Add(new Finding(file.RelativePath, line, RuleId,
+                $"{statement} in a migration: a migration runs in one transaction that the deployment owns and that also writes its " +
+                "journal row, so its own COMMIT would commit part of it without the journal row (the next run would apply it again), " +
+                "and its own BEGIN/ROLLBACK would unbalance or end that transaction. Leave transaction control to the deployment " +
+                "(a savepoint, SAVE TRANSACTION / ROLLBACK TRANSACTION name, is fine)."));
+        }
+    }
+
+    private sealed class TransactionControlVisitor : TSqlFragmentVisitor
+    {
+        public List<(string Statement, int Line)> Found { get; } = [];
+
+        public override void Visit(BeginTransactionStatement node) => Found.Add(("BEGIN TRANSACTION", node.StartLine));
+
+        public override void Visit(CommitTransactionStatement node) => Found.Add(("COMMIT", node.StartLine));
+
+        public override void Visit(RollbackTransactionStatement node)
+        {
+            if (node.Name is null)
+            {
+                Found.Add(("ROLLBACK", node.StartLine));
             }
         }
     }

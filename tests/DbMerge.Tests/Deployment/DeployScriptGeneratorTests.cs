@@ -247,6 +247,34 @@ public sealed class DeployScriptGeneratorTests
         Assert.Contains(option, problem.Message);
     }
 
+    [Theory]
+    [InlineData("UPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nCOMMIT;\nGO\n", "COMMIT", 2)]
+    [InlineData("BEGIN TRANSACTION;\nUPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nCOMMIT TRANSACTION;\nGO\n", "BEGIN TRANSACTION", 1)]
+    [InlineData("BEGIN TRY\n    UPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nEND TRY\nBEGIN CATCH\n    IF @@TRANCOUNT > 0 ROLLBACK;\n    THROW;\nEND CATCH;\nGO\n", "ROLLBACK", 5)]
+    public void Transaction_control_in_a_migration_is_a_problem_because_the_deployment_owns_its_transaction(string sql, string statement, int line)
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9987_alter_app_User_planted.sql"), sql);
+
+        var problems = DeployScriptGenerator.Build(scratch).Problems;
+
+        var problem = problems.First(p => p.File == "migrations/9987_alter_app_User_planted.sql");
+        Assert.Equal((line, DeployScriptGenerator.RuleId), (problem.Line, problem.Rule));
+        Assert.StartsWith(statement + " in a migration", problem.Message);
+    }
+
+    [Fact]
+    public void A_savepoint_in_a_migration_and_transactions_inside_database_procedures_are_fine()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9986_alter_app_User_planted.sql"),
+            "SAVE TRANSACTION BeforeUpdate;\nUPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nIF @@ROWCOUNT > 1 ROLLBACK TRANSACTION BeforeUpdate;\nGO\n");
+
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.True(script.IsValid, string.Join("\n", script.Problems)); // the repository's procedures BEGIN and COMMIT their own transactions
+    }
+
     [Fact]
     public void A_temp_table_used_across_GO_batches_is_a_problem_because_each_batch_runs_in_its_own_scope()
     {
