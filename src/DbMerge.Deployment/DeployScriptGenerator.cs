@@ -248,7 +248,7 @@ public static partial class DeployScriptGenerator
         Stop(sql, "    ", NotSqlcmdModeError, "not run in SQLCMD mode");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {NotSqlcmdModeError}, {MessageLiteral("DbMerge deploy: this script must run in SQLCMD mode - sqlcmd -i FILE, or SSMS / Azure Data Studio with SQLCMD Mode switched on (Query menu) - with variable substitution on (not sqlcmd -x). Nothing was changed: every later batch is skipped. (Without SQLCMD mode the two lines starting with a colon above also failed, with 'Incorrect syntax near :'.)")}, 1;\n");
         sql.Append("END;\n");
-        sql.Append("IF DB_ID() <= 4\n");
+        sql.Append(CultureInfo.InvariantCulture, $"IF {DeploymentJournal.SystemDatabasePredicate}\n");
         sql.Append("BEGIN\n");
         sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @SystemMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the current database is %s, a system database; nothing was changed. Run the script in the target database (sqlcmd -d <database>, or choose it in SSMS / Azure Data Studio).")}, DB_NAME());\n");
         Stop(sql, "    ", SystemDatabaseError, "the current database is a system database");

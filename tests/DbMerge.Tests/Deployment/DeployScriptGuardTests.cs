@@ -109,7 +109,19 @@ public sealed class DeployScriptGuardTests
             .Select(At).ToList();
 
         Assert.Equal(order.Order(), order);
-        Assert.True(At("IF DB_ID() <= 4") < At("CREATE TABLE dbo.SchemaVersions"));
+        Assert.True(At("IF DB_NAME() IN (N'master', N'model', N'msdb', N'tempdb')") < At("CREATE TABLE dbo.SchemaVersions"));
+    }
+
+    [Fact]
+    public void A_system_database_is_recognised_by_name_in_the_script_and_the_runner_alike_not_by_DB_ID()
+    {
+        // DB_ID() values in Azure SQL Database are unique only within a database or elastic pool: an id test could
+        // refuse a user database there; the four names are fixed everywhere.
+        Assert.Contains($"IF {DeploymentJournal.SystemDatabasePredicate}\n", Script.Value.Text);
+        Assert.Contains(DeploymentJournal.SystemDatabasePredicate, DeploymentLock.DatabaseSql);
+        Assert.DoesNotContain("DB_ID()", Script.Value.Text);
+        Assert.DoesNotContain("DB_ID()", DeploymentLock.DatabaseSql);
+        Assert.Empty(DeployScriptGeneratorTests.Parse("SELECT CASE WHEN " + DeploymentJournal.SystemDatabasePredicate + " THEN 1 END AS IsSystem;", out _));
     }
 
     [Fact]
