@@ -632,8 +632,11 @@ public static partial class DeployScriptGenerator
         sql.Append(indent).Append("            THROW;\n");
         sql.Append(indent).Append("        END;\n");
         sql.Append(indent).Append("        DECLARE @Wait int = POWER(2, @Attempt - 1);\n");
+        // RAISERROR ... WITH NOWAIT, not PRINT: the server sends PRINT output only when the batch ends or a packet fills,
+        // so a DBA would see nothing while this object waits (up to a minute), then every retry line at once.
         sql.Append(indent).Append(CultureInfo.InvariantCulture,
-            $"        PRINT CONCAT(N'DbMerge deploy: {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)} waited {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock (1222); retry ', @Attempt, N'/{retries} in ', @Wait, N' s.');\n");
+            $"        DECLARE @Retry nvarchar(2048) = CONCAT(N'DbMerge deploy: {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)} waited {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock (1222); retry ', @Attempt, N'/{retries} in ', @Wait, N' s.');\n");
+        sql.Append(indent).Append("        RAISERROR(N'%s', 0, 1, @Retry) WITH NOWAIT;\n");
         sql.Append(indent).Append("        DECLARE @Delay char(8) = CONVERT(char(8), DATEADD(SECOND, @Wait, CONVERT(datetime, 0)), 108);\n");
         sql.Append(indent).Append("        WAITFOR DELAY @Delay;\n");
         sql.Append(indent).Append("        SET @Attempt += 1;\n");

@@ -279,6 +279,9 @@ public sealed class DeployScriptGuardTests
         Assert.Contains($"    SET LOCK_TIMEOUT {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds};\n", objects);
         Assert.Equal(perObject, Regex.Matches(objects, $@"IF ERROR_NUMBER\(\) <> 1222 OR @Attempt > {DeploymentJournal.LockTimeoutRetries}\n").Count);
         Assert.Equal(perObject, Regex.Matches(objects, @"WAITFOR DELAY @Delay;").Count);
+        // each retry is reported at once (PRINT output would wait for the end of the batch)
+        Assert.Equal(perObject, Regex.Matches(objects, @"RAISERROR\(N'%s', 0, 1, @Retry\) WITH NOWAIT;\n +DECLARE @Delay").Count);
+        Assert.DoesNotContain("PRINT CONCAT(N'DbMerge deploy: ", objects);
         Assert.DoesNotContain("SET LOCK_TIMEOUT -1", objects);
     }
 
