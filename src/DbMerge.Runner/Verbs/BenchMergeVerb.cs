@@ -18,7 +18,7 @@ internal static class BenchMergeVerb
 {
     public static Command Build(CliContext context)
     {
-        var rows = new Option<int>("--rows") { Description = "Rows referencing the source user (the second size is twice this).", DefaultValueFactory = _ => 100_000 };
+        var rows = new Option<int>("--rows") { Description = "Rows referencing the source user, 100..5000000 (the second run uses twice this).", DefaultValueFactory = _ => 100_000 };
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
         var command = new Command("merge", "Benchmark api.User_Merge: dry run and merge at N and 2N referencing rows, rows per second, growth ratio.")
@@ -38,11 +38,12 @@ internal static class BenchMergeVerb
             await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
             {
                 ServerConnectionString = server,
-                Layout = RepositoryLayout.Discover(),
+                Layout = CliRepository.Resolve(context, null),
                 Prefix = "DbMergeBench",
                 Log = context.Error.WriteLine,
+                Trace = context.Verbose ? context.Error.WriteLine : null,
             }, cancellationToken);
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString, LongCommandTimeout = TimeSpan.FromHours(1) });
+            var client = CommonOptions.Client(context, scratch.ConnectionString, longCommandTimeout: TimeSpan.FromHours(1));
             var results = new List<BenchResult>();
             var run = 0;
             foreach (var size in new[] { n, 2 * n })
@@ -81,7 +82,7 @@ internal static class BenchMergeVerb
             }
 
             return ExitCodes.Success;
-        });
+        }, BenchMoveVerb.ScratchDatabaseStops);
 
         return command;
     }

@@ -25,7 +25,7 @@ internal static class MergesVerbs
         var command = new Command("list", "List merge runs, newest first.") { user, top, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
             int? userId = null;
             if (parse.GetValue(user) is { Length: > 0 } who)
             {
@@ -61,7 +61,7 @@ internal static class MergesVerbs
         var command = new Command("show", "Show one merge run: who, when, why, outcome, per-table summary and journal counts.") { runId, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
             var detail = await client.GetMergeRunAsync(parse.GetValue(runId), cancellationToken);
             if (parse.GetValue(json))
             {

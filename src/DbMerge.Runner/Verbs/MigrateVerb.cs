@@ -24,13 +24,13 @@ internal static class MigrateVerb
         var verbose = CommonOptions.Verbose();
         var commandTimeout = new Option<int>("--command-timeout")
         {
-            Description = "Seconds each script batch may run before it is cancelled (the batch timeout); 0 = no limit. Default 300.",
+            Description = "Seconds each script batch may run before it is cancelled (the batch timeout); 0 = no limit.",
             DefaultValueFactory = _ => 300,
         };
         var objectLockTimeout = new Option<int>("--object-lock-timeout")
         {
             Description = $"Milliseconds re-creating one database/ object waits for its schema lock before the attempt is retried " +
-                          $"(up to {DeploymentJournal.LockTimeoutRetries} times), 1..600000. Default {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds}.",
+                          $"(up to {DeploymentJournal.LockTimeoutRetries} times), 1..600000.",
             DefaultValueFactory = _ => DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds,
         };
         var command = new Command("migrate",
@@ -56,7 +56,7 @@ internal static class MigrateVerb
             }
 
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             var asJson = parse.GetValue(json);
             var isVerbose = parse.GetValue(verbose);
             var progress = context.Error;

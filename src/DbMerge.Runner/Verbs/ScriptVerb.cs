@@ -44,7 +44,7 @@ internal static class ScriptVerb
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             var destination = parse.GetValue(output)!;
             var toStandardOutput = destination == StandardOutput;
             var asJson = parse.GetValue(json);
@@ -156,15 +156,5 @@ internal static class DeploymentVerbSupport
         Description = "The DbMerge repository (the folder holding migrations/ and database/). Default: found by walking up from the current directory.",
     };
 
-    public static RepositoryLayout ResolveLayout(string? repo)
-    {
-        try
-        {
-            return string.IsNullOrWhiteSpace(repo) ? RepositoryLayout.Discover() : new RepositoryLayout(repo);
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new CliException(ExitCodes.Usage, ex.Message);
-        }
-    }
+    public static RepositoryLayout ResolveLayout(CliContext context, string? repo) => CliRepository.Resolve(context, repo);
 }

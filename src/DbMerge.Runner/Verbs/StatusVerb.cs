@@ -1,6 +1,8 @@
 using System.CommandLine;
+using DbMerge.Client;
 using DbMerge.Deployment;
 using DbMerge.Runner.Cli;
+using Microsoft.Data.SqlClient;
 
 namespace DbMerge.Runner.Verbs;
 
@@ -10,7 +12,8 @@ namespace DbMerge.Runner.Verbs;
 /// untrusted constraints (read-only). Exit codes: 0 up to date (untrusted constraints are listed but are expected
 /// between a NOCHECK migration and <c>dbmerge constraints validate</c>); 1 migrations pending, or (with --strict) a
 /// constraint is untrusted; 5 migrate would refuse: an applied migration changed, the database is newer than this
-/// repository, or it is a system database; 3 no server.
+/// repository, or it is a system database; 3 no server. Also lists the settings of dbmerge.Setting (api.Setting_List),
+/// or says that they are not available.
 /// </summary>
 internal static class StatusVerb
 {
@@ -33,7 +36,7 @@ internal static class StatusVerb
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
-            var layout = DeploymentVerbSupport.ResolveLayout(parse.GetValue(repo));
+            var layout = DeploymentVerbSupport.ResolveLayout(context, parse.GetValue(repo));
             DeploymentStatus status;
             var watch = System.Diagnostics.Stopwatch.StartNew();
             try
@@ -52,6 +55,7 @@ internal static class StatusVerb
             }
 
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
+            var settings = await ReadSettingsAsync(connectionString, cancellationToken);
 
             if (parse.GetValue(json))
             {
@@ -66,6 +70,7 @@ internal static class StatusVerb
                     checksumMismatches = status.ChecksumMismatches,
                     appliedNotInRepository = status.AppliedNotInRepository,
                     untrustedConstraints = status.UntrustedConstraints,
+                    settings,
                 });
                 return exitCode;
             }
@@ -103,6 +108,14 @@ internal static class StatusVerb
                 output.WriteLine($"  untrusted {c.Type,-11} {c.Schema}.{c.Table}.{c.Constraint}{(c.IsDisabled ? " (DISABLED: new writes are not checked either)" : string.Empty)}");
             }
 
+            output.WriteLine(settings is null
+                ? "Settings: not available (dbmerge.Setting comes with migration 0070, and the login needs EXECUTE on api.Setting_List)."
+                : $"{settings.Count} setting(s) (change with 'dbmerge settings set'):");
+            foreach (var setting in settings ?? [])
+            {
+                output.WriteLine($"  setting   {setting.Name} = {setting.Value}");
+            }
+
             if (status.ChecksumMismatches.Count > 0)
             {
                 context.Error.WriteLine($"dbmerge: applied migration(s) changed: {string.Join(", ", status.ChecksumMismatches.Select(m => m.ScriptName))}. {MigrationChecksums.AppendOnlyAdvice}");
@@ -111,6 +124,22 @@ internal static class StatusVerb
             return exitCode;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The settings, or null when the database predates them (2812: api.Setting_List does not exist yet; 208) or the
+    /// login may not run it (229): status stays a read-only report that works for any login that can read the journal.
+    /// </summary>
+    private static async Task<IReadOnlyList<DbMergeSetting>?> ReadSettingsAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString }).ListSettingsAsync(cancellationToken);
+        }
+        catch (SqlException ex) when (ex.Number is 2812 or 208 or 229)
+        {
+            return null;
+        }
     }
 
     internal static int ExitCodeFor(DeploymentStatus status, bool strict) =>

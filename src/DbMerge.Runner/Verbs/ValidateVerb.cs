@@ -30,7 +30,7 @@ internal static class ValidateVerb
         };
         Verb.SetAction(command, context, (parseResult, _) =>
         {
-            var layout = ResolveRepository(parseResult.GetValue(repo));
+            var layout = ResolveRepository(context, parseResult.GetValue(repo));
             Action<string>? timings = parseResult.GetValue(verbose) ? line => context.Error.WriteLine($"validate: {line}") : null;
 
             // The generator's problems (a line sqlcmd would execute, a temp table used across batches, …) are findings
@@ -96,17 +96,7 @@ internal static class ValidateVerb
         Description = "Repository root (the folder holding DbMerge.sln and migrations/). Default: found by walking up from the current directory.",
     };
 
-    internal static RepositoryLayout ResolveRepository(string? repo)
-    {
-        try
-        {
-            return string.IsNullOrWhiteSpace(repo) ? RepositoryLayout.Discover() : new RepositoryLayout(repo);
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new CliException(ExitCodes.Usage, ex.Message);
-        }
-    }
+    internal static RepositoryLayout ResolveRepository(CliContext context, string? repo) => CliRepository.Resolve(context, repo);
 
     /// <summary>The repository-relative path of the file <paramref name="error"/> names, when it names one.</summary>
     private static string UnreadableFile(RepositoryLayout layout, Exception error) =>
