@@ -36,25 +36,16 @@ internal static class ValidateVerb
             // The generator's problems (a line sqlcmd would execute, a temp table used across batches, …) are findings
             // like any other; the script it could still write is checked for its error numbers (DBM030).
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            VerificationResult result;
-            try
+            var script = DeployScriptGenerator.Build(layout);
+            timings?.Invoke($"deploy script: generated and checked in {watch.ElapsedMilliseconds} ms");
+            var result = SchemaVerifier.Verify(layout, new VerificationOptions
             {
-                var script = DeployScriptGenerator.Build(layout);
-                timings?.Invoke($"deploy script: generated and checked in {watch.ElapsedMilliseconds} ms");
-                result = SchemaVerifier.Verify(layout, new VerificationOptions
-                {
-                    RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
-                    ReadmeText = ReadReadme(layout),
-                    GeneratedScripts = [("(generated) dbmerge script", script.TransactSql)],
-                    ExtraFindings = script.Problems,
-                    Timings = timings,
-                });
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // A file of the repository that cannot be read (a dangling link, no permission) is a finding, not a crash.
-                result = new VerificationResult([new Finding(UnreadableFile(layout, ex), 0, "io", $"cannot read the repository: {ex.Message}")], null, []);
-            }
+                RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
+                ReadmeText = ReadReadme(layout),
+                GeneratedScripts = [("(generated) dbmerge script", script.TransactSql)],
+                ExtraFindings = script.Problems,
+                Timings = timings,
+            });
             if (parseResult.GetValue(json))
             {
                 context.WriteJson(new
@@ -97,12 +88,6 @@ internal static class ValidateVerb
     };
 
     internal static RepositoryLayout ResolveRepository(CliContext context, string? repo) => CliRepository.Resolve(context, repo);
-
-    /// <summary>The repository-relative path of the file <paramref name="error"/> names, when it names one.</summary>
-    private static string UnreadableFile(RepositoryLayout layout, Exception error) =>
-        error is FileNotFoundException { FileName: { } path } && Path.IsPathRooted(path)
-            ? Path.GetRelativePath(layout.Root, path).Replace('\\', '/')
-            : "(repository)";
 
     /// <summary>README.md of the repository, or empty when it has none.</summary>
     internal static string ReadReadme(RepositoryLayout layout)

@@ -68,7 +68,7 @@ public sealed class ValidateVerbTests
     };
 
     [Fact]
-    public async Task A_repository_file_that_cannot_be_read_is_a_finding_not_an_unexpected_error()
+    public async Task A_repository_file_that_cannot_be_read_is_one_usage_line_naming_it_not_an_unexpected_error()
     {
         Assert.SkipWhen(OperatingSystem.IsWindows(), "symbolic links need privileges on Windows");
         var copy = Repo.ScratchCopy();
@@ -76,12 +76,9 @@ public sealed class ValidateVerbTests
 
         var result = await CliHarness.RunAsync(["validate", "--json", "--repo", copy.Root]);
 
-        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}\n{result.Error}");
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.Error}");
         Assert.DoesNotContain("unexpected error", result.Error, StringComparison.Ordinal);
-        using var json = JsonDocument.Parse(result.Out);
-        var finding = Assert.Single(json.RootElement.GetProperty("findings").EnumerateArray());
-        Assert.Equal("io", finding.GetProperty("rule").GetString());
-        Assert.Contains("0055_alter_app_User_planted.sql", finding.GetProperty("file").GetString() + finding.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("0055_alter_app_User_planted.sql", result.Error, StringComparison.Ordinal);
     }
 
     [Theory]
