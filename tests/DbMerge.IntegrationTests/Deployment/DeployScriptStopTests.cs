@@ -133,13 +133,16 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
     [MemberData(nameof(Clients))]
     public async Task A_journal_whose_ScriptName_has_another_collation_than_the_database_is_checked_and_deployed(string client)
     {
-        // Given a half-migrated database whose journal column ScriptName has a collation other than the database's
-        // (a journal created before the database collation was changed)
+        // Given a half-migrated database whose journal columns have a collation other than the database's (a journal
+        // created before the database collation was changed: both its text columns keep the old one)
         var database = await HalfMigratedAsync("collation_journal", Fixture.Layout);
         await ExecuteAsync(database,
             "DECLARE @Other sysname = CASE WHEN CONVERT(sysname, DATABASEPROPERTYEX(DB_NAME(), 'Collation')) = N'Latin1_General_BIN2' THEN N'Latin1_General_CI_AS' ELSE N'Latin1_General_BIN2' END; " +
-            "DECLARE @Sql nvarchar(max) = N'ALTER TABLE dbo.SchemaVersions ALTER COLUMN ScriptName nvarchar(255) COLLATE ' + @Other + N' NOT NULL;'; " +
+            "DECLARE @Sql nvarchar(max) = N'ALTER TABLE dbo.SchemaVersions ALTER COLUMN ScriptName nvarchar(255) COLLATE ' + @Other + N' NOT NULL; " +
+            "ALTER TABLE dbo.SchemaVersions ALTER COLUMN Checksum char(64) COLLATE ' + @Other + N' NULL;'; " +
             "EXEC sys.sp_executesql @Sql;");
+        Assert.Equal(["0"], await DeploymentTestSupport.LinesAsync(database,
+            "SELECT CONVERT(nvarchar(10), COUNT(*)) FROM sys.columns WHERE object_id = OBJECT_ID(N'dbo.SchemaVersions') AND collation_name = CONVERT(sysname, DATABASEPROPERTYEX(DB_NAME(), 'Collation'));", Cancel));
 
         // When the script runs
         var run = await RunAsync(client, database, DeployScriptGenerator.Build(Fixture.Layout).Text);
