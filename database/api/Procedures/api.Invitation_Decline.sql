@@ -8,6 +8,8 @@ GO
     invitation's (case-insensitively) may decline. The invitation becomes declined with InvitedUserId (who
     answered) and RespondedAt; a declined invitation can no longer be accepted. Declining again by the same
     user is a no-op (Changed = 0).
+  Lock order (README "Lock order"): L2 the declining user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation;
+    a merge of the user serializes with it on the user row (the decline then finds the user merged away: 51303).
   Transaction: OWNS its transaction. Called inside an open transaction it refuses (51313) before anything else,
     without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
@@ -61,7 +63,12 @@ BEGIN
 
         BEGIN TRANSACTION;
 
-        /* 2. Lock the invitation row. */
+        /* 2. L2: the user row first (held to the end). */
+        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
+        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        WHERE u.UserId = @UserId;
+
+        /* 3. L3: the invitation row. */
         SELECT @Found           = 1,
                @InvitationEmail = i.Email,
                @Status          = i.Status,
@@ -75,10 +82,6 @@ BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d does not exist.', @InvitationId);
             THROW 51300, @Message, 1;
         END;
-
-        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
-        FROM app.[User] AS u
-        WHERE u.UserId = @UserId;
 
         IF @UserEmail IS NULL OR @UserIsActive = 0
         BEGIN
@@ -100,7 +103,7 @@ BEGIN
                 THROW 51301, @Message, 1;
             END;
 
-            /* 3. Decline. */
+            /* 4. Decline. */
             SET @RespondedAt = SYSUTCDATETIME();
             SET @Status = 'declined';
             SET @Changed = 1;
@@ -115,7 +118,7 @@ BEGIN
 
         COMMIT TRANSACTION;
 
-        /* 4. Result. */
+        /* 5. Result. */
         SELECT @InvitationId AS InvitationId, @Status AS Status, @RespondedAt AS RespondedAt, @Changed AS Changed;
     END TRY
     BEGIN CATCH
