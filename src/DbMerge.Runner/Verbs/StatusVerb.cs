@@ -1,5 +1,7 @@
 using System.CommandLine;
+using DbMerge.Client;
 using DbMerge.Deployment;
+using Microsoft.Data.SqlClient;
 using DbMerge.Runner.Cli;
 
 namespace DbMerge.Runner.Verbs;
@@ -22,7 +24,7 @@ internal static class StatusVerb
         {
             Description = "Also exit 1 when a CHECK or FOREIGN KEY constraint is untrusted (not yet validated) or disabled.",
         };
-        var command = new Command("status", "Show pending migrations, checksum mismatches and untrusted constraints of the target database.")
+        var command = new Command("status", "Show pending migrations, checksum mismatches, untrusted constraints and late references to merged-away users of the target database.")
         {
             connection, repo, json, strict,
         };
@@ -34,6 +36,7 @@ internal static class StatusVerb
             var status = await new Migrator(new MigratorOptions { Layout = layout }).GetStatusAsync(connectionString, cancellationToken);
             var target = CommonOptions.DescribeTarget(connectionString);
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
+            var late = await LateReferencesAsync(connectionString, cancellationToken);
 
             if (parse.GetValue(json))
             {
@@ -47,6 +50,7 @@ internal static class StatusVerb
                     checksumMismatches = status.ChecksumMismatches,
                     appliedNotInRepository = status.AppliedNotInRepository,
                     untrustedConstraints = status.UntrustedConstraints,
+                    lateReferences = late?.Where(l => l.ReferencingRows > 0),
                 });
                 return exitCode;
             }
@@ -76,6 +80,22 @@ internal static class StatusVerb
                 output.WriteLine($"  untrusted {c.Type,-11} {c.Schema}.{c.Table}.{c.Constraint}{(c.IsDisabled ? " (DISABLED: new writes are not checked either)" : string.Empty)}");
             }
 
+            if (late is null)
+            {
+                output.WriteLine("Late references: unknown (api.User_LateReferences is not deployed here: run 'dbmerge migrate').");
+            }
+            else
+            {
+                var rows = late.Where(l => l.ReferencingRows > 0).ToList();
+                output.WriteLine(rows.Count == 0
+                    ? "No late references: nothing written after a merge still references a merged-away user."
+                    : $"{rows.Sum(l => l.ReferencingRows)} late reference(s) to merged-away users (re-point them with 'dbmerge users sweep'):");
+                foreach (var l in rows)
+                {
+                    output.WriteLine($"  late      {l.SchemaName}.{l.TableName}.{l.ColumnName} ({l.Policy}): {l.ReferencingRows} row(s) of {l.MergedAwayUsers} user(s)");
+                }
+            }
+
             if (status.ChecksumMismatches.Count > 0)
             {
                 context.Error.WriteLine($"dbmerge: applied migration(s) changed: {string.Join(", ", status.ChecksumMismatches.Select(m => m.ScriptName))}. {MigrationChecksums.AppendOnlyAdvice}");
@@ -84,6 +104,19 @@ internal static class StatusVerb
             return exitCode;
         });
         return command;
+    }
+
+    /// <summary>Late references per policy (api.User_LateReferences); null when the database does not have the procedure yet (2812).</summary>
+    private static async Task<IReadOnlyList<LateReferenceCount>?> LateReferencesAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString }).GetLateReferencesAsync(cancellationToken);
+        }
+        catch (SqlException ex) when (ex.Number == 2812)
+        {
+            return null;
+        }
     }
 
     internal static int ExitCodeFor(DeploymentStatus status, bool strict) =>

@@ -183,7 +183,7 @@ public sealed class OwnTransactionGuardRuleTests
         Assert.Equal(
             [
                 "api.Document_Create", "api.Document_Move", "api.Invitation_Accept", "api.Invitation_Create", "api.Invitation_Decline",
-                "api.Invitation_Revoke", "api.User_Merge", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
+                "api.Invitation_Revoke", "api.User_Merge", "api.User_Sweep", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
             ],
             owning);
         AssertClean(new OwnTransactionGuardRule().Check(context).ToList());
