@@ -1186,10 +1186,10 @@ BEGIN
             INSERT INTO @Bat_app_DocumentAccess_UserId (S_DocumentAccessId, T_DocumentAccessId, SourceRank, TargetRank, SourceValue)
             SELECT TOP (@BatchSize) s.DocumentAccessId, p.DocumentAccessId, ISNULL(sr.RoleRank, 0), p.TargetRank, s.Role
             FROM app.DocumentAccess AS s WITH (FORCESEEK (IX_app_DocumentAccess_UserId (UserId)), UPDLOCK)
-            LEFT JOIN app.DocumentRole AS sr ON sr.Role = s.Role
+            LEFT JOIN app.DocumentRole AS sr WITH (FORCESEEK (PK_app_DocumentRole (Role))) ON sr.Role = s.Role
             OUTER APPLY (SELECT TOP (1) pt.DocumentAccessId, ISNULL(pr.RoleRank, 0) AS TargetRank
                          FROM app.DocumentAccess AS pt WITH (FORCESEEK (UQ_app_DocumentAccess_DocumentId_UserId (DocumentId, UserId)), UPDLOCK)
-                         LEFT JOIN app.DocumentRole AS pr ON pr.Role = pt.Role
+                         LEFT JOIN app.DocumentRole AS pr WITH (FORCESEEK (PK_app_DocumentRole (Role))) ON pr.Role = pt.Role
                          WHERE pt.DocumentId = s.DocumentId AND pt.UserId = @TargetUserId AND pt.UserId IS NOT NULL
                          ORDER BY ISNULL(pr.RoleRank, 0) DESC, pt.DocumentAccessId) AS p
             WHERE s.UserId = @SourceUserId
@@ -1274,10 +1274,10 @@ BEGIN
                 INSERT INTO @Bat_app_DocumentInvitation_Email (S_DocumentInvitationId, T_DocumentInvitationId, SourceRank, TargetRank, SourceValue)
                 SELECT TOP (@BatchSize) s.DocumentInvitationId, p.DocumentInvitationId, ISNULL(sr.RoleRank, 0), p.TargetRank, s.Role
                 FROM app.DocumentInvitation AS s WITH (FORCESEEK (IX_app_DocumentInvitation_Email (Email)), UPDLOCK)
-                LEFT JOIN app.DocumentRole AS sr ON sr.Role = s.Role
+                LEFT JOIN app.DocumentRole AS sr WITH (FORCESEEK (PK_app_DocumentRole (Role))) ON sr.Role = s.Role
                 OUTER APPLY (SELECT TOP (1) pt.DocumentInvitationId, ISNULL(pr.RoleRank, 0) AS TargetRank
                              FROM app.DocumentInvitation AS pt WITH (FORCESEEK (UQ_app_DocumentInvitation_DocumentId_Email (DocumentId, Email)), UPDLOCK)
-                             LEFT JOIN app.DocumentRole AS pr ON pr.Role = pt.Role
+                             LEFT JOIN app.DocumentRole AS pr WITH (FORCESEEK (PK_app_DocumentRole (Role))) ON pr.Role = pt.Role
                              WHERE pt.DocumentId = s.DocumentId AND pt.Email = @TargetEmail
                              ORDER BY ISNULL(pr.RoleRank, 0) DESC, pt.DocumentInvitationId) AS p
                 WHERE s.Email = @SourceEmail
@@ -1411,11 +1411,11 @@ BEGIN
                 OUTPUT 'delete', 'deleted', N'app', N'Invitation', N'Email', deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, deleted.OrganizationId
                 INTO @Chg_app_Invitation (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_InvitationId, B_ChannelId, B_Email, B_ShareMode, B_SenderUserId, B_InvitedUserId, B_Status, B_CreatedAt, B_RespondedAt, B_OrganizationId)
                 FROM app.Invitation AS d WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)))
-                LEFT JOIN app.InvitationShareMode AS dr ON dr.ShareMode = d.ShareMode
+                LEFT JOIN app.InvitationShareMode AS dr WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON dr.ShareMode = d.ShareMode
                 WHERE d.Email = @SourceEmail AND d.Status = 'pending'
                   AND EXISTS (SELECT 1
                               FROM app.Invitation AS b WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)), READCOMMITTEDLOCK)
-                              LEFT JOIN app.InvitationShareMode AS br ON br.ShareMode = b.ShareMode
+                              LEFT JOIN app.InvitationShareMode AS br WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON br.ShareMode = b.ShareMode
                               WHERE b.Email = @SourceEmail AND b.Status = 'pending'
                                 AND (b.ChannelId = d.ChannelId OR (b.ChannelId IS NULL AND d.ChannelId IS NULL)) AND (b.OrganizationId = d.OrganizationId OR (b.OrganizationId IS NULL AND d.OrganizationId IS NULL))
                                 AND (ISNULL(br.ShareModeRank, 0) > ISNULL(dr.ShareModeRank, 0) OR (ISNULL(br.ShareModeRank, 0) = ISNULL(dr.ShareModeRank, 0) AND (b.InvitationId < d.InvitationId))));
@@ -1461,11 +1461,11 @@ BEGIN
                 OUTPUT 'delete', 'deleted', N'app', N'Invitation', N'Email', deleted.InvitationId, deleted.ChannelId, deleted.Email, deleted.ShareMode, deleted.SenderUserId, deleted.InvitedUserId, deleted.Status, deleted.CreatedAt, deleted.RespondedAt, deleted.OrganizationId
                 INTO @Chg_app_Invitation (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_InvitationId, B_ChannelId, B_Email, B_ShareMode, B_SenderUserId, B_InvitedUserId, B_Status, B_CreatedAt, B_RespondedAt, B_OrganizationId)
                 FROM app.Invitation AS d WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)))
-                LEFT JOIN app.InvitationShareMode AS dr ON dr.ShareMode = d.ShareMode
+                LEFT JOIN app.InvitationShareMode AS dr WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON dr.ShareMode = d.ShareMode
                 WHERE d.Email = @TargetEmail AND d.Status = 'pending'
                   AND EXISTS (SELECT 1
                               FROM app.Invitation AS b WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)), READCOMMITTEDLOCK)
-                              LEFT JOIN app.InvitationShareMode AS br ON br.ShareMode = b.ShareMode
+                              LEFT JOIN app.InvitationShareMode AS br WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON br.ShareMode = b.ShareMode
                               WHERE b.Email = @TargetEmail AND b.Status = 'pending'
                                 AND (b.ChannelId = d.ChannelId OR (b.ChannelId IS NULL AND d.ChannelId IS NULL)) AND (b.OrganizationId = d.OrganizationId OR (b.OrganizationId IS NULL AND d.OrganizationId IS NULL))
                                 AND (ISNULL(br.ShareModeRank, 0) > ISNULL(dr.ShareModeRank, 0) OR (ISNULL(br.ShareModeRank, 0) = ISNULL(dr.ShareModeRank, 0) AND (b.InvitationId < d.InvitationId))))
@@ -1518,10 +1518,10 @@ BEGIN
                 INSERT INTO @Bat_app_Invitation_Email (S_InvitationId, T_InvitationId, SourceRank, TargetRank, SourceValue)
                 SELECT TOP (@BatchSize) s.InvitationId, p.InvitationId, ISNULL(sr.ShareModeRank, 0), p.TargetRank, s.ShareMode
                 FROM app.Invitation AS s WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)), UPDLOCK)
-                LEFT JOIN app.InvitationShareMode AS sr ON sr.ShareMode = s.ShareMode
+                LEFT JOIN app.InvitationShareMode AS sr WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON sr.ShareMode = s.ShareMode
                 OUTER APPLY (SELECT TOP (1) pt.InvitationId, ISNULL(pr.ShareModeRank, 0) AS TargetRank
                              FROM app.Invitation AS pt WITH (FORCESEEK (IX_app_Invitation_Email_Status_ChannelId_OrganizationId (Email, Status)), UPDLOCK)
-                             LEFT JOIN app.InvitationShareMode AS pr ON pr.ShareMode = pt.ShareMode
+                             LEFT JOIN app.InvitationShareMode AS pr WITH (FORCESEEK (PK_app_InvitationShareMode (ShareMode))) ON pr.ShareMode = pt.ShareMode
                              WHERE (pt.ChannelId = s.ChannelId OR (pt.ChannelId IS NULL AND s.ChannelId IS NULL)) AND (pt.OrganizationId = s.OrganizationId OR (pt.OrganizationId IS NULL AND s.OrganizationId IS NULL)) AND pt.Email = @TargetEmail AND pt.Status = 'pending'
                              ORDER BY ISNULL(pr.ShareModeRank, 0) DESC, pt.InvitationId) AS p
                 WHERE s.Email = @SourceEmail AND s.Status = 'pending'
@@ -1699,10 +1699,10 @@ BEGIN
             INSERT INTO @Bat_app_OrganizationMember_UserId (S_OrganizationMemberId, T_OrganizationMemberId, SourceRank, TargetRank, SourceValue)
             SELECT TOP (@BatchSize) s.OrganizationMemberId, p.OrganizationMemberId, ISNULL(sr.RoleRank, 0), p.TargetRank, s.Role
             FROM app.OrganizationMember AS s WITH (FORCESEEK (IX_app_OrganizationMember_UserId (UserId)), UPDLOCK)
-            LEFT JOIN app.OrganizationRole AS sr ON sr.Role = s.Role
+            LEFT JOIN app.OrganizationRole AS sr WITH (FORCESEEK (PK_app_OrganizationRole (Role))) ON sr.Role = s.Role
             OUTER APPLY (SELECT TOP (1) pt.OrganizationMemberId, ISNULL(pr.RoleRank, 0) AS TargetRank
                          FROM app.OrganizationMember AS pt WITH (FORCESEEK (UQ_app_OrganizationMember_OrganizationId_UserId (OrganizationId, UserId)), UPDLOCK)
-                         LEFT JOIN app.OrganizationRole AS pr ON pr.Role = pt.Role
+                         LEFT JOIN app.OrganizationRole AS pr WITH (FORCESEEK (PK_app_OrganizationRole (Role))) ON pr.Role = pt.Role
                          WHERE pt.OrganizationId = s.OrganizationId AND pt.UserId = @TargetUserId
                          ORDER BY ISNULL(pr.RoleRank, 0) DESC, pt.OrganizationMemberId) AS p
             WHERE s.UserId = @SourceUserId
@@ -1784,10 +1784,10 @@ BEGIN
             INSERT INTO @Bat_app_ChannelMember_UserId (S_ChannelMemberId, T_ChannelMemberId, SourceRank, TargetRank, SourceValue)
             SELECT TOP (@BatchSize) s.ChannelMemberId, p.ChannelMemberId, ISNULL(sr.RoleRank, 0), p.TargetRank, s.Role
             FROM app.ChannelMember AS s WITH (FORCESEEK (IX_app_ChannelMember_UserId (UserId)), UPDLOCK)
-            LEFT JOIN app.ChannelRole AS sr ON sr.Role = s.Role
+            LEFT JOIN app.ChannelRole AS sr WITH (FORCESEEK (PK_app_ChannelRole (Role))) ON sr.Role = s.Role
             OUTER APPLY (SELECT TOP (1) pt.ChannelMemberId, ISNULL(pr.RoleRank, 0) AS TargetRank
                          FROM app.ChannelMember AS pt WITH (FORCESEEK (UQ_app_ChannelMember_ChannelId_UserId (ChannelId, UserId)), UPDLOCK)
-                         LEFT JOIN app.ChannelRole AS pr ON pr.Role = pt.Role
+                         LEFT JOIN app.ChannelRole AS pr WITH (FORCESEEK (PK_app_ChannelRole (Role))) ON pr.Role = pt.Role
                          WHERE pt.ChannelId = s.ChannelId AND pt.UserId = @TargetUserId
                          ORDER BY ISNULL(pr.RoleRank, 0) DESC, pt.ChannelMemberId) AS p
             WHERE s.UserId = @SourceUserId

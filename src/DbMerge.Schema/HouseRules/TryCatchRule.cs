@@ -126,7 +126,7 @@ public sealed class TryCatchRule : IHouseRule
             var statement = statements[i];
             var allowed = (i == 0 && IsRollbackIfOpen(statement))
                           || (i == statements.Count - 1 && statement is ThrowStatement { ErrorNumber: null })
-                          || (i > 0 && (IsFailureLogging(statement) || SqlText.IsSetStatement(statement) || IsTranslation(statement)));
+                          || (i > 0 && (IsFailureLogging(statement) || SqlText.IsSetStatement(statement) || statement is DeclareVariableStatement || IsTranslation(statement)));
             if (allowed)
             {
                 continue;

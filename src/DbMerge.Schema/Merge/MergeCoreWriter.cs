@@ -701,7 +701,7 @@ internal sealed class MergeCoreWriter
             w.Line($"FROM {t.SqlName} AS s WITH ({plan.Source.Hint}, UPDLOCK)");
             if (rank is not null)
             {
-                w.Line($"LEFT JOIN {rank.Table.SqlName} AS sr ON sr.{Sql.Name(rank.ValueColumn)} = s.{Sql.Name(rank.RankedColumn.Name)}");
+                w.Line($"LEFT JOIN {rank.Table.SqlName} AS sr WITH ({rank.Seek.Hint}) ON sr.{Sql.Name(rank.ValueColumn)} = s.{Sql.Name(rank.RankedColumn.Name)}");
             }
 
             var partnerColumns = pk.Select(c => $"pt.{Sql.Name(c)}").ToList();
@@ -714,7 +714,7 @@ internal sealed class MergeCoreWriter
             w.Line($"             FROM {t.SqlName} AS pt WITH ({plan.Partner.Hint}, UPDLOCK)");
             if (rank is not null)
             {
-                w.Line($"             LEFT JOIN {rank.Table.SqlName} AS pr ON pr.{Sql.Name(rank.ValueColumn)} = pt.{Sql.Name(rank.RankedColumn.Name)}");
+                w.Line($"             LEFT JOIN {rank.Table.SqlName} AS pr WITH ({rank.Seek.Hint}) ON pr.{Sql.Name(rank.ValueColumn)} = pt.{Sql.Name(rank.RankedColumn.Name)}");
             }
 
             w.Line($"             WHERE {PartnerJoin(plan, "pt", "s", target)}{Filter(plan.Partner, "pt")}{RowFilter(plan, "pt")}");
@@ -784,7 +784,7 @@ internal sealed class MergeCoreWriter
             w.Line($"FROM {t.SqlName} AS d WITH ({plan.Source.Hint})");
             if (rank is not null)
             {
-                w.Line($"LEFT JOIN {rank.Table.SqlName} AS dr ON dr.{Sql.Name(rank.ValueColumn)} = d.{Sql.Name(rank.RankedColumn.Name)}");
+                w.Line($"LEFT JOIN {rank.Table.SqlName} AS dr WITH ({rank.Seek.Hint}) ON dr.{Sql.Name(rank.ValueColumn)} = d.{Sql.Name(rank.RankedColumn.Name)}");
             }
 
             var lines = new List<string>
@@ -795,7 +795,7 @@ internal sealed class MergeCoreWriter
             };
             if (rank is not null)
             {
-                lines.Add($"              LEFT JOIN {rank.Table.SqlName} AS br ON br.{Sql.Name(rank.ValueColumn)} = b.{Sql.Name(rank.RankedColumn.Name)}");
+                lines.Add($"              LEFT JOIN {rank.Table.SqlName} AS br WITH ({rank.Seek.Hint}) ON br.{Sql.Name(rank.ValueColumn)} = b.{Sql.Name(rank.RankedColumn.Name)}");
             }
 
             lines.Add($"              WHERE b.{column} = {address}{Filter(plan.Source, "b")}{RowFilter(plan, "b")}");

@@ -122,5 +122,9 @@ public static class MergeGenerator
         return "line endings differ (the generator writes LF)";
     }
 
-    private static string Shorten(string text) => text.Length <= 80 ? text.Trim() : text.Trim()[..77] + "...";
+    private static string Shorten(string text)
+    {
+        var trimmed = text.Trim();
+        return trimmed.Length <= 80 ? trimmed : trimmed[..77] + "...";
+    }
 }

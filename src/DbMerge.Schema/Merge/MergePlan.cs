@@ -22,7 +22,11 @@ public sealed record SeekPlan(ModelIndex Index, IReadOnlyList<string> SeekColumn
 }
 
 /// <summary>Ranks of a keep-higher-role or readdress policy: <c>RankTable(ValueColumn → RankColumn)</c> ranks <c>RankedColumn</c>.</summary>
-public sealed record RankPlan(ModelTable Table, string ValueColumn, string RankColumn, ModelColumn RankedColumn);
+public sealed record RankPlan(ModelTable Table, string ValueColumn, string RankColumn, ModelColumn RankedColumn)
+{
+    /// <summary>The rank lookup seeks the rank table's primary key.</summary>
+    public SeekPlan Seek => new(Table.PrimaryKey!, [ValueColumn], null);
+}
 
 /// <summary>A unique index of a child table that contains the foreign key to the parent: at most one child per parent (and <see cref="OtherColumns"/>).</summary>
 public sealed record ChildUnique(ModelIndex Index, IReadOnlyList<string> OtherColumns, SeekPlan Seek);
