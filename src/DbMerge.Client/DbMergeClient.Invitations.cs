@@ -70,7 +70,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Invites <paramref name="email"/> to a channel or an organization. Throws <c>DbMergeException</c> subclasses
-    /// for 51304–51313 (see the error registry; 51313: called inside an open transaction), e.g. <c>DbMergeConflictException</c> (51306) for a duplicate pending invitation.
+    /// for 51304–51313 (see the error registry; 51313: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON), e.g. <c>DbMergeConflictException</c> (51306) for a duplicate pending invitation.
     /// </summary>
     public Task<InvitationCreated> CreateInvitationAsync(
         InvitationTarget target,

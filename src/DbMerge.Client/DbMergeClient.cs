@@ -24,7 +24,7 @@ public sealed partial class DbMergeClient
     public DbMergeClientOptions Options => _options;
 
     /// <summary>Opens a connection with the options' InfoMessage forwarding attached.</summary>
-    public async Task<SqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    internal async Task<SqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
         var connection = new SqlConnection(_options.ConnectionString);
         if (_options.InfoMessage is { } sink)
@@ -53,9 +53,10 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Runs a stored procedure on a new connection and hands its reader to <paramref name="read"/>.
-    /// A DbMerge business error becomes a typed <see cref="DbMergeException"/>.
+    /// A DbMerge business error becomes a typed <see cref="DbMergeException"/>. Internal: the public surface is one
+    /// typed method per api.* procedure.
     /// </summary>
-    public async Task<T> ExecuteProcedureAsync<T>(
+    internal async Task<T> ExecuteProcedureAsync<T>(
         string procedure,
         Action<SqlParameterCollection> addParameters,
         Func<SqlDataReader, SqlParameterCollection, CancellationToken, Task<T>> read,
@@ -68,7 +69,7 @@ public sealed partial class DbMergeClient
     }
 
     /// <summary>As above, on the caller's connection and (optional) transaction.</summary>
-    public async Task<T> ExecuteProcedureAsync<T>(
+    internal async Task<T> ExecuteProcedureAsync<T>(
         SqlConnection connection,
         SqlTransaction? transaction,
         string procedure,

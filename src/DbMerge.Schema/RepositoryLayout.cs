@@ -33,6 +33,12 @@ public sealed class RepositoryLayout
     public string ChecksumsFile => Path.Combine(MigrationsDirectory, "checksums.txt");
 
     /// <summary>
+    /// The demo and benchmark seed procedures (<see cref="ScenarioScripts"/>): <c>src/DbMerge.Scenarios/Sql/</c>, validated
+    /// offline against the model like database/ but deployed only into scratch databases.
+    /// </summary>
+    public string ScenariosDirectory => Path.Combine(Root, ScenarioScripts.Folder.Replace('/', Path.DirectorySeparatorChar));
+
+    /// <summary>
     /// Finds the repository by walking up from <paramref name="start"/> (default: the current directory,
     /// then the application's base directory) to the first folder holding <c>DbMerge.sln</c>.
     /// </summary>
@@ -82,6 +88,15 @@ public sealed class RepositoryLayout
             .ThenBy(f => f.RelativePath, StringComparer.Ordinal)
             .ToList();
     }
+
+    /// <summary>The scenario scripts (<c>scenario.&lt;Name&gt;.sql</c>) by path; empty when the folder is absent (a packaged release).</summary>
+    public IReadOnlyList<SqlScriptFile> Scenarios() =>
+        Directory.Exists(ScenariosDirectory)
+            ? Directory.EnumerateFiles(ScenariosDirectory, "*.sql", SearchOption.TopDirectoryOnly)
+                .Select(Load)
+                .OrderBy(f => f.RelativePath, StringComparer.Ordinal)
+                .ToList()
+            : [];
 
     /// <summary>Every script: migrations first, then database objects.</summary>
     public IReadOnlyList<SqlScriptFile> AllScripts() => [.. Migrations(), .. DatabaseObjects()];

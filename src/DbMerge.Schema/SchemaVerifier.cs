@@ -10,13 +10,23 @@ namespace DbMerge.Schema;
 /// <summary>What <see cref="SchemaVerifier.Verify"/> checks besides parsing, replay and DacFx validation.</summary>
 public sealed record VerificationOptions
 {
-    /// <summary>Only parse, replay and DacFx validation: the model, without code analysis, house or model rules.</summary>
+    /// <summary>
+    /// Only parse, replay and DacFx validation: the release's model (no scenario procedures), without code analysis,
+    /// house or model rules. What the dacpac, the CREATE script and the model comparison use.
+    /// </summary>
     public static VerificationOptions ModelOnly { get; } = new()
     {
         RunCodeAnalysis = false,
         RunHouseRules = false,
         RunModelRules = false,
+        IncludeScenarios = false,
     };
+
+    /// <summary>
+    /// Validate the scenario procedures (<see cref="ScenarioScripts"/>) against the model too, with their house rules.
+    /// Default on. They are never part of the release: artifacts built from the model turn this off.
+    /// </summary>
+    public bool IncludeScenarios { get; init; } = true;
 
     /// <summary>
     /// The client's error registry numbers (<c>DbMerge.Client.Errors.ErrorRegistry.All</c>). When set, DBM030 checks
@@ -68,9 +78,11 @@ public static partial class SchemaVerifier
         var findings = new List<Finding>();
         var migrations = layout.Migrations().Select(f => SqlText.Parse(f, findings)).ToList();
         var objects = layout.DatabaseObjects().Select(f => SqlText.Parse(f, findings)).ToList();
+        var scenarios = options.IncludeScenarios ? layout.Scenarios().Select(f => SqlText.Parse(f, findings)).ToList() : [];
         var scripts = migrations.Concat(objects).ToList();
 
-        var build = BuildModel(migrations, objects);
+        // Scenario procedures are validated against the same model (they are never part of the release's schema).
+        var build = BuildModel(migrations, [.. objects, .. WithScenarioSchema(scenarios)]);
         findings.AddRange(build.Findings);
         var model = build.Model;
 
@@ -93,6 +105,7 @@ public static partial class SchemaVerifier
         if (options.RunHouseRules)
         {
             findings.AddRange(HouseRuleSet.Check(layout, scripts));
+            findings.AddRange(ScenarioRules.Check(layout, scenarios));
         }
 
         if (options.RegistryNumbers is not null)
@@ -112,8 +125,14 @@ public static partial class SchemaVerifier
             .ThenBy(f => f.Line)
             .ThenBy(f => f.Rule, StringComparer.Ordinal)
             .ToList();
-        return new VerificationResult(ordered, model, scripts);
+        return new VerificationResult(ordered, model, [.. scripts, .. scenarios]);
     }
+
+    /// <summary>The scenario scripts preceded by the CREATE SCHEMA that a scratch database runs before them (none: none).</summary>
+    private static IEnumerable<ParsedScript> WithScenarioSchema(IReadOnlyList<ParsedScript> scenarios) =>
+        scenarios.Count == 0
+            ? []
+            : [SqlText.Parse(new SqlScriptFile(ScenarioScripts.Folder, ScenarioScripts.Folder, ScenarioScripts.CreateSchemaSql)), .. scenarios];
 
     internal sealed record ModelBuild(TSqlModel Model, IReadOnlyList<Finding> Findings, IReadOnlyDictionary<string, string> SourceFiles);
 

@@ -161,6 +161,7 @@ public sealed partial class ReadmeTests
     public void Every_house_rule_and_model_rule_id_has_a_row_in_the_README()
     {
         var ids = HouseRuleSet.All.Select(r => r.Id)
+            .Concat(ScenarioRules.All.Select(r => r.Id))
             .Concat(ModelRules.All.Select(r => r.Id))
             .Append(ErrorNumberSync.RuleId)
             .Distinct(StringComparer.Ordinal)

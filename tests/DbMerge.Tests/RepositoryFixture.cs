@@ -8,14 +8,14 @@ public static class Repo
     public static RepositoryLayout Layout { get; } = RepositoryLayout.Discover(AppContext.BaseDirectory);
 
     /// <summary>
-    /// Copies migrations/, database/, README.md and DbMerge.sln to a new temp folder and returns its layout.
-    /// Plant a violation in the copy, never in the repository.
+    /// Copies migrations/, database/, the scenario procedures (src/DbMerge.Scenarios/Sql/), README.md and DbMerge.sln to a
+    /// new temp folder and returns its layout. Plant a violation in the copy, never in the repository. The copy is
+    /// deleted when the test ends.
     /// </summary>
     public static RepositoryLayout ScratchCopy()
     {
-        var target = Path.Combine(Path.GetTempPath(), "dbmerge-scratch-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(target);
-        foreach (var folder in new[] { "migrations", "database" })
+        var target = ScratchDirectory.Create("dbmerge-scratch-");
+        foreach (var folder in new[] { "migrations", "database", ScenarioScripts.Folder })
         {
             var source = Path.Combine(Layout.Root, folder);
             foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))

@@ -34,8 +34,8 @@ public sealed class RepositoryLayoutTests
     [Fact]
     public void A_folder_without_migrations_is_not_a_repository()
     {
-        var empty = Directory.CreateTempSubdirectory("dbmerge-empty-");
-        var error = Assert.Throws<DirectoryNotFoundException>(() => new RepositoryLayout(empty.FullName));
+        var empty = ScratchDirectory.Create("dbmerge-empty-");
+        var error = Assert.Throws<DirectoryNotFoundException>(() => new RepositoryLayout(empty));
         Assert.Contains("migrations", error.Message);
     }
 }

@@ -10,8 +10,8 @@ GO
     race-safe (UPDLOCK, SERIALIZABLE range lock inside the transaction, so two concurrent calls serialize and
     the second sees the first). An invitation e-mail event ('invitation.created') is written to dbmerge.Outbox
     in the same transaction.
-  Transaction: OWNS its transaction. Called inside an open transaction it refuses (51313) before anything else,
-    without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
+  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
+    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Lock order (README "Lock order"): L2 the sender's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitations of the
     e-mail (key range), then dbmerge.Outbox. A merge holding the sender makes this call wait, then refuse (51310).
   Result set (one row):
@@ -26,7 +26,8 @@ GO
     51310  the sender does not exist or is inactive
     51311  @Email is missing, blank or not an e-mail address (no '@')
     51312  @SenderUserId is missing
-    51313  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
+    51313  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
+           IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
   Example:
     EXEC api.Invitation_Create @ChannelId = NULL, @OrganizationId = 7, @Email = N'ada@example.org',
          @ShareMode = 'admin', @SenderUserId = 42;
@@ -41,13 +42,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Invitation_Create: called inside an open transaction (@@TRANCOUNT %d, channel %s, organization %s, sender %s); it owns its transaction and refused without touching yours: call it outside a transaction.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.Invitation_Create: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, channel %s, organization %s, sender %s); it owns its transaction and refused without touching yours: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @ChannelId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @OrganizationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SenderUserId), N'NULL'));
         THROW 51313, @OpenMessage, 1;
     END;

@@ -60,23 +60,19 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called inside an open transaction (@@TRANCOUNT %d, source %s, target %s); it owns its transaction: call it outside one, or call dbmerge.User_MergeCore inside yours.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, source %s, target %s); it owns its transaction: call it outside one, with IMPLICIT_TRANSACTIONS OFF, or call dbmerge.User_MergeCore inside yours.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
         THROW 51109, @OpenMessage, 1;
-    END;
-
-    IF (@@OPTIONS & 2) = 2
-    BEGIN
-        SET XACT_ABORT OFF;
-        DECLARE @ImplicitMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Merge: called with IMPLICIT_TRANSACTIONS ON (source %s, target %s); it owns its transaction: SET IMPLICIT_TRANSACTIONS OFF.',
-            ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
-        THROW 51109, @ImplicitMessage, 1;
     END;
 
     DECLARE @Message nvarchar(2048);

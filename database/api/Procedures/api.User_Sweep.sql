@@ -46,20 +46,12 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    IF @@TRANCOUNT > 0
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Sweep: called inside an open transaction (@@TRANCOUNT %d, user %s); it owns its transaction: call it outside one.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Sweep: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, user %s); it owns its transaction: call it outside one, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
         THROW 51109, @OpenMessage, 1;
-    END;
-
-    IF (@@OPTIONS & 2) = 2
-    BEGIN
-        SET XACT_ABORT OFF;
-        DECLARE @ImplicitMessage nvarchar(2048) = FORMATMESSAGE(N'api.User_Sweep: called with IMPLICIT_TRANSACTIONS ON (user %s); it owns its transaction: SET IMPLICIT_TRANSACTIONS OFF.',
-            ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
-        THROW 51109, @ImplicitMessage, 1;
     END;
 
     DECLARE @Message nvarchar(2048);

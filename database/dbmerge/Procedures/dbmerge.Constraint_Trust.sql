@@ -16,9 +16,9 @@ GO
     Permissions: operator-only (member of DbMergeOperator or db_owner). The ALTER is dynamic SQL, so the
     caller also needs ALTER on the table (db_owner has it).
   Transaction: owns its transaction (the ALTER, the post-check that the constraint is now trusted, and the
-    progress row's TrustedAt commit together or not at all). Called inside an open transaction it refuses (51410)
-    before anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal
-    only).
+    progress row's TrustedAt commit together or not at all). Called inside an open transaction, or with
+    IMPLICIT_TRANSACTIONS ON, it refuses (51410) before anything else, without touching the caller's transaction
+    (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11),
     IsTrusted bit, AlreadyTrusted bit, TrustedAt datetime2(3) NULL
@@ -31,7 +31,8 @@ GO
     51408  @SchemaName or @ConstraintName is missing
     51409  the constraint is still untrusted after WITH CHECK CHECK CONSTRAINT (for example NOT FOR
            REPLICATION); rolled back
-    51410  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
+    51410  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
+           IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
     1222   (engine) lock request timed out after @LockTimeoutMs: nothing changed, run again later
     547    (engine) a row violates the constraint after all (e.g. it was disabled meanwhile): validate again
   Example:
@@ -46,13 +47,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.Constraint_Trust: called inside an open transaction (@@TRANCOUNT %d, schema ''%s'', constraint ''%s''); it owns its transaction and refused without touching yours: call it outside a transaction.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.Constraint_Trust: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, schema ''%s'', constraint ''%s''); it owns its transaction and refused without touching yours: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(@SchemaName, N'NULL'), ISNULL(@ConstraintName, N'NULL'));
         THROW 51410, @OpenMessage, 1;
     END;

@@ -29,9 +29,10 @@ GO
     is dynamic SQL, so the caller also needs SELECT on that table (and on the parent table of a foreign key),
     and VIEW DATABASE STATE for the row estimate (db_owner has all of these).
   Transaction: owns its transaction (one short transaction per call: lock the progress row, read the batch,
-    record its violations, advance the progress). Called inside an open transaction it refuses (51410) before
-    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only):
-    inside one, the batch's shared locks would be held until the caller commits.
+    record its violations, advance the progress). Called inside an open transaction, or with
+    IMPLICIT_TRANSACTIONS ON, it refuses (51410) before anything else, without touching the caller's transaction
+    (XACT_ABORT is switched off for that refusal only): inside one, the batch's shared locks would be held until
+    the caller commits.
   Result set (one row):
     SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11) ('CHECK' |
     'FOREIGN KEY'), KeyColumn sysname, Status varchar(10) ('running' | 'done'), LastKey bigint NULL,
@@ -46,7 +47,8 @@ GO
     51403  @BatchSize outside 1..100000
     51404  the caller is not a member of DbMergeOperator or db_owner
     51408  @SchemaName or @ConstraintName is missing
-    51410  called inside an open transaction: call it outside one (the caller's transaction is left untouched)
+    51410  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
+           IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
   Example:
     EXEC dbmerge.Constraint_ValidateBatch @SchemaName = N'app', @ConstraintName = N'CK_app_Invitation_ExactlyOneTarget',
          @BatchSize = 5000, @Restart = 0;
@@ -60,13 +62,17 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    /* Refuse inside a caller's transaction with XACT_ABORT OFF, before the TRY: THROW honours XACT_ABORT (with it ON
-       the THROW would roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather
-       than do either. */
-    IF @@TRANCOUNT > 0
+    /* Refuse inside a caller's transaction, and under IMPLICIT_TRANSACTIONS ON, with XACT_ABORT OFF, before the TRY
+       and before any statement that reads or writes a table. THROW honours XACT_ABORT (with it ON the THROW would
+       roll the caller's work back) and the CATCH below rolls back; this procedure must refuse rather than do either.
+       Under IMPLICIT_TRANSACTIONS ON the first table access would open a transaction (and BEGIN TRANSACTION would
+       then nest inside it, @@TRANCOUNT 2), so COMMIT would leave the work and its locks open in the caller's
+       session: hence the @@OPTIONS test, and hence nothing before this guard touches a table. IF, SET, DECLARE and
+       THROW open no implicit transaction, so @@TRANCOUNT is unchanged when the error reaches the caller. */
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: called inside an open transaction (@@TRANCOUNT %d, schema ''%s'', constraint ''%s''); it owns its transaction and refused without touching yours: call it outside a transaction.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, schema ''%s'', constraint ''%s''); it owns its transaction and refused without touching yours: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(@SchemaName, N'NULL'), ISNULL(@ConstraintName, N'NULL'));
         THROW 51410, @OpenMessage, 1;
     END;

@@ -35,20 +35,12 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    IF @@TRANCOUNT > 0
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Finish: called inside an open transaction (@@TRANCOUNT %d, run %s); call it after the merge transaction''s COMMIT or ROLLBACK.',
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Finish: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d, run %s); call it after the merge transaction''s COMMIT or ROLLBACK, with IMPLICIT_TRANSACTIONS OFF.',
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'));
         THROW 51116, @OpenMessage, 1;
-    END;
-
-    IF (@@OPTIONS & 2) = 2
-    BEGIN
-        SET XACT_ABORT OFF;
-        DECLARE @ImplicitMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Finish: called with IMPLICIT_TRANSACTIONS ON (run %s); SET IMPLICIT_TRANSACTIONS OFF.',
-            ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'));
-        THROW 51116, @ImplicitMessage, 1;
     END;
 
     DECLARE @Message nvarchar(2048);

@@ -36,18 +36,11 @@ AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
 
-    IF @@TRANCOUNT > 0
+    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
     BEGIN
         SET XACT_ABORT OFF;
-        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Start: called inside an open transaction (@@TRANCOUNT %d); a run''s row must be committed before the merge transaction: call it outside a transaction.', @@TRANCOUNT);
+        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Start: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (@@TRANCOUNT %d); a run''s row must be committed before the merge transaction: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF.', @@TRANCOUNT);
         THROW 51116, @OpenMessage, 1;
-    END;
-
-    IF (@@OPTIONS & 2) = 2
-    BEGIN
-        SET XACT_ABORT OFF;
-        DECLARE @ImplicitMessage nvarchar(2048) = FORMATMESSAGE(N'dbmerge.MergeRun_Start: called with IMPLICIT_TRANSACTIONS ON; a run''s row must be committed before the merge transaction: SET IMPLICIT_TRANSACTIONS OFF.');
-        THROW 51116, @ImplicitMessage, 1;
     END;
 
     DECLARE @Message nvarchar(2048);

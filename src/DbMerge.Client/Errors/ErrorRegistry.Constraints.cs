@@ -28,6 +28,6 @@ public static partial class ErrorRegistry
         new(51409, "ConstraintStillUntrusted", ConstraintTrust, DbMergeErrorKind.InvariantViolated,
             "The constraint is still untrusted after WITH CHECK CHECK CONSTRAINT (for example NOT FOR REPLICATION); rolled back."),
         new(51410, "ConstraintOpenTransaction", ConstraintValidateBatch, DbMergeErrorKind.InvalidState,
-            "dbmerge.Constraint_ValidateBatch or dbmerge.Constraint_Trust was called inside an open transaction; it owns its transaction and refused without touching the caller's: call it outside a transaction (validate, trust)."),
+            "dbmerge.Constraint_ValidateBatch or dbmerge.Constraint_Trust was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF (validate, trust)."),
     ];
 }

@@ -37,6 +37,6 @@ public static partial class ErrorRegistry
         new(51312, "InvitationParameterMissing", InvitationAccept, DbMergeErrorKind.InvalidArgument,
             "A required parameter (invitation id, user id, sender id) is missing."),
         new(51313, "InvitationOpenTransaction", InvitationAccept, DbMergeErrorKind.InvalidState,
-            "An invitation procedure was called inside an open transaction; it owns its transaction and refused without touching the caller's: call it outside a transaction (create, accept, decline, revoke)."),
+            "An invitation procedure was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF (create, accept, decline, revoke)."),
     ];
 }

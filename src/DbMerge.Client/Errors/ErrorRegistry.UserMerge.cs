@@ -44,7 +44,7 @@ public static partial class ErrorRegistry
         new(MergeLockTimeout, "MergeLockTimeout", "dbmerge.User_MergeCore", DbMergeErrorKind.LockTimeout,
             "A lock the merge needed (a user's applock, or a row lock held by another transaction) was not granted within the lock timeout; the message names the step; nothing changed, retry."),
         new(MergeOpenTransaction, "MergeOpenTransaction", "api.User_Merge", DbMergeErrorKind.InvalidState,
-            "api.User_Merge or api.User_Sweep was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's."),
+            "api.User_Merge or api.User_Sweep was called inside an open transaction or with IMPLICIT_TRANSACTIONS ON; it owns its transaction and refused without touching the caller's: call it outside a transaction, with IMPLICIT_TRANSACTIONS OFF."),
         new(MergeInvalidArgument, "MergeInvalidArgument", "api.User_Merge", DbMergeErrorKind.InvalidArgument,
             "A parameter of a user-merge procedure is missing or out of range (ids, @Reason 1-400 characters, @LockTimeoutMs 1-600000, @MaxDurationMs, @BatchSize 1-1000, @Top, @UserId/@Email)."),
         new(MergeCoreRequiresTransaction, "MergeCoreRequiresTransaction", "dbmerge.User_MergeCore", DbMergeErrorKind.InvalidState,

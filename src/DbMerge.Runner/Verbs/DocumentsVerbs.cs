@@ -35,7 +35,7 @@ internal static class DocumentsVerbs
             Description = "Move without an actor (system move); the connection's user must be a member of DbMergeOperator.",
         };
         var move = new Command("move",
-            "Move a document relative to a target. Leaving its permission scope (root moved, other tree, promoted to root) deletes its own direct accesses and invitations.")
+            "Move a document relative to a target, writing only what must change. Leaving its permission scope (root moved, other tree, promoted to root) deletes its own direct accesses and invitations. A move to where it already is changes nothing.")
         {
             connection, json, document, target, position, actor, asOperator,
         };
@@ -58,13 +58,15 @@ internal static class DocumentsVerbs
             }
             else if (moved.NoOp)
             {
-                context.Out.WriteLine($"Document {moved.DocumentId}: the target is the document itself or one of its descendants; nothing changed.");
+                context.Out.WriteLine(
+                    $"Document {moved.DocumentId} already is at that position (or the target is the document itself or one of its descendants); nothing changed.");
             }
             else
             {
                 context.Out.WriteLine(
-                    $"Document {moved.DocumentId} moved from {Parent(moved.OldParentId)} to {Parent(moved.NewParentId)}: " +
-                    $"{moved.DocumentsMoved} document(s) in its subtree, {moved.PathsRewritten} path(s) rewritten.");
+                    $"Document {moved.DocumentId} moved from {Parent(moved.OldParentId)} to {Parent(moved.NewParentId)} (move {moved.MoveSequence}): " +
+                    $"{moved.DocumentsMoved} document(s) in its subtree, {moved.SiblingsShifted} sibling(s) shifted to make room, " +
+                    $"{moved.PathsRewritten} path(s) rewritten in {moved.RowsWritten} row update(s).");
                 if (moved.ScopeChanged)
                 {
                     context.Out.WriteLine(

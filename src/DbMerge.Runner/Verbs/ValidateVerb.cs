@@ -58,8 +58,9 @@ internal static class ValidateVerb
                 }
 
                 var migrations = result.Scripts.Count(s => s.File.RelativePath.StartsWith("migrations/", StringComparison.Ordinal));
+                var scenarios = result.Scripts.Count(s => ScenarioScripts.IsScenarioPath(s.File.RelativePath));
                 context.Out.WriteLine(
-                    $"validate: {migrations} migrations, {result.Scripts.Count - migrations} database scripts: " +
+                    $"validate: {migrations} migrations, {result.Scripts.Count - migrations - scenarios} database scripts, {scenarios} scenarios: " +
                     $"{result.ErrorCount} error(s), {result.WarningCount} warning(s).");
             }
 

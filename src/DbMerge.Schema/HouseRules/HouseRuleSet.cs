@@ -5,9 +5,19 @@ namespace DbMerge.Schema.HouseRules;
 /// <summary>What a house rule sees: the repository and every script, parsed (Fragment null when it did not parse).</summary>
 public sealed record HouseRuleContext(RepositoryLayout Layout, IReadOnlyList<ParsedScript> Scripts)
 {
-    public IEnumerable<ParsedScript> Migrations => Scripts.Where(s => s.File.RelativePath.StartsWith("migrations/", StringComparison.Ordinal));
+    /// <summary>
+    /// True when <see cref="Scripts"/> are scenario procedures checked by <see cref="ScenarioRules"/>: the procedure rules
+    /// then see them as <see cref="DatabaseObjects"/>, and there are no migrations.
+    /// </summary>
+    public bool ScenarioScope { get; init; }
 
-    public IEnumerable<ParsedScript> DatabaseObjects => Scripts.Where(s => s.File.RelativePath.StartsWith("database/", StringComparison.Ordinal));
+    public IEnumerable<ParsedScript> Migrations => ScenarioScope
+        ? []
+        : Scripts.Where(s => s.File.RelativePath.StartsWith("migrations/", StringComparison.Ordinal));
+
+    public IEnumerable<ParsedScript> DatabaseObjects => ScenarioScope
+        ? Scripts
+        : Scripts.Where(s => s.File.RelativePath.StartsWith("database/", StringComparison.Ordinal));
 
     /// <summary>database/&lt;schema&gt;/Procedures/… files that parsed.</summary>
     public IEnumerable<(ParsedScript Script, TSqlFragment Fragment)> Procedures =>

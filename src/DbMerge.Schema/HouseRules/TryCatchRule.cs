@@ -31,7 +31,7 @@ public sealed class TryCatchRule : IHouseRule
 
     public string Id => RuleId;
 
-    public string Description => "Work inside TRY; CATCH only rolls back (IF @@TRANCOUNT > 0 ROLLBACK), logs to dbmerge, may translate an engine error to its own number, and ends with THROW;.";
+    public string Description => "Work inside TRY; CATCH only rolls back (IF @@TRANCOUNT > 0 ROLLBACK), logs to dbmerge, may translate an engine error (lock timeout 1222) to its own number, and ends with THROW;.";
 
     public IEnumerable<Finding> Check(HouseRuleContext context)
     {
@@ -126,7 +126,7 @@ public sealed class TryCatchRule : IHouseRule
             var statement = statements[i];
             var allowed = (i == 0 && IsRollbackIfOpen(statement))
                           || (i == statements.Count - 1 && statement is ThrowStatement { ErrorNumber: null })
-                          || (i > 0 && (IsFailureLogging(statement) || SqlText.IsSetStatement(statement) || statement is DeclareVariableStatement || IsTranslation(statement)));
+                          || (i > 0 && (IsFailureLogging(statement) || SqlText.IsSetStatement(statement) || statement is DeclareVariableStatement || IsTranslation(statement) || IsLockTimeoutTranslation(statement)));
             if (allowed)
             {
                 continue;
@@ -172,6 +172,41 @@ public sealed class TryCatchRule : IHouseRule
 
         return (left is GlobalVariableExpression g && Same(g.Name, "@@TRANCOUNT") && comparison.ComparisonType is BooleanComparisonType.GreaterThan or BooleanComparisonType.NotEqualToBrackets or BooleanComparisonType.NotEqualToExclamation)
                || (left is FunctionCall f && Same(f.FunctionName.Value, "XACT_STATE") && comparison.ComparisonType is BooleanComparisonType.NotEqualToBrackets or BooleanComparisonType.NotEqualToExclamation);
+    }
+
+    /// <summary>
+    /// <c>IF ERROR_NUMBER() = 1222 BEGIN SET …; THROW 51xxx, …, 1; END</c>: the engine's lock timeout re-thrown as the
+    /// procedure's own documented number. Nothing but SET/DECLARE before the THROW, no ELSE.
+    /// </summary>
+    public static bool IsLockTimeoutTranslation(TSqlStatement statement)
+    {
+        if (statement is not IfStatement { ElseStatement: null } ifStatement)
+        {
+            return false;
+        }
+
+        var predicate = ifStatement.Predicate;
+        while (predicate is BooleanParenthesisExpression parenthesis)
+        {
+            predicate = parenthesis.Expression;
+        }
+
+        if (predicate is not BooleanComparisonExpression { ComparisonType: BooleanComparisonType.Equals } comparison)
+        {
+            return false;
+        }
+
+        var isErrorNumber = comparison.FirstExpression is FunctionCall { Parameters.Count: 0 } call && Same(call.FunctionName.Value, "ERROR_NUMBER");
+        var is1222 = comparison.SecondExpression is IntegerLiteral { Value: "1222" };
+        if (!isErrorNumber || !is1222)
+        {
+            return false;
+        }
+
+        var branch = Flatten(ifStatement.ThenStatement).ToList();
+        return branch.Count > 0
+               && branch[^1] is ThrowStatement { ErrorNumber: IntegerLiteral }
+               && branch.Take(branch.Count - 1).All(s => s is DeclareVariableStatement || SqlText.IsSetStatement(s));
     }
 
     private static bool IsFailureLogging(TSqlStatement statement)

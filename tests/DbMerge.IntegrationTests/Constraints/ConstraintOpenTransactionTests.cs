@@ -7,8 +7,8 @@ using Xunit;
 namespace DbMerge.IntegrationTests.Constraints;
 
 /// <summary>
-/// dbmerge.Constraint_ValidateBatch and dbmerge.Constraint_Trust own their transaction: inside a caller's they refuse
-/// with 51410 and leave it alone (validation's shared locks, or trust's Sch-M lock, are never held until the caller commits).
+/// dbmerge.Constraint_ValidateBatch and dbmerge.Constraint_Trust own their transaction: inside a caller's, or under
+/// IMPLICIT_TRANSACTIONS ON, they refuse with 51410 and leave the caller's session alone (validation's shared locks, or trust's Sch-M lock, are never held until the caller commits).
 /// </summary>
 public sealed class ConstraintOpenTransactionTests(SqlServerFixture fixture, ITestOutputHelper output) : CallerTransactionTest(fixture, output)
 {
@@ -20,10 +20,12 @@ public sealed class ConstraintOpenTransactionTests(SqlServerFixture fixture, ITe
         "UNION ALL SELECT CONCAT('violation ', ConstraintViolationId) FROM dbmerge.ConstraintViolation " +
         "UNION ALL SELECT CONCAT('check ', name, ' untrusted=', is_not_trusted) FROM sys.check_constraints WHERE name = N'" + ExactlyOneTarget + "' ORDER BY R;";
 
+    public static TheoryData<string, CallerMode> Procedures => Cases("dbmerge.Constraint_ValidateBatch", "dbmerge.Constraint_Trust");
+
     [Theory]
-    [InlineData("dbmerge.Constraint_ValidateBatch")]
-    [InlineData("dbmerge.Constraint_Trust")]
-    public async Task A_constraint_procedure_called_inside_a_callers_transaction_refuses_with_51410_and_leaves_the_callers_work_alone(string procedure)
+    [MemberData(nameof(Procedures))]
+    public async Task A_constraint_procedure_called_inside_a_callers_transaction_or_with_implicit_transactions_refuses_with_51410_and_leaves_the_callers_work_alone(
+        string procedure, CallerMode mode)
     {
         // Given valid invitations, and CK_app_Invitation_ExactlyOneTarget (untrusted after the migration) fully
         // validated without violations, so a restart of the validation and the trust would both succeed outside a transaction
@@ -45,7 +47,7 @@ public sealed class ConstraintOpenTransactionTests(SqlServerFixture fixture, ITe
             _ => throw new ArgumentOutOfRangeException(nameof(procedure), procedure, "not a constraint procedure"),
         };
 
-        // When it is called inside a caller's transaction, then it refuses and the caller's transaction is intact
-        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(51410, procedure, call, Snapshot, parameters);
+        // When it is called in the caller's session, then it refuses and the caller's transaction is intact
+        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(mode, 51410, procedure, call, Snapshot, parameters);
     }
 }

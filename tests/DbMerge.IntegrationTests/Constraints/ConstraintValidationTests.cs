@@ -75,6 +75,8 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
         var fk = await Validator.ValidateAsync(new ConstraintName("app", OrganizationFk), new ConstraintValidationOptions { BatchSize = 150 }, cancellationToken: Ct);
 
         await DumpProgressAsync();
+        Assert.NotEmpty(targetViolations);
+        Assert.True(fkViolations.Count >= 2, $"the plant made {fkViolations.Count} FK violations; the test needs at least 2");
         Assert.True(check.Completed);
         Assert.True(fk.Completed);
         Assert.Equal(targetViolations.Select(i => (long)i), await RecordedKeysAsync(ExactlyOneTarget));
@@ -89,6 +91,7 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
             """, ("@c", ExactlyOneTarget));
         Assert.Contains("\"ChannelId\"", json, StringComparison.Ordinal);
         var shown = await Validator.GetViolationsAsync(new ConstraintName(null, OrganizationFk), top: 2, Ct);
+        Assert.Equal(2, shown.Count);
         Assert.Equal(fkViolations.Take(2).Select(i => (long)i), shown.Select(v => v.KeyValue));
         Assert.All(shown, v => Assert.Equal("InvitationId", v.KeyColumn));
         Assert.Contains("\"OrganizationId\"", json, StringComparison.Ordinal);
@@ -149,39 +152,32 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
     [Fact]
     public async Task Trust_refuses_while_violations_remain_and_succeeds_after_they_are_fixed()
     {
+        await UseOwnDatabaseAsync(); // trusts CK_app_Invitation_ExactlyOneTarget: the class's other tests expect it untrusted
         await GivenInvitationsAsync(1_000);
         var name = new ConstraintName("app", ExactlyOneTarget);
-        try
-        {
-            var neverValidated = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct));
-            Assert.Equal(51406, neverValidated.ErrorNumber);
+        var neverValidated = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct));
+        Assert.Equal(51406, neverValidated.ErrorNumber);
 
-            await Validator.ValidateAsync(name, cancellationToken: Ct);
-            var violationsRemain = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct));
-            Assert.Equal(51405, violationsRemain.ErrorNumber);
-            Assert.Equal(1, await IsNotTrustedAsync());
+        await Validator.ValidateAsync(name, cancellationToken: Ct);
+        var violationsRemain = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct));
+        Assert.Equal(51405, violationsRemain.ErrorNumber);
+        Assert.Equal(1, await IsNotTrustedAsync());
 
-            await ExecAsync("""
-                UPDATE app.Invitation SET ChannelId = NULL WHERE ChannelId IS NOT NULL AND OrganizationId IS NOT NULL;
-                UPDATE app.Invitation SET ChannelId = (SELECT MIN(ChannelId) FROM app.Channel) WHERE ChannelId IS NULL AND OrganizationId IS NULL;
-                """);
-            await Validator.ValidateAsync(name, new ConstraintValidationOptions { Restart = true }, cancellationToken: Ct);
-            var trusted = await Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct);
+        await ExecAsync("""
+            UPDATE app.Invitation SET ChannelId = NULL WHERE ChannelId IS NOT NULL AND OrganizationId IS NOT NULL;
+            UPDATE app.Invitation SET ChannelId = (SELECT MIN(ChannelId) FROM app.Channel) WHERE ChannelId IS NULL AND OrganizationId IS NULL;
+            """);
+        await Validator.ValidateAsync(name, new ConstraintValidationOptions { Restart = true }, cancellationToken: Ct);
+        var trusted = await Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct);
 
-            await DumpProgressAsync();
-            Assert.True(trusted.IsTrusted);
-            Assert.False(trusted.AlreadyTrusted);
-            Assert.Equal(0, await IsNotTrustedAsync());
-            Assert.DoesNotContain(await ConstraintValidator.GetStatesAsync(ConnectionString, Ct), s => s.ConstraintName == ExactlyOneTarget);
-            Assert.True((await Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct)).AlreadyTrusted);
-            var alreadyTrusted = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.ValidateAsync(name, cancellationToken: Ct));
-            Assert.Equal(51401, alreadyTrusted.ErrorNumber);
-        }
-        finally
-        {
-            // Leave the shared test database as a deploy leaves it: enabled, untrusted.
-            await ExecAsync($"ALTER TABLE app.Invitation NOCHECK CONSTRAINT {ExactlyOneTarget}; ALTER TABLE app.Invitation CHECK CONSTRAINT {ExactlyOneTarget};");
-        }
+        await DumpProgressAsync();
+        Assert.True(trusted.IsTrusted);
+        Assert.False(trusted.AlreadyTrusted);
+        Assert.Equal(0, await IsNotTrustedAsync());
+        Assert.DoesNotContain(await ConstraintValidator.GetStatesAsync(ConnectionString, Ct), s => s.ConstraintName == ExactlyOneTarget);
+        Assert.True((await Validator.TrustAsync(name, TimeSpan.FromSeconds(5), cancellationToken: Ct)).AlreadyTrusted);
+        var alreadyTrusted = await Assert.ThrowsAnyAsync<DbMergeException>(() => Validator.ValidateAsync(name, cancellationToken: Ct));
+        Assert.Equal(51401, alreadyTrusted.ErrorNumber);
     }
 
     [Fact]
@@ -212,53 +208,33 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
         var w = await RowsAsync("SELECT TOP (1) OrganizationId FROM app.Organization;");
         var organization = (int)w[0]["OrganizationId"]!;
         var maxId = await ScalarAsync<int>("SELECT MAX(InvitationId) FROM app.Invitation;");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var waits = new List<double>();
+        var random = new Random(5);
 
-        var writer = Task.Run(async () =>
+        // Given a writer inserting and updating invitations (rows the validation reads) in a loop
+        await using var writer = await WriterProbe.StartAsync(ConnectionString, async (connection, _) =>
         {
-            await using var connection = await OpenAsync();
-            var random = new Random(5);
-            while (!stop.IsCancellationRequested)
+            await using (var insert = new SqlCommand(
+                "INSERT INTO app.Invitation (OrganizationId, Email, ShareMode) VALUES (@o, N'writer@example.org', 'view');", connection))
             {
-                var stopwatch = Stopwatch.StartNew();
-                await using (var insert = new SqlCommand(
-                    "INSERT INTO app.Invitation (OrganizationId, Email, ShareMode) VALUES (@o, N'writer@example.org', 'view');", connection))
-                {
-                    insert.Parameters.AddWithValue("@o", organization);
-                    await insert.ExecuteNonQueryAsync(CancellationToken.None);
-                }
-
-                await using (var update = new SqlCommand("UPDATE app.Invitation SET RespondedAt = SYSUTCDATETIME() WHERE InvitationId = @i;", connection))
-                {
-                    update.Parameters.AddWithValue("@i", random.Next(1, maxId));
-                    await update.ExecuteNonQueryAsync(CancellationToken.None);
-                }
-
-                lock (waits)
-                {
-                    waits.Add(stopwatch.Elapsed.TotalMilliseconds);
-                }
+                insert.Parameters.AddWithValue("@o", organization);
+                await insert.ExecuteNonQueryAsync(CancellationToken.None);
             }
-        }, CancellationToken.None);
 
+            await using var update = new SqlCommand("UPDATE app.Invitation SET RespondedAt = SYSUTCDATETIME() WHERE InvitationId = @i;", connection);
+            update.Parameters.AddWithValue("@i", random.Next(1, maxId));
+            await update.ExecuteNonQueryAsync(CancellationToken.None);
+        });
+
+        // When the whole table is validated in batches
         var outcome = await Validator.ValidateAsync(new ConstraintName("app", ExactlyOneTarget), new ConstraintValidationOptions { BatchSize = 2_000 }, cancellationToken: Ct);
-        await stop.CancelAsync();
-        await writer;
+        var stats = await writer.StopAsync();
 
-        double max;
-        lock (waits)
-        {
-            max = waits.Count == 0 ? 0 : waits.Max();
-            Output.WriteLine($"validation: {outcome.Batches} batches, {outcome.Last.RowsChecked} rows in {outcome.Elapsed.TotalMilliseconds:F0} ms; " +
-                             $"writer: {waits.Count} insert+update pairs, max {max:F1} ms, p99 {Percentile(waits, 0.99):F1} ms");
-        }
-
+        // Then the writer kept writing and never waited longer than the DESIGN target (100 ms) plus the stated CI margin:
+        // a validation holding a table lock, or reading the whole table in one statement under lock, blocks it for the run.
+        Output.WriteLine($"validation: {outcome.Batches} batches, {outcome.Last.RowsChecked} rows in {outcome.Elapsed.TotalMilliseconds:F0} ms");
         Assert.True(outcome.Completed);
-        Assert.True(waits.Count > 0, "the writer never completed a write while validation ran");
-        // Generous bound (the design target is 100 ms on a 10M-row table): a validation holding a table lock, or
-        // reading the whole table in one statement, would block the writer for the whole run.
-        Assert.True(max < 2_000, $"the writer waited {max:F0} ms");
+        Assert.True(outcome.Batches >= 30, $"only {outcome.Batches} batches: the writer overlapped too little of the validation to measure it");
+        stats.AssertNeverBlockedLongerThan(WriterProbe.DmlBoundMs, Output, minimumWrites: 10);
     }
 
     [Fact]
@@ -345,17 +321,6 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
         Output.WriteLine($"refused as expected: {error.ErrorNumber} {error.Message}");
         Assert.Equal(number, error.ErrorNumber);
         return error;
-    }
-
-    private static double Percentile(List<double> values, double p)
-    {
-        if (values.Count == 0)
-        {
-            return 0;
-        }
-
-        var sorted = values.Order().ToList();
-        return sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
     }
 
     private sealed class Progress(Action<ConstraintProgress> report) : IProgress<ConstraintProgress>

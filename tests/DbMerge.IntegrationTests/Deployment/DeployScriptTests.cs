@@ -145,7 +145,7 @@ public sealed class DeployScriptTests(SqlServerFixture fixture, ITestOutputHelpe
 
     private static string WriteScript(string text)
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-deploy-").FullName, "deploy.sql");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-deploy-"), "deploy.sql");
         File.WriteAllText(path, text);
         return path;
     }

@@ -10,7 +10,7 @@ internal static class DeploymentTestSupport
     /// <summary>Copies migrations/ and database/ of <paramref name="source"/> to a new temp folder.</summary>
     public static RepositoryLayout CopyOf(RepositoryLayout source)
     {
-        var target = Directory.CreateTempSubdirectory("dbmerge-layout-").FullName;
+        var target = ScratchDirectory.Create("dbmerge-layout-");
         foreach (var folder in new[] { "migrations", "database" })
         {
             var from = Path.Combine(source.Root, folder);

@@ -37,7 +37,7 @@ public sealed class MigratorTests(SqlServerFixture fixture, ITestOutputHelper ou
     [Fact]
     public async Task Migrating_a_migrated_database_again_applies_nothing()
     {
-        // Given a migrated database (a scratch one: the shared test database is left alone)
+        // Given a migrated database (a scratch one: the class database is left alone)
         var database = await Fixture.CreateScratchDatabaseAsync("migrate_again", Cancel);
         await MigratorFor(Fixture.Layout).MigrateAsync(database, Cancel);
         var before = await DeploymentTestSupport.JournalAsync(database, Cancel);
@@ -53,7 +53,7 @@ public sealed class MigratorTests(SqlServerFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
-    public async Task The_shared_test_database_was_migrated_by_the_same_migrator_with_every_checksum()
+    public async Task The_class_database_copied_from_the_migrated_template_holds_every_migration_with_its_checksum()
     {
         Assert.Equal(DeploymentTestSupport.ExpectedJournal(Fixture.Layout), await DeploymentTestSupport.JournalAsync(ConnectionString, Cancel));
     }
@@ -109,7 +109,7 @@ public sealed class MigratorTests(SqlServerFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
-    public async Task Status_of_the_migrated_test_database_is_up_to_date()
+    public async Task Status_of_the_class_database_is_up_to_date()
     {
         var status = await MigratorFor(Fixture.Layout).GetStatusAsync(ConnectionString, Cancel);
 

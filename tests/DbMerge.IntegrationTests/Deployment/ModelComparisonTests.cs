@@ -30,7 +30,7 @@ public sealed class ModelComparisonTests(SqlServerFixture fixture, ITestOutputHe
 
         // Given the migrated test database, extracted to a dacpac
         var database = new SqlConnectionStringBuilder(ConnectionString).InitialCatalog;
-        var dacpac = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-extract-").FullName, "extracted.dacpac");
+        var dacpac = Path.Combine(ScratchDirectory.Create("dbmerge-extract-"), "extracted.dacpac");
         await Task.Run(() => new DacServices(ConnectionString).Extract(
             dacpac, database, "DbMergeTest", new Version(1, 0), extractOptions: new DacExtractOptions { ExtractAllTableData = false }, cancellationToken: cancel), cancel);
         using var extracted = TSqlModel.LoadFromDacpac(dacpac, new ModelLoadOptions { LoadAsScriptBackedModel = false }, cancel);

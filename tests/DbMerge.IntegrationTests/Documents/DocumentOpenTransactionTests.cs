@@ -4,7 +4,10 @@ using Xunit;
 
 namespace DbMerge.IntegrationTests.Documents;
 
-/// <summary>api.Document_Create and api.Document_Move own their transaction: inside a caller's they refuse with 51214 and leave it alone.</summary>
+/// <summary>
+/// api.Document_Create and api.Document_Move own their transaction: inside a caller's, or under IMPLICIT_TRANSACTIONS ON,
+/// they refuse with 51214 and leave the caller's session alone.
+/// </summary>
 public sealed class DocumentOpenTransactionTests(SqlServerFixture fixture, ITestOutputHelper output) : CallerTransactionTest(fixture, output)
 {
     private const string Snapshot =
@@ -13,10 +16,12 @@ public sealed class DocumentOpenTransactionTests(SqlServerFixture fixture, ITest
         "UNION ALL SELECT CONCAT('invitation ', DocumentInvitationId, ' ', DocumentId, ' ', Email) FROM app.DocumentInvitation " +
         "UNION ALL SELECT CONCAT('outbox ', OutboxId, ' ', EventType, ' ', Payload) FROM dbmerge.Outbox ORDER BY R;";
 
+    public static TheoryData<string, CallerMode> Procedures => Cases("api.Document_Create", "api.Document_Move");
+
     [Theory]
-    [InlineData("api.Document_Create")]
-    [InlineData("api.Document_Move")]
-    public async Task A_document_procedure_called_inside_a_callers_transaction_refuses_with_51214_and_leaves_the_callers_work_alone(string procedure)
+    [MemberData(nameof(Procedures))]
+    public async Task A_document_procedure_called_inside_a_callers_transaction_or_with_implicit_transactions_refuses_with_51214_and_leaves_the_callers_work_alone(
+        string procedure, CallerMode mode)
     {
         // Given the document world, and a call that would succeed outside a transaction
         // (a last child of A created by its owner; C moved left of B by A's owner, inside tree A)
@@ -32,7 +37,7 @@ public sealed class DocumentOpenTransactionTests(SqlServerFixture fixture, ITest
             _ => throw new ArgumentOutOfRangeException(nameof(procedure), procedure, "not a document procedure"),
         };
 
-        // When it is called inside a caller's transaction, then it refuses and the caller's transaction is intact
-        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(51214, procedure, call, Snapshot, parameters);
+        // When it is called in the caller's session, then it refuses and the caller's transaction is intact
+        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(mode, 51214, procedure, call, Snapshot, parameters);
     }
 }

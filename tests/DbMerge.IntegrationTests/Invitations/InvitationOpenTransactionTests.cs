@@ -5,7 +5,10 @@ using Xunit;
 
 namespace DbMerge.IntegrationTests.Invitations;
 
-/// <summary>The four invitation procedures own their transaction: inside a caller's they refuse with 51313 and leave it alone.</summary>
+/// <summary>
+/// The four invitation procedures own their transaction: inside a caller's, or under IMPLICIT_TRANSACTIONS ON, they
+/// refuse with 51313 and leave the caller's session alone.
+/// </summary>
 public sealed class InvitationOpenTransactionTests(SqlServerFixture fixture, ITestOutputHelper output) : CallerTransactionTest(fixture, output)
 {
     private const string Snapshot =
@@ -15,12 +18,13 @@ public sealed class InvitationOpenTransactionTests(SqlServerFixture fixture, ITe
         "UNION ALL SELECT CONCAT('channel member ', ChannelId, ' ', UserId, ' ', Role) FROM app.ChannelMember " +
         "UNION ALL SELECT CONCAT('outbox ', OutboxId, ' ', EventType) FROM dbmerge.Outbox ORDER BY R;";
 
+    public static TheoryData<string, CallerMode> Procedures =>
+        Cases("api.Invitation_Create", "api.Invitation_Accept", "api.Invitation_Decline", "api.Invitation_Revoke");
+
     [Theory]
-    [InlineData("api.Invitation_Create")]
-    [InlineData("api.Invitation_Accept")]
-    [InlineData("api.Invitation_Decline")]
-    [InlineData("api.Invitation_Revoke")]
-    public async Task An_invitation_procedure_called_inside_a_callers_transaction_refuses_with_51313_and_leaves_the_callers_work_alone(string procedure)
+    [MemberData(nameof(Procedures))]
+    public async Task An_invitation_procedure_called_inside_a_callers_transaction_or_with_implicit_transactions_refuses_with_51313_and_leaves_the_callers_work_alone(
+        string procedure, CallerMode mode)
     {
         // Given the invitation world and a pending invitation of Ada (sent by Dave) to the organization, and a call
         // that would succeed outside a transaction
@@ -43,7 +47,7 @@ public sealed class InvitationOpenTransactionTests(SqlServerFixture fixture, ITe
             _ => throw new ArgumentOutOfRangeException(nameof(procedure), procedure, "not an invitation procedure"),
         };
 
-        // When it is called inside a caller's transaction, then it refuses and the caller's transaction is intact
-        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(51313, procedure, call, Snapshot, parameters);
+        // When it is called in the caller's session, then it refuses and the caller's transaction is intact
+        await AssertRefusedWithoutTouchingTheCallersTransactionAsync(mode, 51313, procedure, call, Snapshot, parameters);
     }
 }

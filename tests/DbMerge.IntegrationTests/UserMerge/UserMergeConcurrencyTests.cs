@@ -10,29 +10,45 @@ namespace DbMerge.IntegrationTests.UserMerge;
 public sealed class UserMergeConcurrencyTests(SqlServerFixture fixture, ITestOutputHelper output) : UserMergeTestBase(fixture, output)
 {
     [Fact]
-    public async Task Two_merges_of_one_source_started_together_serialize_and_the_second_is_refused_cleanly()
+    public async Task Two_merges_of_one_source_waiting_together_serialize_and_the_second_is_refused_under_the_lock()
     {
+        // Given a source with 200 collections and two targets; the source has the lowest id, so both merges lock it first
         var src = await Seed.UserAsync("s@x.test");
         var t1 = await Seed.UserAsync("t1@x.test");
         var t2 = await Seed.UserAsync("t2@x.test");
+        Assert.True(src < t1 && src < t2);
         for (var i = 0; i < 200; i++)
         {
             await Seed.CollectionAsync(src, $"c{i}");
         }
 
-        var outcomes = await Task.WhenAll(Attempt(src, t1), Attempt(src, t2));
+        // When both merges start while the test holds the source's lock, and both are seen waiting for it — past
+        // api.User_Merge's pre-check, which both passed while the source was still active — before it is released
+        var outcomes = new List<Task<Outcome>>();
+        await using (var holder = await HoldUserLockAsync(src))
+        {
+            outcomes.Add(Attempt(src, t1));
+            outcomes.Add(Attempt(src, t2));
+            await WaitUntilAsync(async () => await ApplockWaitersAsync() == 2, TimeSpan.FromSeconds(30), "both merges to wait for the source's applock");
+        }
 
-        foreach (var o in outcomes)
+        var done = await Task.WhenAll(outcomes);
+
+        // Then one merged, and the other was refused by the core's re-check under the lock (not by the pre-check)
+        foreach (var o in done)
         {
             Output.WriteLine(o.Result is { } r ? $"committed run {r.MergeRunId}" : $"error {o.Error!.ErrorNumber}: {o.Error.Message}");
         }
 
-        var winner = Assert.Single(outcomes, o => o.Result is not null);
-        var loser = Assert.Single(outcomes, o => o.Error is not null);
+        var winner = Assert.Single(done, o => o.Result is not null);
+        var loser = Assert.Single(done, o => o.Error is not null);
         Assert.Equal(ErrorRegistry.MergeSourceAlreadyMerged, loser.Error!.ErrorNumber);
+        Assert.StartsWith("dbmerge.User_MergeCore:", loser.Error.Message, StringComparison.Ordinal);
         Assert.Equal(200, Row(winner.Result!, "Collection", "OwnerUserId").Moved);
         var into = await ScalarAsync<int>("SELECT MergedIntoUserId FROM app.[User] WHERE UserId = @S;", ("@S", src));
+        Assert.Contains(into, new[] { t1, t2 });
         Assert.Equal(200, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Collection WHERE OwnerUserId = @T;", ("@T", into)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Collection WHERE OwnerUserId <> @T;", ("@T", into)));
     }
 
     [Fact]
@@ -94,52 +110,58 @@ public sealed class UserMergeConcurrencyTests(SqlServerFixture fixture, ITestOut
     }
 
     [Fact]
-    public async Task A_merge_killed_while_it_waits_leaves_nothing_changed_and_no_lock_held()
+    public async Task A_merge_killed_after_it_changed_a_table_leaves_nothing_changed_and_no_lock_held()
     {
+        // Given a source with a document access (merged early) and a collection (merged late)
         var t = await Seed.UserAsync("t@x.test");
         var src = await Seed.UserAsync("s@x.test");
         var d = await Seed.DocumentAsync("0000001", src);
-        await Seed.AccessAsync(d, src, "owner");
+        var access = await Seed.AccessAsync(d, src, "owner");
+        var collection = await Seed.CollectionAsync(src);
         var before = await FingerprintAsync(includeHistory: true);
 
-        // The merge takes the lower id's lock first (src or t), then blocks on the higher one, which the test holds.
-        var blocked = Math.Max(src, t);
-        var holder = await HoldUserLockAsync(blocked);
-        var merge = MergeAsync(src, t, lockTimeout: TimeSpan.FromMinutes(5));
-
-        await using var master = new SqlConnection(Fixture.MasterConnectionString);
-        await master.OpenAsync(Ct);
-        int? session = null;
-        for (var attempt = 0; attempt < 100 && session is null; attempt++)
+        // and another session holding a row lock on the source's collection (an open application transaction)
+        await using var blocker = await OpenAsync();
+        await using var blockerTransaction = (SqlTransaction)await blocker.BeginTransactionAsync(Ct);
+        int blockerSession;
+        await using (var hold = new SqlCommand("UPDATE app.Collection SET Name = Name + N' (edited)' WHERE CollectionId = @C; SELECT @@SPID;", blocker, blockerTransaction))
         {
-            await using var find = new SqlCommand(
-                "SELECT TOP (1) l.request_session_id FROM sys.dm_tran_locks AS l WHERE l.resource_type = N'APPLICATION' " +
-                "AND l.request_status = N'WAIT' AND l.resource_database_id = DB_ID(@Db);", master);
-            find.Parameters.AddWithValue("@Db", new SqlConnectionStringBuilder(ConnectionString).InitialCatalog);
-            session = await find.ExecuteScalarAsync(Ct) as int?;
-            if (session is null)
-            {
-                await Task.Delay(100, Ct);
-            }
+            hold.Parameters.AddWithValue("@C", collection);
+            blockerSession = Convert.ToInt32(await hold.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        Assert.NotNull(session);
-        Output.WriteLine($"killing session {session}");
-        await using (var kill = new SqlCommand($"KILL {session.Value};", master))
+        // When the merge runs into that lock — having already re-pointed the access — and its session is killed
+        var merge = MergeAsync(src, t, lockTimeout: TimeSpan.FromMinutes(5));
+        (int Session, string WaitType, string? Resource) waiter = default;
+        await WaitUntilAsync(async () =>
         {
+            var waiters = await LockWaitersAsync(blockedBy: blockerSession);
+            waiter = waiters.FirstOrDefault();
+            return waiters.Count == 1;
+        }, TimeSpan.FromSeconds(60), "the merge to wait for the collection row lock");
+        Output.WriteLine($"merge session {waiter.Session} waits ({waiter.WaitType}) on {waiter.Resource}");
+
+        // (the merge's uncommitted change to the earlier table, read dirty on purpose: it changed at least one table)
+        Assert.Equal(t, await ScalarAsync<int>("SELECT UserId FROM app.DocumentAccess WITH (NOLOCK) WHERE DocumentAccessId = @A;", ("@A", access)));
+
+        await using (var master = new SqlConnection(Fixture.MasterConnectionString))
+        {
+            await master.OpenAsync(Ct);
+            await using var kill = new SqlCommand($"KILL {waiter.Session};", master);
             await kill.ExecuteNonQueryAsync(Ct);
         }
 
-        await Assert.ThrowsAnyAsync<Exception>(() => merge);
-        await holder.DisposeAsync();
+        var killed = await Assert.ThrowsAnyAsync<Exception>(() => merge);
+        Output.WriteLine($"the merge's client saw: {killed.GetType().Name}: {killed.Message.Split('\n')[0]}");
+        await blockerTransaction.RollbackAsync(Ct);
         SqlConnection.ClearAllPools();
 
+        // Then every table is as before, no lock is left in the database, the source is still active, and no run committed
+        await WaitUntilAsync(async () => await LocksHeldInDatabaseAsync() == 0, TimeSpan.FromSeconds(30), "the killed merge's locks to be released");
         AssertSameFingerprint(before, await FingerprintAsync(includeHistory: true));
-        await using var locks = new SqlCommand(
-            "SELECT COUNT(*) FROM sys.dm_tran_locks WHERE resource_type = N'APPLICATION' AND resource_database_id = DB_ID(@Db);", master);
-        locks.Parameters.AddWithValue("@Db", new SqlConnectionStringBuilder(ConnectionString).InitialCatalog);
-        Assert.Equal(0, (int)(await locks.ExecuteScalarAsync(Ct))!);
+        Assert.Equal(src, await ScalarAsync<int>("SELECT UserId FROM app.DocumentAccess WHERE DocumentAccessId = @A;", ("@A", access)));
         Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeRun WHERE Status = 'committed';"));
     }
 
     private sealed record Outcome(UserMergeResult? Result, DbMergeException? Error);
@@ -155,6 +177,10 @@ public sealed class UserMergeConcurrencyTests(SqlServerFixture fixture, ITestOut
             return new Outcome(null, ex);
         }
     }
+
+    /// <summary>Requests waiting for an applock (sp_getapplock) in this test's database.</summary>
+    private Task<int> ApplockWaitersAsync() =>
+        ScalarAsync<int>("SELECT COUNT(*) FROM sys.dm_tran_locks WHERE resource_type = N'APPLICATION' AND request_status = N'WAIT' AND resource_database_id = DB_ID();");
 
     /// <summary>Holds the applock a merge takes on <paramref name="userId"/> (session-owned) until disposed.</summary>
     private async Task<LockHolder> HoldUserLockAsync(int userId)

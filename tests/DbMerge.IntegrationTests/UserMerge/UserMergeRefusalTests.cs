@@ -39,6 +39,7 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
     [Fact]
     public async Task A_foreign_key_to_app_User_without_a_policy_makes_the_merge_refuse_before_touching_data()
     {
+        await UseOwnDatabaseAsync(); // plants a table with a foreign key to app.User: no other test may see it
         var t = await Seed.UserAsync("t@x.test");
         var src = await Seed.UserAsync("s@x.test");
         await Seed.CollectionAsync(src);
@@ -75,12 +76,23 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
         await MergeFailsAsync(ErrorRegistry.MergeTargetNotActive, src, merged);
         await MergeFailsAsync(ErrorRegistry.MergeSourceAlreadyMerged, merged, src);
 
-        var blank = await Assert.ThrowsAnyAsync<DbMergeException>(() => Client.MergeUsersAsync(src, t, " ", null, false, Ct));
-        Assert.Equal(ErrorRegistry.MergeInvalidArgument, blank.ErrorNumber);
+        // A blank reason: the client refuses before calling the server; the procedure itself refuses it with 51110.
+        await Assert.ThrowsAsync<ArgumentException>(() => Client.MergeUsersAsync(src, t, " ", null, false, Ct));
+        var blank = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
+            "DECLARE @Id bigint; EXEC api.User_Merge @SourceUserId = @S, @TargetUserId = @T, @Reason = N' ', @RequestedBy = N'tests', @DryRun = 0, @LockTimeoutMs = 1000, @MergeRunId = @Id OUTPUT;",
+            ("@S", src), ("@T", t)));
+        Output.WriteLine($"blank reason: {blank.Number} {blank.Message}");
+        Assert.Equal(ErrorRegistry.MergeInvalidArgument, blank.Number);
         var timeout = await Assert.ThrowsAnyAsync<DbMergeException>(() => Client.MergeUsersAsync(src, t, "r", null, false, Ct, TimeSpan.FromHours(2)));
         Assert.Equal(ErrorRegistry.MergeInvalidArgument, timeout.ErrorNumber);
 
+        // Every refusal above is in the history as refused (six via MergeFailsAsync, the blank reason, the lock timeout).
         var runs = await Client.ListMergeRunsAsync(null, 100, Ct);
+        Dump("merge runs", runs.Select(r => (IReadOnlyDictionary<string, object?>)new Dictionary<string, object?>
+        {
+            ["MergeRunId"] = r.MergeRunId, ["Status"] = r.Status, ["ErrorNumber"] = r.ErrorNumber,
+        }));
+        Assert.Equal(8, runs.Count);
         Assert.All(runs, r => Assert.Equal("refused", r.Status));
         Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
     }

@@ -74,7 +74,7 @@ public sealed class MigrationChecksumsTests
     [Fact]
     public void Checksums_are_sha256_of_the_raw_bytes_in_lowercase_hex()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-sha-").FullName, "x.sql");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-sha-"), "x.sql");
         File.WriteAllBytes(path, "abc"u8.ToArray());
 
         Assert.Equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", MigrationChecksums.ComputeFile(path));

@@ -10,7 +10,7 @@ namespace DbMerge.Tests.Documents;
 /// <summary>
 /// The procedures of issue 4 (api.Document_*) against their contracts: every THROW number is in the client registry,
 /// documented in the header; every registry entry of 51200–51299 is thrown by the procedure it names; the house style
-/// the offline rules enforce holds; the move rewrites paths in one set-based UPDATE; the helper functions are inline.
+/// the offline rules enforce holds; the helper functions are inline (the move's batched path rewrite: DocumentMoveShapeTests).
 /// </summary>
 public sealed partial class DocumentProcedureContractTests
 {
@@ -75,19 +75,6 @@ public sealed partial class DocumentProcedureContractTests
     }
 
     [Fact]
-    public void Move_rewrites_paths_in_exactly_one_update_and_has_no_loop()
-    {
-        var (script, _) = Parse("database/api/Procedures/api.Document_Move.sql");
-        var all = new AllFragments();
-        script.Accept(all);
-        var pathUpdates = all.Found.OfType<UpdateSpecification>()
-            .Where(u => u.SetClauses.OfType<AssignmentSetClause>().Any(c => c.Column?.MultiPartIdentifier?.Identifiers[^1].Value == "Path"))
-            .ToList();
-        Assert.Single(pathUpdates);
-        Assert.DoesNotContain(all.Found, f => f is WhileStatement);
-    }
-
-    [Fact]
     public void Move_and_create_take_transaction_owned_applocks_with_the_callers_timeout()
     {
         foreach (var file in new[] { "database/api/Procedures/api.Document_Move.sql", "database/api/Procedures/api.Document_Create.sql" })
@@ -105,15 +92,4 @@ public sealed partial class DocumentProcedureContractTests
 
     [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
     private static partial Regex HeaderComment();
-
-    private sealed class AllFragments : TSqlFragmentVisitor
-    {
-        public List<TSqlFragment> Found { get; } = [];
-
-        public override void Visit(TSqlFragment fragment)
-        {
-            Found.Add(fragment);
-            base.Visit(fragment);
-        }
-    }
 }

@@ -103,17 +103,40 @@ public sealed class BenchMoveVerbTests
     [InlineData("0")]
     [InlineData("-5")]
     [InlineData("many")]
-    public void Bench_move_refuses_a_node_count_below_one(string nodes)
+    [InlineData("1000001")]
+    public void Bench_move_refuses_a_tree_count_outside_1_to_1000000(string trees)
     {
         var command = BenchMoveVerb.Build(Context());
-        Assert.NotEmpty(command.Parse(["--nodes", nodes]).Errors);
+        Assert.NotEmpty(command.Parse(["--trees", trees]).Errors);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1000,x")]
+    [InlineData("10000001")]
+    [InlineData("1000;10000")]
+    [InlineData("")]
+    public void Bench_move_refuses_sizes_that_are_not_a_list_of_1_to_10000000(string sizes)
+    {
+        var command = BenchMoveVerb.Build(Context());
+        Assert.NotEmpty(command.Parse(["--sizes", sizes]).Errors);
     }
 
     [Fact]
-    public void Bench_move_requires_the_node_count_and_accepts_a_positive_one()
+    public void Bench_move_defaults_to_10000_trees_and_subtrees_of_1000_10000_and_100000()
     {
         var command = BenchMoveVerb.Build(Context());
-        Assert.NotEmpty(command.Parse([]).Errors);
-        Assert.Empty(command.Parse(["--nodes", "100000", "--yes", "--json"]).Errors);
+        var parse = command.Parse([]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal(10_000, BenchMoveVerb.DefaultTrees);
+        Assert.Equal([1_000, 10_000, 100_000], BenchMoveVerb.ParseSizes(BenchMoveVerb.DefaultSizes));
+        Assert.Empty(command.Parse(["--trees", "20000", "--sizes", "100000,1000", "--json"]).Errors);
+    }
+
+    [Fact]
+    public void Bench_move_sizes_are_read_ascending_and_distinct()
+    {
+        Assert.Equal([1_000, 100_000], BenchMoveVerb.ParseSizes("100000, 1000,1000"));
+        Assert.Null(BenchMoveVerb.ParseSizes(" "));
     }
 }

@@ -63,9 +63,9 @@ public sealed class MigrateVerbTests
     [Fact]
     public async Task Migrate_with_a_folder_that_is_not_a_repository_is_a_usage_error()
     {
-        var empty = Directory.CreateTempSubdirectory("dbmerge-norepo-");
+        var empty = ScratchDirectory.Create("dbmerge-norepo-");
 
-        var (exitCode, _, error) = await RunAsync(null, "migrate", "--connection", Unreachable, "--repo", empty.FullName);
+        var (exitCode, _, error) = await RunAsync(null, "migrate", "--connection", Unreachable, "--repo", empty);
 
         Assert.Equal(ExitCodes.Usage, exitCode);
         Assert.Contains("migrations", error);

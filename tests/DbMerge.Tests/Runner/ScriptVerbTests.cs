@@ -9,7 +9,7 @@ public sealed class ScriptVerbTests
     [Fact]
     public async Task Script_without_a_connection_writes_the_full_deploy_script_offline()
     {
-        var file = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-script-").FullName, "deploy.sql");
+        var file = Path.Combine(ScratchDirectory.Create("dbmerge-script-"), "deploy.sql");
         // DBMERGE_CONNECTION is deliberately ignored by 'script': a forgotten variable must not make a partial script.
         var environment = new Dictionary<string, string> { ["DBMERGE_CONNECTION"] = MigrateVerbTests.Unreachable };
 
@@ -35,7 +35,7 @@ public sealed class ScriptVerbTests
     [Fact]
     public async Task Script_for_an_unreachable_target_exits_with_the_connection_code_and_writes_nothing()
     {
-        var file = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-script-").FullName, "deploy.sql");
+        var file = Path.Combine(ScratchDirectory.Create("dbmerge-script-"), "deploy.sql");
 
         var (exitCode, _, error) = await MigrateVerbTests.RunAsync(null, "script", "--output", file, "--connection", MigrateVerbTests.Unreachable, "--repo", Repo.Layout.Root);
 

@@ -31,7 +31,7 @@ public sealed class SchemaArtifactsTests
     [Fact]
     public async Task Schema_dacpac_writes_a_package_DacFx_loads_that_holds_every_app_table()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-dacpac-").FullName, "DbMerge.dacpac");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-dacpac-"), "DbMerge.dacpac");
 
         var result = await CliHarness.RunAsync(["schema", "--dacpac", path, "--repo", Repo.Layout.Root]);
 
@@ -55,7 +55,7 @@ public sealed class SchemaArtifactsTests
     [Fact]
     public async Task Schema_script_writes_a_create_script_that_parses_and_creates_every_app_table()
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-script-").FullName, "create.sql");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-script-"), "create.sql");
 
         var result = await CliHarness.RunAsync(["schema", "--script", path, "--repo", Repo.Layout.Root]);
 
@@ -89,7 +89,7 @@ public sealed class SchemaArtifactsTests
     {
         var copy = Repo.ScratchCopy();
         Plant.Replace(copy, "database/api/Procedures/api.User_Find.sql", "u.Email, u.DisplayName, u.IsActive", "u.Email, u.DisplayNmae, u.IsActive");
-        var path = Path.Combine(Directory.CreateTempSubdirectory("dbmerge-dacpac-").FullName, "DbMerge.dacpac");
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-dacpac-"), "DbMerge.dacpac");
 
         var result = await CliHarness.RunAsync(["schema", "--dacpac", path, "--repo", copy.Root]);
 

@@ -50,7 +50,7 @@ public sealed class ValidateVerbTests
     [Fact]
     public async Task Validate_of_a_folder_that_is_not_a_repository_is_a_usage_error()
     {
-        var empty = Directory.CreateTempSubdirectory("dbmerge-empty-").FullName;
+        var empty = ScratchDirectory.Create("dbmerge-empty-");
 
         var result = await CliHarness.RunAsync(["validate", "--repo", empty]);
 

@@ -7,19 +7,20 @@ using static DbMerge.Tests.Schema.HouseRules.ProcedureRuleHarness;
 namespace DbMerge.Tests.Schema.HouseRules;
 
 /// <summary>
-/// DBM013: a procedure that issues BEGIN TRANSACTION refuses a caller's open transaction with an
-/// IF @@TRANCOUNT &gt; 0 guard (SET XACT_ABORT OFF, THROW with a literal number) before its TRY and before any
-/// BEGIN TRANSACTION. Each violation is planted and reported with rule id, line and object; each clean shape passes.
+/// DBM013: a procedure that issues BEGIN TRANSACTION refuses a caller's open transaction and IMPLICIT_TRANSACTIONS ON
+/// with an IF @@TRANCOUNT &gt; 0 OR (@@OPTIONS &amp; 2) = 2 guard (SET XACT_ABORT OFF, THROW with a literal number) before
+/// its TRY, before any BEGIN TRANSACTION and before any statement that could open an implicit transaction. Each violation
+/// is planted and reported with rule id, line and object; each clean shape passes.
 /// </summary>
 public sealed class OwnTransactionGuardRuleTests
 {
     private const string RuleId = OwnTransactionGuardRule.RuleId;
 
     private const string Guard = """
-                IF @@TRANCOUNT > 0 -- guard
+                IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2 -- guard
                 BEGIN
                     SET XACT_ABORT OFF;
-                    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside an open transaction (%d); call it outside one.', @@TRANCOUNT);
+                    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (%d); call it outside one.', @@TRANCOUNT);
                     THROW 51001, @OpenMessage, 1;
                 END;
         """;
@@ -45,7 +46,7 @@ public sealed class OwnTransactionGuardRuleTests
 
         var finding = AssertSingle(Check(text), RuleId, text, "BEGIN TRANSACTION;");
 
-        Assert.Contains("IF @@TRANCOUNT > 0", finding.Message, StringComparison.Ordinal);
+        Assert.Contains("IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", finding.Message, StringComparison.Ordinal);
         Assert.Contains("SET XACT_ABORT OFF", finding.Message, StringComparison.Ordinal);
         Assert.Contains("before its BEGIN TRY", finding.Message, StringComparison.Ordinal);
         Assert.Equal(DefaultPath, finding.File);
@@ -56,13 +57,14 @@ public sealed class OwnTransactionGuardRuleTests
     {
         var text = Procedure(prologue: CleanPrologue + """
 
-                    IF @@TRANCOUNT > 0 -- guard
+                    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2 -- guard
                         THROW 51001, N'api.X_Y: called inside an open transaction.', 1;
                 """);
 
         var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
 
         Assert.Contains("does not SET XACT_ABORT OFF", finding.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not test IMPLICIT_TRANSACTIONS", finding.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("inside the TRY", finding.Message, StringComparison.Ordinal);
     }
 
@@ -93,7 +95,7 @@ public sealed class OwnTransactionGuardRuleTests
         var text = Procedure(prologue: CleanPrologue + """
 
                     DECLARE @Number int = 51001;
-                    IF @@TRANCOUNT > 0 -- guard
+                    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2 -- guard
                     BEGIN
                         SET XACT_ABORT OFF;
                         THROW @Number, N'api.X_Y: called inside an open transaction.', 1;
@@ -123,6 +125,90 @@ public sealed class OwnTransactionGuardRuleTests
         AssertSingle(Check(text), RuleId, text, "-- nested");
     }
 
+    [Fact]
+    public void A_guard_that_tests_only_TRANCOUNT_is_reported_because_IMPLICIT_TRANSACTIONS_would_leave_the_work_open()
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", "IF @@TRANCOUNT > 0", StringComparison.Ordinal);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
+
+        Assert.Contains("does not test IMPLICIT_TRANSACTIONS", finding.Message, StringComparison.Ordinal);
+        Assert.Contains("(@@OPTIONS & 2) = 2", finding.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("XACT_ABORT OFF (", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_guard_whose_OPTIONS_test_checks_another_bit_is_reported()
+    {
+        var guard = Guard.Replace("(@@OPTIONS & 2) = 2", "(@@OPTIONS & 16384) = 16384", StringComparison.Ordinal);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
+
+        Assert.Contains("does not test IMPLICIT_TRANSACTIONS", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_guard_ANDed_with_the_OPTIONS_test_is_not_a_guard_and_the_BEGIN_TRANSACTION_is_reported()
+    {
+        var guard = Guard.Replace(" OR (@@OPTIONS", " AND (@@OPTIONS", StringComparison.Ordinal);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        AssertSingle(Check(text), RuleId, text, "BEGIN TRANSACTION;");
+    }
+
+    [Fact]
+    public void A_guard_after_a_table_read_is_reported_because_the_read_opens_the_implicit_transaction_first()
+    {
+        var text = Procedure(prologue: """
+                    SET NOCOUNT, XACT_ABORT ON;
+
+                    DECLARE @Message nvarchar(2048);
+                    DECLARE @Title nvarchar(255) = (SELECT d.Title FROM app.Document AS d WHERE d.DocumentId = @Id); -- read
+                """ + "\n" + Guard);
+
+        var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
+
+        Assert.Contains($"may open an implicit transaction (line {LineOf(text, "-- read")}", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_guard_after_a_SELECT_from_a_table_is_reported()
+    {
+        var text = Procedure(prologue: CleanPrologue + "\n    SELECT @Message = d.Title FROM app.Document AS d WHERE d.DocumentId = @Id; -- read\n" + Guard);
+
+        var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
+
+        Assert.Contains($"line {LineOf(text, "-- read")}", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("IF (@@OPTIONS & 2) = 2 OR @@TRANCOUNT > 0")]
+    [InlineData("IF (@@TRANCOUNT > 0 OR (@@OPTIONS & 2) <> 0)")]
+    [InlineData("IF @@TRANCOUNT <> 0 OR @@OPTIONS & 2 = 2")]
+    [InlineData("IF 0 < @@TRANCOUNT OR 2 = (2 & @@OPTIONS)")]
+    [InlineData("IF @@TRANCOUNT != 0 OR (@@OPTIONS & 2) > 0")]
+    public void The_guard_may_write_both_tests_in_other_equivalent_forms(string test)
+    {
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", test, StringComparison.Ordinal);
+        AssertClean(Check(Procedure(prologue: CleanPrologue + "\n" + guard)));
+    }
+
+    [Fact]
+    public void SET_options_and_DECLAREs_that_read_no_table_may_precede_the_guard()
+    {
+        var prologue = """
+                    SET NOCOUNT, XACT_ABORT ON;
+                    SET LOCK_TIMEOUT 1000;
+                    SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+                    DECLARE @Message nvarchar(2048) = CONCAT(N'x', @Id);
+                    DECLARE @Seen TABLE (Id int NOT NULL);
+            """ + "\n" + Guard;
+
+        AssertClean(Check(Procedure(prologue: prologue)));
+    }
+
     // ---- clean counterparts --------------------------------------------------------------------------------
 
     [Fact]
@@ -134,7 +220,7 @@ public sealed class OwnTransactionGuardRuleTests
     [Fact]
     public void The_guard_may_test_TRANCOUNT_not_equal_to_zero_in_parentheses()
     {
-        var guard = Guard.Replace("IF @@TRANCOUNT > 0", "IF (@@TRANCOUNT <> 0)", StringComparison.Ordinal);
+        var guard = Guard.Replace("IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2", "IF ((@@TRANCOUNT <> 0) OR ((@@OPTIONS & 2) = 2))", StringComparison.Ordinal);
         AssertClean(Check(Procedure(prologue: CleanPrologue + "\n" + guard)));
     }
 
@@ -189,6 +275,24 @@ public sealed class OwnTransactionGuardRuleTests
         AssertClean(new OwnTransactionGuardRule().Check(context).ToList());
     }
 
+    [Theory]
+    [InlineData("database/api/Procedures/api.User_Merge.sql")]
+    [InlineData("database/api/Procedures/api.Document_Move.sql")]
+    [InlineData("database/dbmerge/Procedures/dbmerge.Constraint_ValidateBatch.sql")]
+    public void A_repository_guard_that_loses_its_OPTIONS_test_is_reported_at_the_guard(string relative)
+    {
+        var text = File.ReadAllText(Path.Combine(Repo.Layout.Root, relative.Replace('/', Path.DirectorySeparatorChar)));
+        Assert.Empty(Run(new OwnTransactionGuardRule(), text, relative));
+        var planted = text.Replace("IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2\n", "IF @@TRANCOUNT > 0\n", StringComparison.Ordinal);
+        Assert.NotEqual(text, planted);
+
+        var finding = Assert.Single(Run(new OwnTransactionGuardRule(), planted, relative));
+
+        Assert.Equal(relative, finding.File);
+        Assert.Equal(LineOf(planted, "    IF @@TRANCOUNT > 0"), finding.Line);
+        Assert.Contains("does not test IMPLICIT_TRANSACTIONS", finding.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_guard_removed_in_a_scratch_copy_is_reported_by_the_verifier_with_file_and_line()
     {
@@ -198,7 +302,7 @@ public sealed class OwnTransactionGuardRuleTests
             const string relative = "database/api/Procedures/api.Invitation_Decline.sql";
             var path = Path.Combine(copy.Root, relative.Replace('/', Path.DirectorySeparatorChar));
             var text = File.ReadAllText(path);
-            var start = text.IndexOf("    IF @@TRANCOUNT > 0\n", StringComparison.Ordinal);
+            var start = text.IndexOf("    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2\n", StringComparison.Ordinal);
             var end = text.IndexOf("    END;\n", start, StringComparison.Ordinal) + "    END;\n".Length;
             Assert.True(start > 0 && end > start, "the guard of api.Invitation_Decline was not found");
             var planted = text[..start] + text[end..];

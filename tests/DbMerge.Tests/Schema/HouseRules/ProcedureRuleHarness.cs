@@ -43,10 +43,10 @@ internal static class ProcedureRuleHarness
     public const string GuardedPrologue = """
             SET NOCOUNT, XACT_ABORT ON;
 
-            IF @@TRANCOUNT > 0
+            IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
             BEGIN
                 SET XACT_ABORT OFF;
-                DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside an open transaction (%d); call it outside one.', @@TRANCOUNT);
+                DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (%d); call it outside one.', @@TRANCOUNT);
                 THROW 51001, @OpenMessage, 1;
             END;
 

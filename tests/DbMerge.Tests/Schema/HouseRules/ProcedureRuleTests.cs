@@ -160,10 +160,10 @@ public sealed class ProcedureRuleTests
         var text = Procedure(
             prologue: CleanPrologue + """
 
-                    IF @@TRANCOUNT > 0
+                    IF @@TRANCOUNT > 0 OR (@@OPTIONS & 2) = 2
                     BEGIN
                         SET XACT_ABORT OFF;
-                        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside a transaction (%d).', @@TRANCOUNT);
+                        DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(N'api.X_Y: called inside a transaction or with IMPLICIT_TRANSACTIONS ON (%d).', @@TRANCOUNT);
                         THROW 51001, @OpenMessage, 1;
                     END;
                 """,
@@ -223,6 +223,39 @@ public sealed class ProcedureRuleTests
             errors: "51000 missing, 51002 exists");
 
         AssertSingle(Run(new TryCatchRule(), text), "DBM002", text, "-- work");
+    }
+
+    [Fact]
+    public void A_CATCH_that_translates_the_engine_lock_timeout_into_its_own_number_is_accepted()
+    {
+        var text = Procedure(
+            prologue: GuardedPrologue,
+            catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    IF ERROR_NUMBER() = 1222
+                    BEGIN
+                        SET @Message = FORMATMESSAGE(N'api.X_Y: a lock was not granted in time (line %d); retry.', ERROR_LINE());
+                        THROW 51002, @Message, 1;
+                    END;
+                    THROW;
+            """,
+            errors: GuardedErrors + ", 51002  a lock was not granted in time");
+        foreach (var rule in ProcedureRules.All)
+        {
+            AssertClean(Run(rule, text));
+        }
+    }
+
+    [Theory]
+    [InlineData("IF ERROR_NUMBER() = 1222 -- other\n        BEGIN\n            UPDATE app.Document SET Title = N'x' WHERE DocumentId = @Id;\n            THROW 51001, N'api.X_Y: x', 1;\n        END;")]
+    [InlineData("IF ERROR_NUMBER() = 1222 -- other\n            SET @Message = N'api.X_Y: x';\n        ELSE\n            THROW 51001, N'api.X_Y: x', 1;")]
+    public void A_CATCH_translation_that_does_other_work_or_has_an_ELSE_is_reported(string translation)
+    {
+        var text = Procedure(
+            catchBlock: "        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\n        " + translation + "\n        THROW;",
+            errors: "51000 missing, 51001 lock timeout");
+        var finding = AssertSingle(Run(new TryCatchRule(), text), "DBM002", text, "-- other");
+        Assert.Contains("its CATCH block runs", finding.Message, StringComparison.Ordinal);
     }
 
     // ---- DBM003 -------------------------------------------------------------------------------------------

@@ -1,0 +1,234 @@
+using DbMerge.Schema.HouseRules;
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+using Xunit;
+
+namespace DbMerge.Tests.Documents;
+
+/// <summary>
+/// The shape of api.Document_Move and api.Document_Create that issue 10 asks for, read from the ScriptDom tree (the
+/// offline layer cannot run them): every write is bounded; the path rewrite seeks; the lock order (L1 applocks, L2 user
+/// rows, L3 DocumentAccess → DocumentInvitation → Document → dbmerge) holds in statement order; every lock wait is
+/// bounded by @LockTimeout and a row-lock timeout is the documented 51210; the outbox keys are deterministic.
+/// </summary>
+public sealed class DocumentMoveShapeTests
+{
+    private const string MoveFile = "database/api/Procedures/api.Document_Move.sql";
+    private const string CreateFile = "database/api/Procedures/api.Document_Create.sql";
+
+    private static CreateOrAlterProcedureStatement Procedure(string file) => ProcedureContract.Parse(file).Procedure;
+
+    private static List<TSqlFragment> Fragments(TSqlFragment root) => [.. ProcedureRuleSupport.Descendants(root)];
+
+    /// <summary>"schema.Table" of a write's target, the alias resolved through the statement's FROM clause.</summary>
+    private static string? TargetOf(TSqlStatement statement)
+    {
+        (TableReference? target, FromClause? from) = statement switch
+        {
+            UpdateStatement u => (u.UpdateSpecification.Target, u.UpdateSpecification.FromClause),
+            DeleteStatement d => (d.DeleteSpecification.Target, d.DeleteSpecification.FromClause),
+            InsertStatement i => (i.InsertSpecification.Target, null),
+            _ => (null, null),
+        };
+        if (target is not NamedTableReference named)
+        {
+            return null;
+        }
+
+        if (named.SchemaObject.SchemaIdentifier is null && from is not null)
+        {
+            var aliased = ProcedureRuleSupport.All<NamedTableReference>(from)
+                .FirstOrDefault(t => string.Equals(t.Alias?.Value, named.SchemaObject.BaseIdentifier.Value, StringComparison.OrdinalIgnoreCase));
+            if (aliased is not null)
+            {
+                named = aliased;
+            }
+        }
+
+        return $"{named.SchemaObject.SchemaIdentifier?.Value}.{named.SchemaObject.BaseIdentifier.Value}";
+    }
+
+    private static List<(TSqlStatement Statement, string Target)> Writes(TSqlFragment root) =>
+        [.. ProcedureRuleSupport.All<TSqlStatement>(root)
+            .Where(s => s is UpdateStatement or DeleteStatement or InsertStatement)
+            .Select(s => (Statement: s, Target: TargetOf(s)))
+            .Where(w => w.Target is not null && !w.Target.StartsWith('.'))
+            .Select(w => (w.Statement, w.Target!))];
+
+    private static ScalarExpression? Unwrap(ScalarExpression? expression) =>
+        expression is ParenthesisExpression p ? Unwrap(p.Expression) : expression;
+
+    private static bool InsideWhile(TSqlFragment root, TSqlFragment fragment) =>
+        ProcedureRuleSupport.All<WhileStatement>(root).Any(w => w.FirstTokenIndex < fragment.FirstTokenIndex && fragment.LastTokenIndex <= w.LastTokenIndex);
+
+    private static bool HasVariableRangeOnPath(WhereClause? where) =>
+        where is not null && ProcedureRuleSupport.All<BooleanComparisonExpression>(where).Any(c =>
+            c.ComparisonType is BooleanComparisonType.GreaterThanOrEqualTo or BooleanComparisonType.GreaterThan
+                or BooleanComparisonType.LessThan or BooleanComparisonType.LessThanOrEqualTo
+            && c.FirstExpression is ColumnReferenceExpression { MultiPartIdentifier.Identifiers: var ids } && ids[^1].Value == "Path"
+            && c.SecondExpression is VariableReference);
+
+    [Fact]
+    public void Every_path_rewrite_of_the_move_is_a_batched_range_update_that_seeks_on_the_path_index()
+    {
+        var procedure = Procedure(MoveFile);
+        var updates = Writes(procedure).Where(w => w.Target == "app.Document").Select(w => (UpdateStatement)w.Statement).ToList();
+
+        Assert.Equal(2, updates.Count); // the 'move' and the 'shift' operation
+        Assert.All(updates, u =>
+        {
+            Assert.True(InsideWhile(procedure, u), $"line {u.StartLine}: the path UPDATE is not inside a batch loop");
+            Assert.True(HasVariableRangeOnPath(u.UpdateSpecification.WhereClause), $"line {u.StartLine}: the path UPDATE has no Path range on batch bounds");
+            var table = ProcedureRuleSupport.All<NamedTableReference>(u.UpdateSpecification.FromClause!).First(t => t.SchemaObject.BaseIdentifier.Value == "Document");
+            Assert.Contains(table.TableHints, h => h.HintKind == TableHintKind.ForceSeek);
+        });
+    }
+
+    [Fact]
+    public void Every_batch_boundary_of_the_path_rewrite_is_a_top_batch_size_read_ordered_by_path()
+    {
+        var procedure = Procedure(MoveFile);
+        var boundaries = ProcedureRuleSupport.All<QueryDerivedTable>(procedure)
+            .Select(d => d.QueryExpression)
+            .OfType<QuerySpecification>()
+            .Where(q => Unwrap(q.TopRowFilter?.Expression) is VariableReference { Name: "@BatchSize" })
+            .ToList();
+
+        Assert.Equal(2, boundaries.Count);
+        Assert.All(boundaries, q =>
+        {
+            var order = Assert.Single(q.OrderByClause!.OrderByElements);
+            Assert.Equal("Path", ((ColumnReferenceExpression)order.Expression).MultiPartIdentifier.Identifiers[^1].Value);
+            Assert.True(HasVariableRangeOnPath(q.WhereClause), $"line {q.StartLine}: the batch boundary read has no Path range");
+        });
+    }
+
+    [Fact]
+    public void Every_delete_of_the_documents_accesses_and_invitations_is_batched()
+    {
+        var procedure = Procedure(MoveFile);
+        var deletes = Writes(procedure).Where(w => w.Statement is DeleteStatement).ToList();
+
+        Assert.Equal(["app.DocumentAccess", "app.DocumentInvitation"], deletes.Select(d => d.Target));
+        Assert.All(deletes, d =>
+        {
+            var delete = (DeleteStatement)d.Statement;
+            Assert.Equal("@BatchSize", Assert.IsType<VariableReference>(Unwrap(delete.DeleteSpecification.TopRowFilter?.Expression)).Name);
+            Assert.True(InsideWhile(procedure, delete), $"line {delete.StartLine}: DELETE TOP (@BatchSize) outside a loop deletes one batch only");
+        });
+    }
+
+    [Fact]
+    public void The_batch_size_keeps_every_statement_below_the_lock_escalation_threshold()
+    {
+        var declaration = ProcedureRuleSupport.All<DeclareVariableElement>(Procedure(MoveFile)).Single(d => d.VariableName.Value == "@BatchSize");
+
+        // ~3 locks per rewritten document (its clustered row, the old and the new UQ_app_Document_Path key): 3 × 1000 < 5000.
+        var size = int.Parse(Assert.IsType<IntegerLiteral>(declaration.Value).Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(size, 1, 1000);
+    }
+
+    [Fact]
+    public void The_move_writes_in_the_L3_order_accesses_then_invitations_then_documents_then_dbmerge()
+    {
+        var writes = Writes(Procedure(MoveFile)).Where(w => !w.Target.StartsWith("@", StringComparison.Ordinal)).ToList();
+        int First(Func<string, bool> table) => writes.First(w => table(w.Target)).Statement.FirstTokenIndex;
+        int Last(Func<string, bool> table) => writes.Last(w => table(w.Target)).Statement.FirstTokenIndex;
+
+        Assert.True(Last(t => t == "app.DocumentAccess") < First(t => t == "app.DocumentInvitation"), "a DocumentAccess write after a DocumentInvitation write");
+        Assert.True(Last(t => t == "app.DocumentInvitation") < First(t => t == "app.Document"), "a DocumentInvitation write after a Document write");
+        Assert.True(Last(t => t == "app.Document") < First(t => t.StartsWith("dbmerge.", StringComparison.Ordinal)), "an app.Document write after a dbmerge write");
+    }
+
+    [Theory]
+    [InlineData(MoveFile)]
+    [InlineData(CreateFile)]
+    public void No_app_User_row_is_read_after_the_first_write(string file)
+    {
+        var procedure = Procedure(file);
+        var firstWrite = Writes(procedure).Where(w => w.Target.StartsWith("app.", StringComparison.Ordinal)).Min(w => w.Statement.FirstTokenIndex);
+        var userReads = ProcedureRuleSupport.All<NamedTableReference>(procedure)
+            .Where(t => t.SchemaObject.SchemaIdentifier?.Value == "app" && t.SchemaObject.BaseIdentifier.Value == "User")
+            .ToList();
+
+        Assert.NotEmpty(userReads);
+        Assert.All(userReads, r => Assert.True(r.FirstTokenIndex < firstWrite, $"line {r.StartLine}: app.User read after the first write"));
+    }
+
+    [Theory]
+    [InlineData(MoveFile)]
+    [InlineData(CreateFile)]
+    public void The_user_rows_a_procedure_locks_are_locked_after_the_applocks_with_UPDLOCK(string file)
+    {
+        var procedure = Procedure(file);
+        var lastApplock = ProcedureRuleSupport.All<ExecuteStatement>(procedure)
+            .Where(e => e.ExecuteSpecification.ExecutableEntity is ExecutableProcedureReference p
+                        && p.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value == "sp_getapplock")
+            .Max(e => e.FirstTokenIndex);
+        var locked = ProcedureRuleSupport.All<NamedTableReference>(procedure)
+            .Where(t => t.SchemaObject.BaseIdentifier.Value == "User" && t.TableHints.Any(h => h.HintKind == TableHintKind.UpdLock))
+            .ToList();
+
+        var userLock = Assert.Single(locked);
+        Assert.True(userLock.FirstTokenIndex > lastApplock, "the L2 user-row lock comes before an L1 applock");
+    }
+
+    [Theory]
+    [InlineData(MoveFile, 51210)]
+    [InlineData(CreateFile, 51210)]
+    public void Every_lock_wait_is_bounded_by_the_lock_timeout_and_a_row_lock_timeout_is_the_documented_number(string file, int number)
+    {
+        var procedure = Procedure(file);
+        var setTimeout = ProcedureRuleSupport.All<SetCommandStatement>(procedure)
+            .SelectMany(s => s.Commands.OfType<GeneralSetCommand>().Select(c => (Statement: s, Command: c)))
+            .Single(c => c.Command.CommandType == GeneralSetCommandType.LockTimeout);
+        var begin = ProcedureRuleSupport.All<BeginTransactionStatement>(procedure).Min(b => b.FirstTokenIndex);
+
+        Assert.Equal("@LockTimeout", Assert.IsType<VariableReference>(setTimeout.Command.Parameter).Name);
+        Assert.True(setTimeout.Statement.FirstTokenIndex < begin, "SET LOCK_TIMEOUT comes after BEGIN TRANSACTION: the first reads would wait without limit");
+
+        var catchBlock = ProcedureRuleSupport.All<TryCatchStatement>(procedure).Single().CatchStatements.Statements;
+        var translation = Assert.Single(catchBlock.OfType<IfStatement>(), IsLockTimeoutTest);
+        var thrown = ProcedureRuleSupport.All<ThrowStatement>(translation).Single();
+        Assert.Equal(number.ToString(System.Globalization.CultureInfo.InvariantCulture), ((IntegerLiteral)thrown.ErrorNumber).Value);
+    }
+
+    /// <summary><c>IF ERROR_NUMBER() = 1222</c>.</summary>
+    private static bool IsLockTimeoutTest(IfStatement statement) =>
+        statement.Predicate is BooleanComparisonExpression { ComparisonType: BooleanComparisonType.Equals } comparison
+        && comparison.FirstExpression is FunctionCall { FunctionName.Value: "ERROR_NUMBER" }
+        && comparison.SecondExpression is IntegerLiteral { Value: "1222" };
+
+    [Fact]
+    public void The_outbox_dedupe_keys_are_built_from_the_document_and_its_move_sequence_only()
+    {
+        var procedure = Procedure(MoveFile);
+        var outbox = Writes(procedure).Where(w => w.Target == "dbmerge.Outbox").Select(w => (InsertStatement)w.Statement).ToList();
+
+        Assert.Equal(2, outbox.Count);
+        Assert.All(outbox, insert =>
+        {
+            var columns = insert.InsertSpecification.Columns.Select(c => c.MultiPartIdentifier.Identifiers[^1].Value).ToList();
+            var row = Assert.Single(((ValuesInsertSource)insert.InsertSpecification.InsertSource).RowValues);
+            var key = row.ColumnValues[columns.IndexOf("DedupeKey")];
+            var variables = ProcedureRuleSupport.All<VariableReference>(key).Select(v => v.Name).ToHashSet();
+            Assert.Equal(new HashSet<string> { "@DocumentId", "@MoveSequence" }, variables);
+            Assert.DoesNotContain(ProcedureRuleSupport.All<FunctionCall>(key), f => f.FunctionName.Value is "NEWID" or "SYSUTCDATETIME" or "SYSDATETIME" or "GETDATE");
+        });
+    }
+
+    [Fact]
+    public void The_header_says_what_each_position_writes_and_which_index_each_lookup_seeks_on()
+    {
+        var header = ProcedureContract.Header(MoveFile);
+        foreach (var text in new[]
+                 {
+                     "Rows of app.Document written per position", "no-op", "an appending position", "no free step",
+                     "What is bounded", "Lookups and the indexes they seek on", "UQ_app_Document_Path",
+                     "IX_app_DocumentAccess_DocumentId", "UQ_app_DocumentInvitation_DocumentId_Email", "PK_dbmerge_DocumentMove",
+                     "Lock order", "L1", "L2", "L3", "collaboration.reset", "document.moved",
+                 })
+        {
+            Assert.Contains(text, header, StringComparison.Ordinal);
+        }
+    }
+}
