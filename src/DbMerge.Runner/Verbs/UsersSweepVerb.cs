@@ -40,17 +40,18 @@ internal static class UsersSweepVerb
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
+            var top = parse.GetValue(max);
+            if (top is < 1 or > 100_000)
+            {
+                throw new CliException(ExitCodes.Usage, "--max must be 1..100000.");
+            }
+
             var connectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection));
             var client = new DbMergeClient(new DbMergeClientOptions
             {
                 ConnectionString = connectionString,
                 InfoMessage = parse.GetValue(verbose) ? m => context.Error.WriteLine($"[server] {m}") : null,
             });
-            var top = parse.GetValue(max);
-            if (top is < 1 or > 100_000)
-            {
-                throw new CliException(ExitCodes.Usage, "--max must be 1..100000.");
-            }
 
             List<int> users;
             if (parse.GetValue(user) is { Length: > 0 } who)
