@@ -25,8 +25,9 @@ GO
                      @SummaryJson = … after the COMMIT / ROLLBACK; in a CATCH, after the rollback, with @ErrorNumber
                      and @ErrorMessage instead (a no-op when the core already recorded the failure).
                 On an error the core rolls the caller's transaction back itself (XACT_ABORT has doomed it), records the
-                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish), and
-                re-throws: the caller's CATCH finds @@TRANCOUNT = 0.
+                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish; not on
+                51118, where @MergeRunId is not a running run of this call), and re-throws: the caller's CATCH finds
+                @@TRANCOUNT = 0.
   Transaction:  REQUIRES the caller's transaction (51111 without one); never begins or commits one. Its applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements (restored when it returns).
   Parameters:   @LockTimeoutMs  1..600000: the longest any one lock request waits (applocks, row locks); a longer
@@ -2410,20 +2411,23 @@ BEGIN
     BEGIN CATCH
         /* XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure pattern),
            so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the
-           run's time budget cut the wait short — naming the step that waited. The run is recorded as refused or
-           failed, with its error and the summary so far (dbmerge.MergeRun_Finish decides which from the number). */
+           wait was cut to the time left of the run's budget (@Wait < @LockTimeoutMs) — naming the step that
+           waited. The run is recorded as refused or failed, with its error and the summary so far
+           (dbmerge.MergeRun_Finish decides which from the number) — except on 51118: that run is not this call's
+           to finish. */
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
         SET @ErrorNumber = ERROR_NUMBER();
         SET @ErrorMessage = ERROR_MESSAGE();
         IF @ErrorNumber = 1222
         BEGIN
-            SET @ErrorNumber = IIF(SYSUTCDATETIME() >= @Deadline, 51115, 51108);
+            SET @ErrorNumber = IIF(@Wait < @LockTimeoutMs, 51115, 51108); -- the wait was cut to the time left: the budget ended it
             SET @ErrorMessage = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d waited %d ms for a lock at step %s without getting it (%s); rolled back, nothing was changed: retry when the blocking transaction has finished.',
                 @MergeRunId, @Wait, @Step, ERROR_MESSAGE());
         END;
         SET @SummaryJson = (SELECT s.ApplyOrder, s.SchemaName, s.TableName, s.ColumnName, s.Policy, s.Moved, s.Merged, s.Deleted, s.Conflicts
                             FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);
-        EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
+        IF @ErrorNumber <> 51118
+            EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51115 THROW 51115, @ErrorMessage, 1;
         THROW;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Data;
 using System.Diagnostics;
 using System.Globalization;
 using DbMerge.Client;
@@ -107,7 +106,7 @@ internal static class BenchMergeVerb
                 var dryTime = clock.Elapsed;
 
                 using var stopWriter = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var writer = RunWriterAsync(scratch.ConnectionString, bystander, stopWriter.Token);
+                var writer = RunWriterAsync(scratch, bystander, stopWriter.Token);
                 clock.Restart();
                 UserMergeResult merged;
                 try
@@ -177,30 +176,20 @@ internal static class BenchMergeVerb
     /// it reported, the calls made, and the statements that waited <see cref="WriterLockTimeout"/> (1222; counted as
     /// that long). The last call in flight is allowed to finish, so a wait caused by the merge is never cut short.
     /// </summary>
-    private static async Task<WriterResult> RunWriterAsync(string connectionString, int userId, CancellationToken stop)
+    private static async Task<WriterResult> RunWriterAsync(ScratchDatabase scratch, int userId, CancellationToken stop)
     {
         var (calls, timeouts, longest, table) = (0, 0, 0.0, (string?)null);
-        await using var connection = new SqlConnection(connectionString);
-        await connection.OpenAsync(CancellationToken.None);
-        await using var command = new SqlCommand(ScenarioCatalog.Get(WriterScenario).ProcedureName, connection)
-        {
-            CommandType = CommandType.StoredProcedure,
-            CommandTimeout = (int)WriterLockTimeout.TotalSeconds * 20,
-        };
-        command.Parameters.Add("@UserId", SqlDbType.Int).Value = userId;
-        command.Parameters.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)WriterLockTimeout.TotalMilliseconds;
+        await using var session = await ScenarioSession.OpenAsync(scratch, CancellationToken.None);
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
-                if (await reader.ReadAsync(CancellationToken.None))
+                var row = await session.RunAsync(WriterScenario, WriterLockTimeout * 20, CancellationToken.None,
+                    ("UserId", userId), ("LockTimeoutMs", (int)WriterLockTimeout.TotalMilliseconds));
+                var ms = row.Get<long>("LongestMicroseconds") / 1000.0;
+                if (ms > longest)
                 {
-                    var ms = reader.GetInt64(reader.GetOrdinal("LongestMicroseconds")) / 1000.0;
-                    if (ms > longest)
-                    {
-                        (longest, table) = (ms, reader.GetString(reader.GetOrdinal("LongestTable")));
-                    }
+                    (longest, table) = (ms, row.Get<string>("LongestTable"));
                 }
             }
             catch (SqlException ex) when (ex.Number == 1222)

@@ -211,6 +211,12 @@ public sealed class TryCatchRule : IHouseRule
 
     private static bool IsFailureLogging(TSqlStatement statement)
     {
+        // IF <condition on variables> <failure logging>: logging only for some errors (no ELSE, no data read).
+        if (statement is IfStatement { ElseStatement: null } guarded && !ReadsData(statement))
+        {
+            return Flatten(guarded.ThenStatement).ToList() is [var only] && only is not IfStatement && IsFailureLogging(only);
+        }
+
         if (statement is ExecuteStatement { ExecuteSpecification.ExecutableEntity: ExecutableProcedureReference { ProcedureReference.ProcedureReference.Name: { } name } })
         {
             return Same(name.SchemaIdentifier?.Value, "dbmerge");

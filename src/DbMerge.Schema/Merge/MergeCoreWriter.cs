@@ -1020,7 +1020,7 @@ internal sealed class MergeCoreWriter
     private void Catch()
     {
         var w = _w;
-        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure pattern), so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the run's time budget cut the wait short — naming the step that waited. The run is recorded as refused or failed, with its error and the summary so far (dbmerge.MergeRun_Finish decides which from the number).");
+        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure pattern), so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the wait was cut to the time left of the run's budget (@Wait < @LockTimeoutMs) — naming the step that waited. The run is recorded as refused or failed, with its error and the summary so far (dbmerge.MergeRun_Finish decides which from the number) — except on 51118: that run is not this call's to finish.");
         w.Line("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;");
         w.Line("SET @ErrorNumber = ERROR_NUMBER();");
         w.Line("SET @ErrorMessage = ERROR_MESSAGE();");
@@ -1028,7 +1028,7 @@ internal sealed class MergeCoreWriter
         w.Line("BEGIN");
         using (w.Indent())
         {
-            w.Line("SET @ErrorNumber = IIF(SYSUTCDATETIME() >= @Deadline, 51115, 51108);");
+            w.Line("SET @ErrorNumber = IIF(@Wait < @LockTimeoutMs, 51115, 51108); -- the wait was cut to the time left: the budget ended it");
             w.Line("SET @ErrorMessage = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d waited %d ms for a lock at step %s without getting it (%s); rolled back, nothing was changed: retry when the blocking transaction has finished.',");
             w.Line("    @MergeRunId, @Wait, @Step, ERROR_MESSAGE());");
         }
@@ -1036,7 +1036,8 @@ internal sealed class MergeCoreWriter
         w.Line("END;");
         w.Line("SET @SummaryJson = (SELECT s.ApplyOrder, s.SchemaName, s.TableName, s.ColumnName, s.Policy, s.Moved, s.Merged, s.Deleted, s.Conflicts");
         w.Line("                    FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);");
-        w.Line("EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
+        w.Line("IF @ErrorNumber <> 51118");
+        w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51115 THROW 51115, @ErrorMessage, 1;");
         w.Line("THROW;");

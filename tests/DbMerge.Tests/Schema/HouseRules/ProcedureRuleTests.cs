@@ -200,6 +200,27 @@ public sealed class ProcedureRuleTests
     }
 
     [Fact]
+    public void A_CATCH_may_log_through_a_dbmerge_procedure_only_for_some_errors_but_not_read_a_table_to_decide()
+    {
+        var guarded = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    DECLARE @ErrorNumber int = ERROR_NUMBER();
+                    IF @ErrorNumber <> 51118
+                        EXEC dbmerge.MergeRun_Finish @MergeRunId = 1, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = NULL, @SummaryJson = NULL;
+                    THROW;
+            """);
+        AssertClean(Run(new TryCatchRule(), guarded));
+
+        var reading = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    IF EXISTS (SELECT 1 FROM dbmerge.MergeRun AS r WHERE r.MergeRunId = 1) -- reads
+                        EXEC dbmerge.MergeRun_Finish @MergeRunId = 1, @Outcome = NULL, @ErrorNumber = 1, @ErrorMessage = NULL, @SummaryJson = NULL;
+                    THROW;
+            """);
+        AssertSingle(Run(new TryCatchRule(), reading), "DBM002", reading, "-- reads");
+    }
+
+    [Fact]
     public void A_CATCH_that_executes_a_procedure_outside_dbmerge_is_reported()
     {
         var text = Procedure(catchBlock: """
