@@ -38,8 +38,8 @@ public sealed record MergeRunInfo(
 public sealed record MergeJournalCount(string SchemaName, string TableName, string ColumnName, string Action, long JournalRows);
 
 /// <summary>
-/// An e-mail address a run's readdress policy re-addressed or deleted rows of, and the active user (other than the run's
-/// source) that holds the address now, if any: rows addressed to another active user's address must never move.
+/// An e-mail address a run's readdress policy re-addressed or deleted rows of, and the active user other than the run's
+/// source and target that holds the address now, if any: rows addressed to another active user's address must never move.
 /// </summary>
 public sealed record MergeAddressChange(string SchemaName, string TableName, string ColumnName, string Address, int Rows, int? HeldByUserId);
 

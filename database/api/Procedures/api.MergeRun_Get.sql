@@ -6,8 +6,10 @@ GO
   Purpose:      one user merge or sweep run with its summary; the journal's row counts per policy and action (so a
                 caller can check the summary against the journal: dbmerge.MergeChange, or dbmerge.MergeJournal for
                 runs written before journal v2); and the e-mail addresses its readdress policies re-addressed or
-                deleted, each with the active user (other than the run's source) that holds it now, if any — such a
-                row belonged to that user and must not have moved (DbMergeClient.VerifyMergeAsync reports it).
+                deleted (before the change), each with the active user other than the run's source and target that
+                holds it now, if any — such a row belonged to that user and must not have moved
+                (DbMergeClient.VerifyMergeAsync reports it). The target's own rows (raised or reduced duplicates,
+                addressed to the target's address) are listed too, never with the target as holder.
                 Status as in api.MergeRun_List (running | committed | dry-run | refused | failed | abandoned).
   Transaction:  none (a single read; it neither begins nor requires one).
   Result set:   one row: MergeRunId bigint, Kind varchar(10), SourceUserId int, TargetUserId int,
@@ -77,7 +79,7 @@ BEGIN
                (SELECT a.SchemaName, a.TableName, a.ColumnName, a.Address, COUNT(*) AS [Rows],
                        (SELECT TOP (1) u.UserId
                         FROM app.[User] AS u
-                        WHERE u.Email = a.Address AND u.IsActive = 1 AND u.UserId <> r.SourceUserId
+                        WHERE u.Email = a.Address AND u.IsActive = 1 AND (r.SourceUserId IS NULL OR u.UserId <> r.SourceUserId) AND (r.TargetUserId IS NULL OR u.UserId <> r.TargetUserId)
                         ORDER BY u.UserId) AS HeldByUserId
                 FROM (SELECT c.PolicySchemaName AS SchemaName, c.PolicyTableName AS TableName, c.PolicyColumnName AS ColumnName,
                              CONVERT(nvarchar(254), JSON_VALUE(c.BeforeImage, CONCAT(N'$."', c.PolicyColumnName, N'"'))) AS Address
