@@ -74,14 +74,27 @@ internal sealed class ChecksumJournal : SqlTableJournal
     }
 }
 
-/// <summary>Forwards DbUp's own log lines (verbose detail) to a callback.</summary>
-internal sealed class CallbackUpgradeLog(Action<string>? sink) : IUpgradeLog
+/// <summary>
+/// Forwards DbUp's own log lines (verbose detail) to a callback, and tells <paramref name="scriptStarting"/> the name of
+/// each script DbUp is about to execute (its "Executing Database Server script '…'" line).
+/// </summary>
+internal sealed class CallbackUpgradeLog(Action<string>? sink, Action<string>? scriptStarting = null) : IUpgradeLog
 {
+    private const string ExecutingPrefix = "Executing Database Server script";
+
     public void LogTrace(string format, params object[] args) { }
 
     public void LogDebug(string format, params object[] args) { }
 
-    public void LogInformation(string format, params object[] args) => Write("", format, args);
+    public void LogInformation(string format, params object[] args)
+    {
+        if (scriptStarting is not null && format.StartsWith(ExecutingPrefix, StringComparison.Ordinal) && args is [string name, ..])
+        {
+            scriptStarting(name);
+        }
+
+        Write("", format, args);
+    }
 
     public void LogWarning(string format, params object[] args) => Write("warning: ", format, args);
 

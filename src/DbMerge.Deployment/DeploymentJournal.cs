@@ -27,6 +27,16 @@ public static class DeploymentJournal
     public const int DefaultLockTimeoutMilliseconds = 60_000;
 
     /// <summary>
+    /// How long re-creating one <c>database/</c> object waits for its schema-modification lock (SET LOCK_TIMEOUT), in
+    /// milliseconds, before the attempt fails with 1222 and is retried: while a CREATE OR ALTER waits behind the callers
+    /// of a busy procedure, every new caller queues behind it, so the wait is kept short. Runner default and script value.
+    /// </summary>
+    public const int DatabaseObjectLockTimeoutMilliseconds = 3_000;
+
+    /// <summary>How often a step that failed on a lock timeout (1222) is retried, with a delay doubling from 1 s.</summary>
+    public const int LockTimeoutRetries = 5;
+
+    /// <summary>
     /// Creates the journal when missing (DbUp's columns, DbUp's primary key name, plus Checksum), or adds
     /// Checksum to a journal DbUp created before DbMerge. Idempotent; one batch.
     /// </summary>
@@ -100,6 +110,21 @@ public static class DeploymentJournal
         await using var connection = new SqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         return await ReadAsync(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Journal rows for scripts that are not migrations of this release, in name order: the database was deployed
+    /// from a newer release (or by another tool into the same journal). Deploying over it would be a downgrade.
+    /// </summary>
+    public static IReadOnlyList<string> FindUnknown(IEnumerable<JournalEntry> journal, IReadOnlyDictionary<string, string> fileChecksums)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        ArgumentNullException.ThrowIfNull(fileChecksums);
+        return journal.Select(e => e.ScriptName)
+            .Where(n => !fileChecksums.ContainsKey(n))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
     }
 
     /// <summary>

@@ -16,6 +16,9 @@ public sealed class DeploymentLock : IAsyncDisposable
         "EXEC @Result = sys.sp_getapplock @Resource = @Resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @LockTimeout; " +
         "SELECT @Result;";
 
+    /// <summary>The connection's database, and whether it is a system database (master, model, msdb, tempdb: ids 1-4).</summary>
+    internal const string DatabaseSql = "SELECT DB_NAME() AS DatabaseName, CONVERT(bit, CASE WHEN DB_ID() <= 4 THEN 1 ELSE 0 END) AS IsSystem;";
+
     private const string ReleaseLockSql =
         "IF APPLOCK_MODE('public', @Resource, 'Session') <> 'NoLock' EXEC sys.sp_releaseapplock @Resource = @Resource, @LockOwner = 'Session';";
 
@@ -24,6 +27,11 @@ public sealed class DeploymentLock : IAsyncDisposable
     /// <summary>The connection holding the lock (use it for reads that must see a quiet journal).</summary>
     public SqlConnection Connection { get; }
 
+    /// <summary>
+    /// Opens the deployment session and takes the lock. Refuses (<see cref="SystemDatabaseException"/>), before taking
+    /// it, a connection whose database is a system database: a connection string without <c>Database=</c> lands in the
+    /// login's default database, typically master.
+    /// </summary>
     public static async Task<DeploymentLock> AcquireAsync(
         string connectionString, TimeSpan timeout, Action<string>? log, CancellationToken cancellationToken)
     {
@@ -33,6 +41,7 @@ public sealed class DeploymentLock : IAsyncDisposable
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await RefuseSystemDatabaseAsync(connection, cancellationToken).ConfigureAwait(false);
             var result = await TryGetAsync(connection, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             if (result < 0)
             {
@@ -51,6 +60,19 @@ public sealed class DeploymentLock : IAsyncDisposable
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Throws <see cref="SystemDatabaseException"/> when <paramref name="connection"/>'s database is a system database.</summary>
+    public static async Task RefuseSystemDatabaseAsync(SqlConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using var command = new SqlCommand(DatabaseSql, connection);
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleRow, cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        if (reader.GetBoolean(1))
+        {
+            throw new SystemDatabaseException(reader.GetString(0));
         }
     }
 

@@ -17,19 +17,29 @@ public sealed record DeploymentStatus(
     IReadOnlyList<string> AppliedNotInRepository,
     IReadOnlyList<UntrustedConstraint> UntrustedConstraints)
 {
-    /// <summary>No migration pending and no applied migration changed.</summary>
-    public bool IsUpToDate => Pending.Count == 0 && ChecksumMismatches.Count == 0;
+    /// <summary>No migration pending, no applied migration changed, and the database is not newer than the repository.</summary>
+    public bool IsUpToDate => Pending.Count == 0 && ChecksumMismatches.Count == 0 && AppliedNotInRepository.Count == 0;
+
+    /// <summary>
+    /// The journal holds migrations this repository does not have: the database was deployed from a newer release.
+    /// <c>migrate</c> and the deploy script refuse to deploy over it (a downgrade).
+    /// </summary>
+    public bool IsNewerThanRepository => AppliedNotInRepository.Count > 0;
 }
 
 public sealed partial class Migrator
 {
-    /// <summary>Reads the journal and the untrusted constraints (read-only; takes no deploy lock).</summary>
+    /// <summary>
+    /// Reads the journal and the untrusted constraints (read-only; takes no deploy lock). A system database is refused
+    /// (<see cref="SystemDatabaseException"/>): its status would list every migration as pending.
+    /// </summary>
     public async Task<DeploymentStatus> GetStatusAsync(string connectionString, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         var checksums = MigrationChecksums.ComputeAll(_options.Layout);
         await using var connection = new SqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await DeploymentLock.RefuseSystemDatabaseAsync(connection, cancellationToken).ConfigureAwait(false);
         var journal = await DeploymentJournal.ReadAsync(connection, cancellationToken).ConfigureAwait(false);
         var untrusted = await UntrustedConstraints.ReadAsync(connection, cancellationToken).ConfigureAwait(false);
         return BuildStatus(journal, checksums, untrusted);
@@ -51,7 +61,7 @@ public sealed partial class Migrator
             .ToList();
         var appliedNames = journal.Select(j => j.ScriptName).ToHashSet(StringComparer.Ordinal);
         var pending = fileChecksums.Keys.Where(n => !appliedNames.Contains(n)).Order(StringComparer.Ordinal).ToList();
-        var notInRepository = appliedNames.Where(n => !fileChecksums.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+        var notInRepository = DeploymentJournal.FindUnknown(journal, fileChecksums);
         return new DeploymentStatus(applied, pending, DeploymentJournal.FindMismatches(journal, fileChecksums), notInRepository, untrusted ?? []);
     }
 }

@@ -40,6 +40,17 @@ public static class AnalysisSuppressions
         new("SR0014", "[dbmerge].[MergeRun_Finish]", Utc3),
         new("SR0014", "[dbmerge].[Constraint_Trust]", Utc3),
         new("SR0014", "[dbmerge].[Constraint_ValidateBatch]", Utc3),
+        new("SR0014", "[api].[Reconciliation_ImportBatch]", Utc3),
+        new("SR0014", "[api].[Reconciliation_ImportFinish]", Utc3),
+        new("SR0014", "[api].[Reconciliation_Confirm]", Utc3),
+        new("SR0014", "[api].[Reconciliation_Claim]", Utc3),
+        new("SR0014", "[api].[Reconciliation_Cancel]", Utc3),
+        new("SR0014", "[dbmerge].[Reconciliation_ProcessOne]", Utc3),
+        new("SR0014", "[api].[Outbox_Claim]", Utc3),
+        new("SR0014", "[api].[Outbox_MarkDispatched]", Utc3),
+        new("SR0014", "[api].[Setting_Set]", Utc3),
+        new("SR0014", "[dbmerge].[Collection_ClaimCore]", Utc3),
+        new("SR0014", "[api].[Collection_UndoClaim]", Utc3),
 
         // SR0015/SR0006: functions or expressions in predicates.
         new("SR0015", "[api].[User_Find]",
@@ -53,6 +64,11 @@ public static class AnalysisSuppressions
         new("SR0006", "[scenario].[BenchMerge]",
             "A benchmark seed (scratch databases only): 'i % 10 = 0' picks every tenth seeded row to collide with the target; " +
             "the scans are over the seed's own temporary tables and freshly seeded rows, once per run."),
+
+        // SR0005: a LIKE pattern starting with '%'.
+        new("SR0005", "[dbmerge].[Email_Validate]",
+            "The patterns test the characters of the @Email parameter (and the domain part derived from it), not a " +
+            "table column: there is no index to seek, and the function is applied to at most one import batch."),
 
         // SR0013: OUTPUT parameter not set on every path. The paths DacFx sees are the THROW paths.
         new("SR0013", "[api].[Document_Create]",

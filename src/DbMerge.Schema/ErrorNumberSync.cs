@@ -7,7 +7,7 @@ namespace DbMerge.Schema;
 /// every THROW number is registered, every registered number is thrown somewhere, and every registered number
 /// appears in the README (as text, e.g. in its error table).
 /// </summary>
-public static class ErrorNumberSync
+public static partial class ErrorNumberSync
 {
     public const string RuleId = "DBM030";
 
@@ -55,12 +55,33 @@ public static class ErrorNumberSync
         return findings;
     }
 
-    /// <summary>Literal error numbers of the THROW statements in a script, with their lines.</summary>
+    /// <summary>
+    /// Literal error numbers of the THROW statements in a script, with their lines. Of a script that does not parse,
+    /// the THROWs of the batches that do are read from the parse tree and those of the failing batches from the text
+    /// (<c>THROW 51xxx</c> in code, outside comments and strings), so a typo elsewhere in a procedure does not make its
+    /// numbers look unthrown.
+    /// </summary>
     public static IEnumerable<(int Number, int Line)> ThrowNumbers(ParsedScript script)
     {
         ArgumentNullException.ThrowIfNull(script);
-        return script.Fragment is null ? [] : ThrowNumbers(script.Fragment);
+        if (script.Fragment is not null)
+        {
+            return ThrowNumbers(script.Fragment);
+        }
+
+        var parsed = script.PartialFragment is null ? [] : ThrowNumbers(script.PartialFragment).ToList();
+        var text = script.File.Text;
+        var kinds = HouseRules.SqlLexical.Classify(text);
+        var fromText = ThrowInText().Matches(text)
+            .Where(m => kinds[m.Index] == HouseRules.SqlCharKind.Code)
+            .Select(m => (Number: int.Parse(m.Groups["number"].Value, System.Globalization.CultureInfo.InvariantCulture),
+                Line: HouseRules.SqlLexical.LineOf(text, m.Index)))
+            .Where(t => script.Skipped.Any(b => t.Line >= b.StartLine && t.Line <= b.EndLine));
+        return parsed.Concat(fromText).ToList();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\bTHROW\s+(?<number>5\d{4})\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex ThrowInText();
 
     /// <summary>Literal error numbers of the THROW statements in <paramref name="fragment"/> (a script, a procedure, …), with their lines.</summary>
     public static IEnumerable<(int Number, int Line)> ThrowNumbers(TSqlFragment fragment)

@@ -38,14 +38,17 @@ public sealed class MigrationReplay
     /// <summary>Statements the replay did not understand, and inconsistent migrations (file + line).</summary>
     public IReadOnlyList<Finding> Findings => findings;
 
-    /// <summary>Replays parsed migrations in order (scripts that failed to parse are skipped: they already have a finding).</summary>
+    /// <summary>
+    /// Replays parsed migrations in order. Of a migration that does not parse, the batches that parse are replayed
+    /// (<see cref="ParsedScript.ModelFragment"/>); the others already have a finding.
+    /// </summary>
     public static MigrationReplay Run(IEnumerable<ParsedScript> migrations)
     {
         ArgumentNullException.ThrowIfNull(migrations);
         var replay = new MigrationReplay();
         foreach (var migration in migrations)
         {
-            if (migration.Fragment is not TSqlScript script)
+            if (migration.ModelFragment is not TSqlScript script)
             {
                 continue;
             }
@@ -54,7 +57,17 @@ public sealed class MigrationReplay
             {
                 foreach (var statement in batch.Statements)
                 {
-                    replay.Replay(statement, migration.File.RelativePath);
+                    try
+                    {
+                        replay.Replay(statement, migration.File.RelativePath);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // A statement shape the replay did not foresee must be a finding, never a crash of validate.
+                        replay.Fail(migration.File.RelativePath, statement,
+                            $"the offline replay failed on this {SqlText.StatementKind(statement)} ({ex.GetType().Name}: {ex.Message}); " +
+                            "nothing of it is in the model. Report this as a bug of the replay.");
+                    }
                 }
             }
         }

@@ -13,10 +13,19 @@ public sealed class RepositoryLayout
     public static readonly IReadOnlyList<string> DatabaseObjectOrder =
         ["Functions", "Views", "Procedures", "permissions"];
 
+    /// <summary>The folder, next to the dbmerge tool's assemblies, that holds the release it was packed from.</summary>
+    public const string PackagedReleaseFolder = "release";
+
     public RepositoryLayout(string root)
+        : this(root, isPackagedRelease: false)
+    {
+    }
+
+    private RepositoryLayout(string root, bool isPackagedRelease)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         Root = Path.GetFullPath(root);
+        IsPackagedRelease = isPackagedRelease;
         if (!Directory.Exists(MigrationsDirectory))
         {
             throw new DirectoryNotFoundException(
@@ -25,6 +34,12 @@ public sealed class RepositoryLayout
     }
 
     public string Root { get; }
+
+    /// <summary>
+    /// True for the copy of migrations/, database/ and README.md packed into the dbmerge tool (<see cref="PackagedReleaseFolder"/>):
+    /// used only when no repository is found (<see cref="Discover"/>).
+    /// </summary>
+    public bool IsPackagedRelease { get; }
 
     public string MigrationsDirectory => Path.Combine(Root, "migrations");
 
@@ -39,14 +54,23 @@ public sealed class RepositoryLayout
     public string ScenariosDirectory => Path.Combine(Root, ScenarioScripts.Folder.Replace('/', Path.DirectorySeparatorChar));
 
     /// <summary>
-    /// Finds the repository by walking up from <paramref name="start"/> (default: the current directory,
-    /// then the application's base directory) to the first folder holding <c>DbMerge.sln</c>.
+    /// Finds the migrations to use. With <paramref name="start"/>: the first folder holding <c>DbMerge.sln</c> and
+    /// <c>migrations/</c> at or above it. Without: walking up from the current directory (a checkout you are in always
+    /// wins), then from the application's base directory (a runner built inside a checkout), and last the release
+    /// packaged with the dbmerge tool (<c>&lt;tool&gt;/release/</c>, <see cref="IsPackagedRelease"/>).
     /// </summary>
-    public static RepositoryLayout Discover(string? start = null)
+    public static RepositoryLayout Discover(string? start = null) =>
+        start is null
+            ? Discover(Directory.GetCurrentDirectory(), AppContext.BaseDirectory)
+            : Discover([start], packagedRelease: null, shownStart: start);
+
+    /// <summary><see cref="Discover(string?)"/> without a start, from explicit current and base directories (testable).</summary>
+    internal static RepositoryLayout Discover(string currentDirectory, string baseDirectory) =>
+        Discover([currentDirectory, baseDirectory], Path.Combine(baseDirectory, PackagedReleaseFolder), currentDirectory);
+
+    private static RepositoryLayout Discover(string[] candidates, string? packagedRelease, string shownStart)
     {
-        foreach (var candidate in start is null
-                     ? new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory }
-                     : new[] { start })
+        foreach (var candidate in candidates)
         {
             for (var dir = new DirectoryInfo(Path.GetFullPath(candidate)); dir is not null; dir = dir.Parent)
             {
@@ -58,9 +82,29 @@ public sealed class RepositoryLayout
             }
         }
 
+        if (packagedRelease is not null && Directory.Exists(Path.Combine(packagedRelease, "migrations")))
+        {
+            return new RepositoryLayout(packagedRelease, isPackagedRelease: true);
+        }
+
         throw new DirectoryNotFoundException(
             "Could not find the DbMerge repository (a folder holding DbMerge.sln and migrations/) above " +
-            $"'{start ?? Directory.GetCurrentDirectory()}'. Run from inside the repository or pass --repo.");
+            $"'{shownStart}'. Run from inside the repository or pass --repo.");
+    }
+
+    /// <summary>
+    /// "the repository /src/dbmerge" or "the release packaged with dbmerge (migrations up to 0039_…)": what a verb says
+    /// it is using.
+    /// </summary>
+    public string Describe()
+    {
+        if (!IsPackagedRelease)
+        {
+            return $"the repository {Root}";
+        }
+
+        var last = Directory.EnumerateFiles(MigrationsDirectory, "*.sql").Select(Path.GetFileName).Max(StringComparer.Ordinal);
+        return $"the release packaged with this dbmerge ({Root}; migrations up to {last ?? "(none)"})";
     }
 
     /// <summary>Migration scripts in the order DbUp applies them (ordinal by file name).</summary>

@@ -43,13 +43,22 @@ public sealed record VerificationOptions
     /// </summary>
     public IReadOnlyList<(string Name, string Text)> GeneratedScripts { get; init; } = [];
 
-    /// <summary>Run DacFx code analysis (SR rules) when the model has no error. Default on.</summary>
+    /// <summary>
+    /// Findings of other offline checks to report with these (the deploy-script generator's problems: sqlcmd command
+    /// lines, temp tables across batches, …), merged, de-duplicated and ordered with the rest.
+    /// </summary>
+    public IReadOnlyList<Finding> ExtraFindings { get; init; } = [];
+
+    /// <summary>Receives one line per phase with its duration ("model: replayed and validated in 2140 ms"), for --verbose. Null: none.</summary>
+    public Action<string>? Timings { get; init; }
+
+    /// <summary>Run DacFx code analysis (SR rules) on what could be modelled. Default on.</summary>
     public bool RunCodeAnalysis { get; init; } = true;
 
     /// <summary>Run the house rules (DBM0xx). Default on.</summary>
     public bool RunHouseRules { get; init; } = true;
 
-    /// <summary>Run <see cref="ModelRules.All"/> when the model validates. Default on.</summary>
+    /// <summary>Run <see cref="ModelRules.All"/> on what could be modelled. Default on.</summary>
     public bool RunModelRules { get; init; } = true;
 }
 
@@ -76,36 +85,56 @@ public static partial class SchemaVerifier
         ArgumentNullException.ThrowIfNull(layout);
         options ??= new VerificationOptions();
         var findings = new List<Finding>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        void Phase(string what)
+        {
+            options.Timings?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} in {watch.ElapsedMilliseconds} ms"));
+            watch.Restart();
+        }
+
         var migrations = layout.Migrations().Select(f => SqlText.Parse(f, findings)).ToList();
         var objects = layout.DatabaseObjects().Select(f => SqlText.Parse(f, findings)).ToList();
         var scenarios = options.IncludeScenarios ? layout.Scenarios().Select(f => SqlText.Parse(f, findings)).ToList() : [];
         var scripts = migrations.Concat(objects).ToList();
+        Phase($"parse: {scripts.Count} scripts parsed");
+
+        findings.AddRange(SkippedBatchNotes([.. scripts, .. scenarios]));
 
         // Scenario procedures are validated against the same model (they are never part of the release's schema).
         var build = BuildModel(migrations, [.. objects, .. WithScenarioSchema(scenarios)]);
         findings.AddRange(build.Findings);
         var model = build.Model;
+        Phase("model: migrations replayed, database/ added, DacFx validation");
 
-        var modelHasErrors = build.Findings.Any(f => f.Severity == FindingSeverity.Error) ||
-                             findings.Any(f => f.Rule == "parse");
-        if (!modelHasErrors && options.RunCodeAnalysis)
+        // Every rule runs on what could be modelled: a file that does not parse (or a model error) must not hide the
+        // findings of the others, so one fix does not just reveal the next problem.
+        if (options.RunCodeAnalysis)
         {
-            findings.AddRange(Analyze(model, build.SourceFiles));
+            findings.AddRange(Guarded("analysis", () => Analyze(model, build.SourceFiles)));
+            Phase("analysis: DacFx code analysis");
         }
 
-        if (!modelHasErrors && options.RunModelRules)
+        if (options.RunModelRules)
         {
             var context = new ModelRuleContext(layout, model, scripts);
             foreach (var rule in ModelRules.All)
             {
-                findings.AddRange(rule.Check(context));
+                findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
             }
+
+            Phase($"model rules: {ModelRules.All.Count} run");
         }
 
         if (options.RunHouseRules)
         {
-            findings.AddRange(HouseRuleSet.Check(layout, scripts));
-            findings.AddRange(ScenarioRules.Check(layout, scenarios));
+            var context = new HouseRuleContext(layout, scripts);
+            foreach (var rule in HouseRuleSet.All)
+            {
+                findings.AddRange(Guarded(rule.Id, () => rule.Check(context)));
+            }
+
+            findings.AddRange(Guarded("scenario rules", () => ScenarioRules.Check(layout, scenarios)));
+            Phase($"house rules: {HouseRuleSet.All.Count} run, and the scenario rules");
         }
 
         if (options.RegistryNumbers is not null)
@@ -116,9 +145,11 @@ public static partial class SchemaVerifier
             var generated = options.GeneratedScripts
                 .Select(g => SqlText.Parse(new SqlScriptFile(g.Name, g.Name, g.Text), findings))
                 .ToList();
-            findings.AddRange(ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme));
+            findings.AddRange(Guarded(ErrorNumberSync.RuleId, () => ErrorNumberSync.Check(scripts, generated, options.RegistryNumbers, readme)));
+            Phase("DBM030: error numbers checked");
         }
 
+        findings.AddRange(options.ExtraFindings);
         var ordered = findings
             .Distinct()
             .OrderBy(f => f.File, StringComparer.Ordinal)
@@ -126,6 +157,31 @@ public static partial class SchemaVerifier
             .ThenBy(f => f.Rule, StringComparer.Ordinal)
             .ToList();
         return new VerificationResult(ordered, model, [.. scripts, .. scenarios]);
+    }
+
+    /// <summary>
+    /// One warning per GO batch left out of the model because it does not parse (the parse errors themselves are
+    /// the <c>parse</c> findings): everything that needs the model ran without it.
+    /// </summary>
+    private static IEnumerable<Finding> SkippedBatchNotes(IEnumerable<ParsedScript> scripts) =>
+        scripts.SelectMany(s => s.Skipped.Select(b => new Finding(s.File.RelativePath, b.StartLine, "parse",
+            $"lines {b.StartLine}-{b.EndLine} (one GO batch) do not parse and were left out of the offline model; DacFx " +
+            "validation, code analysis and the model rules ran without them, so objects defined there may be reported as " +
+            "unresolved references until the parse error is fixed.", FindingSeverity.Warning)));
+
+    /// <summary>Runs one rule; a rule that throws is reported as an error finding of that rule, never a crash of validate.</summary>
+    private static IReadOnlyList<Finding> Guarded(string rule, Func<IEnumerable<Finding>> check)
+    {
+        try
+        {
+            return check().ToList();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return [new Finding(string.Empty, 0, rule,
+                $"the check itself failed ({ex.GetType().Name}: {ex.Message.Split('\n', 2)[0].Trim()}); its findings are missing. " +
+                "Report this as a bug of the offline verification.")];
+        }
     }
 
     /// <summary>The scenario scripts preceded by the CREATE SCHEMA that a scratch database runs before them (none: none).</summary>
@@ -152,7 +208,7 @@ public static partial class SchemaVerifier
 
         foreach (var parsed in objects)
         {
-            if (parsed.Fragment is not TSqlScript tsql)
+            if (parsed.ModelFragment is not TSqlScript tsql)
             {
                 continue;
             }
@@ -202,7 +258,7 @@ public static partial class SchemaVerifier
     /// <summary>Procedures, functions and views a database/ script defines, as <c>[schema].[name]</c>, with their lines.</summary>
     internal static IEnumerable<(string Name, int Line)> DefinedObjects(ParsedScript script)
     {
-        if (script.Fragment is not TSqlScript tsql)
+        if (script.ModelFragment is not TSqlScript tsql)
         {
             yield break;
         }

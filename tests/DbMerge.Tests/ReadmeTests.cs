@@ -224,19 +224,40 @@ public sealed partial class ReadmeTests
     }
 
     [Fact]
-    public void The_main_job_in_the_README_runs_the_demo_verb_of_the_runner_project()
+    public void The_main_job_in_the_README_runs_the_demo_verb_of_the_installed_tool()
     {
         var words = ShellWords(TwoCommands(ReadmeText).MainJob);
-        var separator = words.IndexOf("--");
-        Assert.True(separator > 0, "the main job command has no '--' before the verb");
-        Assert.Equal(new[] { "dotnet", "run", "--project" }, words.Take(3).ToArray());
-        Assert.True(File.Exists(Path.Combine(Repo.Layout.Root, words[3], "DbMerge.Runner.csproj")), $"{words[3]} is not the runner project");
+        Assert.Equal(ToolCommandName(), words[0]);
 
-        var result = BuildRoot().Parse(words.Skip(separator + 1).ToArray());
+        var result = BuildRoot().Parse(words.Skip(1).ToArray());
 
         Assert.Empty(result.Errors);
         Assert.Equal("demo", result.CommandResult.Command.Name);
     }
+
+    [Fact]
+    public void The_set_up_packs_and_installs_the_tool_the_runner_project_packs_as()
+    {
+        var runner = System.Xml.Linq.XDocument.Load(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Runner", "DbMerge.Runner.csproj"));
+        string? Property(string name) => runner.Descendants(name).Select(e => e.Value).FirstOrDefault();
+        Assert.Equal("true", Property("PackAsTool"));
+        var setUp = Section(ReadmeText, "## Set-up");
+        var commands = Regex.Match(setUp, "```bash\n(.*?)```", RegexOptions.Singleline).Groups[1].Value.Split('\n')
+            .Select(l => l.Trim()).Where(l => l.StartsWith("dotnet ", StringComparison.Ordinal)).ToList();
+
+        var pack = Assert.Single(commands, c => c.StartsWith("dotnet pack", StringComparison.Ordinal));
+        var install = ShellWords(Assert.Single(commands, c => c.StartsWith("dotnet tool ", StringComparison.Ordinal)));
+        var output = ShellWords(pack)[ShellWords(pack).IndexOf("-o") + 1];
+        Assert.Equal(output, install[install.IndexOf("--add-source") + 1]);
+        Assert.Contains(Property("PackageId"), install);
+        Assert.Equal("dbmerge", Property("ToolCommandName"));
+        Assert.Contains("--prerelease", install);
+    }
+
+    /// <summary>The command the tool installs (the runner project's ToolCommandName).</summary>
+    private static string ToolCommandName() =>
+        System.Xml.Linq.XDocument.Load(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Runner", "DbMerge.Runner.csproj"))
+            .Descendants("ToolCommandName").Single().Value;
 
     // ---- the checks fail when something is missing (planted omissions) -----------------------------------
 
@@ -356,7 +377,8 @@ public sealed partial class ReadmeTests
     internal static List<string> MissingOptionNames(string section, Command command)
     {
         var names = command.Options
-            .Where(o => o is not HelpOption and not VersionOption)
+            // -v/--verbose is every verb's: README documents it once, in the conventions of "## Verbs".
+            .Where(o => o is not HelpOption and not VersionOption && o.Name != CommonOptions.VerboseName)
             .Select(o => o.Name)
             .Concat(command.Arguments.Select(a => $"<{a.Name}>"));
         return names.Where(n => !Regex.IsMatch(section, $@"(?<![\w-]){Regex.Escape(n)}(?![\w-])")).ToList();

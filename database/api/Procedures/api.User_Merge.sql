@@ -14,7 +14,7 @@ GO
                 abandoned (api.MergeRun_List / api.MergeRun_Get).
   Transaction:  OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses
                 (51109) without touching the caller's transaction (XACT_ABORT is switched off for the refusal only).
-  Timeouts:     @LockTimeoutMs (1..600000) bounds every single lock wait (51108); @MaxDurationMs (1000..86400000) the
+  Timeouts:     @LockTimeoutMs (0..600000; 0: no wait) bounds every single lock wait (51108); @MaxDurationMs (1000..86400000) the
                 whole run (51115). A client's command timeout must exceed @MaxDurationMs + 2 × @LockTimeoutMs (the
                 waits of the batch running at the deadline): DbMergeClient uses that plus 30 s. A client that abandons
                 the call (timeout, cancel) should close its session (not return it to the pool), so that the run's

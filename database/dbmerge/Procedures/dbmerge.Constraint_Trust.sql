@@ -13,8 +13,9 @@ GO
     violations remain (fix the rows, then run `dbmerge constraints validate --restart` to recompute).
     The lock wait is bounded by @LockTimeoutMs (engine error 1222 when it expires; nothing changed, retry later).
     Already trusted: a no-op that returns the constraint with AlreadyTrusted = 1.
-    Permissions: operator-only (member of DbMergeOperator or db_owner). The ALTER is dynamic SQL, so the
-    caller also needs ALTER on the table (db_owner has it).
+    Permissions (the caller's): member of DbMergeOperator or db_owner (51404). The ALTER is dynamic SQL (no
+    ownership chaining), so the caller also needs ALTER on the table, checked before anything changes (51413);
+    the constraint must be visible to it (any permission on the table; else 51400). db_owner has all of these.
   Transaction: owns its transaction (the ALTER, the post-check that the constraint is now trusted, and the
     progress row's TrustedAt commit together or not at all). Called inside an open transaction, or with
     IMPLICIT_TRANSACTIONS ON, it refuses (51410) before anything else, without touching the caller's transaction
@@ -23,7 +24,7 @@ GO
     SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11),
     IsTrusted bit, AlreadyTrusted bit, TrustedAt datetime2(3) NULL
   Errors:
-    51400  no CHECK or FOREIGN KEY constraint with that name in that schema
+    51400  no CHECK or FOREIGN KEY constraint with that name in that schema (or the caller may not see it)
     51404  the caller is not a member of DbMergeOperator or db_owner
     51405  recorded violations remain for the constraint (trust refused)
     51406  the constraint was never fully validated (never run, still running, or re-created since)
@@ -31,6 +32,7 @@ GO
     51408  @SchemaName or @ConstraintName is missing
     51409  the constraint is still untrusted after WITH CHECK CHECK CONSTRAINT (for example NOT FOR
            REPLICATION); rolled back
+    51413  the caller lacks ALTER on the constraint's table
     51410  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
            IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
     1222   (engine) lock request timed out after @LockTimeoutMs: nothing changed, run again later
@@ -112,7 +114,8 @@ BEGIN
 
         IF @ConstraintObjectId IS NULL
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: no CHECK or FOREIGN KEY constraint %s.%s exists.', @SchemaName, @ConstraintName);
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: no CHECK or FOREIGN KEY constraint %s.%s exists, or %s may not see it (trusting needs ALTER on its table).',
+                @SchemaName, @ConstraintName, USER_NAME());
             THROW 51400, @Message, 1;
         END;
 
@@ -154,6 +157,14 @@ BEGIN
                 SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: %s violation(s) of constraint %s.%s on table %s.%s are recorded in dbmerge.ConstraintViolation; fix those rows and run dbmerge constraints validate --constraint %s --restart before trusting it.',
                     CONVERT(nvarchar(20), @RemainingCount), @SchemaName, @ConstraintName, @SchemaName, @TableName, @ConstraintName);
                 THROW 51405, @Message, 1;
+            END;
+
+            /* The ALTER runs as dynamic SQL in the caller's security context: refuse now rather than fail half-way. */
+            IF ISNULL(HAS_PERMS_BY_NAME(QUOTENAME(@SchemaName) + N'.' + QUOTENAME(@TableName), N'OBJECT', N'ALTER'), 0) = 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: %s lacks ALTER on table %s.%s (constraint %s); grant it ALTER on the table, or trust as db_owner.',
+                    USER_NAME(), @SchemaName, @TableName, @ConstraintName);
+                THROW 51413, @Message, 1;
             END;
 
             /* 3. Trust it: Sch-M lock and a full scan, bounded lock wait. */

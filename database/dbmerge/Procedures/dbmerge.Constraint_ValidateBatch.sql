@@ -25,9 +25,13 @@ GO
       returns its progress row with BatchRows = 0.
     - Rows written after the constraint was created are enforced by the constraint itself; rows fixed after
       they were recorded stay recorded until a --restart run (re-validation recomputes from scratch).
-    Permissions: operator-only (member of DbMergeOperator or db_owner). The statement over the validated table
-    is dynamic SQL, so the caller also needs SELECT on that table (and on the parent table of a foreign key),
-    and VIEW DATABASE STATE for the row estimate (db_owner has all of these).
+    Permissions (the caller's, checked before anything is read): member of DbMergeOperator or db_owner (51404).
+    Catalog views show the caller only what it may see, and the statement over the validated table is dynamic SQL
+    (no ownership chaining), so the caller also needs, on the validated table, SELECT (51413) and, for a CHECK,
+    VIEW DEFINITION (without it sys.check_constraints.definition is NULL: 51411); for a FOREIGN KEY, SELECT on the
+    referenced table (not visible: 51412; visible but not readable: 51413). db_owner has all of these. A statement
+    that still could not be built is 51414: nothing is ever reported "done" without the rows having been read.
+    The row estimate comes from sys.partitions (no VIEW DATABASE STATE needed); NULL when unknown.
   Transaction: owns its transaction (one short transaction per call: lock the progress row, read the batch,
     record its violations, advance the progress). Called inside an open transaction, or with
     IMPLICIT_TRANSACTIONS ON, it refuses (51410) before anything else, without touching the caller's transaction
@@ -37,16 +41,20 @@ GO
     SchemaName sysname, TableName sysname, ConstraintName sysname, ConstraintType varchar(11) ('CHECK' |
     'FOREIGN KEY'), KeyColumn sysname, Status varchar(10) ('running' | 'done'), LastKey bigint NULL,
     RowsChecked bigint, ViolationCount bigint, BatchRows int, BatchViolations int,
-    EstimatedTotalRows bigint (sys.dm_db_partition_stats, approximate), StartedAt datetime2(3),
+    EstimatedTotalRows bigint NULL (sys.partitions.rows of the table, approximate; NULL when unknown), StartedAt datetime2(3),
     UpdatedAt datetime2(3), FinishedAt datetime2(3) NULL
   Errors:
-    51400  no CHECK or FOREIGN KEY constraint with that name in that schema
+    51400  no CHECK or FOREIGN KEY constraint with that name in that schema (or the caller may not see it)
     51401  the constraint is already trusted: there is nothing to validate
     51402  the constraint's table has no unique single-column integer clustered key (heap, composite or
            non-integer key): keyset batches are not supported for it
     51403  @BatchSize outside 1..100000
     51404  the caller is not a member of DbMergeOperator or db_owner
     51408  @SchemaName or @ConstraintName is missing
+    51411  the CHECK constraint's definition cannot be read by the caller (VIEW DEFINITION on the table is missing)
+    51412  the foreign key's referenced table or its columns are not visible to the caller (no permission on it)
+    51413  the caller lacks SELECT on the validated table or on the referenced table of a foreign key
+    51414  the validation statement could not be built (a part of the constraint's metadata read as NULL)
     51410  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON: call it outside one, with
            IMPLICIT_TRANSACTIONS OFF (the caller's transaction is left untouched)
   Example:
@@ -95,7 +103,9 @@ BEGIN
     DECLARE @ColumnList         nvarchar(max);
     DECLARE @NotNullList        nvarchar(max);
     DECLARE @JoinList           nvarchar(max);
-    DECLARE @ParentTable        nvarchar(300);
+    DECLARE @ParentTable        nvarchar(520);  /* two QUOTENAMEd sysnames: variables truncate silently */
+    DECLARE @ReferencedObjectId int;
+    DECLARE @QualifiedTable     nvarchar(520);
     DECLARE @Sql                nvarchar(max);
     DECLARE @Params             nvarchar(200);
     DECLARE @ValidationId       int;
@@ -153,11 +163,21 @@ BEGIN
 
         IF @ConstraintObjectId IS NULL
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: no CHECK or FOREIGN KEY constraint %s.%s exists.', @SchemaName, @ConstraintName);
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: no CHECK or FOREIGN KEY constraint %s.%s exists, or %s may not see it (validating needs SELECT and VIEW DEFINITION on its table).',
+                @SchemaName, @ConstraintName, USER_NAME());
             THROW 51400, @Message, 1;
         END;
 
         SET @TableName = OBJECT_NAME(@ParentObjectId);
+        SET @QualifiedTable = QUOTENAME(@SchemaName) + N'.' + QUOTENAME(@TableName);
+
+        /* The batch is read by dynamic SQL in the caller's security context: refuse now rather than fail with 229 later. */
+        IF ISNULL(HAS_PERMS_BY_NAME(@QualifiedTable, N'OBJECT', N'SELECT'), 0) = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: %s lacks SELECT on table %s.%s (constraint %s); grant it SELECT on the table, or validate as db_owner.',
+                USER_NAME(), @SchemaName, @TableName, @ConstraintName);
+            THROW 51413, @Message, 1;
+        END;
 
         SELECT @IsNotTrusted = cc.is_not_trusted, @Definition = cc.definition
         FROM sys.check_constraints AS cc
@@ -191,14 +211,25 @@ BEGIN
             THROW 51402, @Message, 1;
         END;
 
-        SELECT @EstimatedRows = SUM(ps.row_count)
-        FROM sys.dm_db_partition_stats AS ps
-        WHERE ps.object_id = @ParentObjectId
-          AND ps.index_id IN (0, 1);
+        /* Optional and approximate: sys.partitions needs only the table's metadata visibility (sys.dm_db_partition_stats
+           would need VIEW DATABASE STATE, error 297 for a plain operator). */
+        SELECT @EstimatedRows = SUM(p.rows)
+        FROM sys.partitions AS p
+        WHERE p.object_id = @ParentObjectId
+          AND p.index_id IN (0, 1);
 
         /* 3. Build the violation predicate and the JSON of the constrained columns (identifiers via QUOTENAME only). */
         IF @ConstraintType = 'CHECK'
         BEGIN
+            /* NULL unless the caller has VIEW DEFINITION on the table: NOT (NULL) would make the whole statement NULL,
+               sp_executesql would run nothing, and the constraint would be reported done with 0 violations. */
+            IF @Definition IS NULL
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: %s cannot read the definition of CHECK constraint %s.%s on table %s.%s (it needs VIEW DEFINITION on the table); nothing was validated.',
+                    USER_NAME(), @SchemaName, @ConstraintName, @SchemaName, @TableName);
+                THROW 51411, @Message, 1;
+            END;
+
             SET @Predicate = N'NOT (' + @Definition + N')';
 
             SELECT @ColumnList = STRING_AGG(CONVERT(nvarchar(max), N't.' + QUOTENAME(c.name)), N', ') WITHIN GROUP (ORDER BY c.column_id)
@@ -212,7 +243,8 @@ BEGIN
         END
         ELSE
         BEGIN
-            SELECT @ParentTable = QUOTENAME(OBJECT_SCHEMA_NAME(fk.referenced_object_id)) + N'.' + QUOTENAME(OBJECT_NAME(fk.referenced_object_id))
+            SELECT @ReferencedObjectId = fk.referenced_object_id,
+                   @ParentTable        = QUOTENAME(OBJECT_SCHEMA_NAME(fk.referenced_object_id)) + N'.' + QUOTENAME(OBJECT_NAME(fk.referenced_object_id))
             FROM sys.foreign_keys AS fk
             WHERE fk.object_id = @ConstraintObjectId;
 
@@ -223,6 +255,21 @@ BEGIN
             JOIN sys.columns AS pc ON pc.object_id = fkc.parent_object_id AND pc.column_id = fkc.parent_column_id
             JOIN sys.columns AS rc ON rc.object_id = fkc.referenced_object_id AND rc.column_id = fkc.referenced_column_id
             WHERE fkc.constraint_object_id = @ConstraintObjectId;
+
+            /* The referenced table's name and columns are NULL / missing when the caller has no permission on it. */
+            IF @ParentTable IS NULL OR @JoinList IS NULL
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: %s cannot see the table referenced by foreign key %s.%s (object_id %d) or its columns (it needs SELECT on that table); nothing was validated.',
+                    USER_NAME(), @SchemaName, @ConstraintName, ISNULL(@ReferencedObjectId, 0));
+                THROW 51412, @Message, 1;
+            END;
+
+            IF ISNULL(HAS_PERMS_BY_NAME(@ParentTable, N'OBJECT', N'SELECT'), 0) = 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: %s lacks SELECT on %s, the table referenced by foreign key %s.%s; grant it SELECT on that table, or validate as db_owner.',
+                    USER_NAME(), @ParentTable, @SchemaName, @ConstraintName);
+                THROW 51413, @Message, 1;
+            END;
 
             SET @Predicate = @NotNullList + N' AND NOT EXISTS (SELECT 1 FROM ' + @ParentTable + N' AS p WHERE ' + @JoinList + N')';
         END;
@@ -297,6 +344,14 @@ CROSS APPLY (SELECT CONVERT(bit, CASE WHEN ' + @Predicate + N' THEN 1 ELSE 0 END
 ' END + N'ORDER BY t.' + QUOTENAME(@KeyColumn) + N';';
             SET @Params = N'@BatchSize int, @LastKey ' + QUOTENAME(@KeyType); /* checked above: tinyint, smallint, int or bigint */
 
+            /* Never "done" without having read the rows: sp_executesql runs nothing for a NULL statement. */
+            IF @Sql IS NULL OR @Predicate IS NULL
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_ValidateBatch: the validation statement for constraint %s.%s on table %s.%s could not be built (part of its metadata read as NULL for %s); nothing was validated.',
+                    @SchemaName, @ConstraintName, @SchemaName, @TableName, USER_NAME());
+                THROW 51414, @Message, 1;
+            END;
+
             EXEC sys.sp_executesql @stmt = @Sql, @params = @Params, @BatchSize = @BatchSize, @LastKey = @LastKey;
 
             SELECT @BatchRows       = COUNT(*),
@@ -333,7 +388,7 @@ CROSS APPLY (SELECT CONVERT(bit, CASE WHEN ' + @Predicate + N' THEN 1 ELSE 0 END
                cv.ViolationCount,
                @BatchRows AS BatchRows,
                @BatchViolations AS BatchViolations,
-               ISNULL(@EstimatedRows, 0) AS EstimatedTotalRows,
+               @EstimatedRows AS EstimatedTotalRows,
                cv.StartedAt,
                cv.UpdatedAt,
                cv.FinishedAt

@@ -30,7 +30,7 @@ GO
                 @@TRANCOUNT = 0.
   Transaction:  REQUIRES the caller's transaction (51111 without one); never begins or commits one. Its applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements (restored when it returns).
-  Parameters:   @LockTimeoutMs  1..600000: the longest any one lock request waits (applocks, row locks); a longer
+  Parameters:   @LockTimeoutMs  0..600000: the longest any one lock request waits (applocks, row locks; 0: none); a longer
                                 wait ends the run with 51108, naming the step.
                 @MaxDurationMs  1000..86400000: the run's time budget. Every batch starts only before the deadline
                                 (51115 after it) and waits at most min(@LockTimeoutMs, time left) per lock request.
@@ -706,10 +706,10 @@ BEGIN
         END;
 
         IF @MergeRunId IS NULL OR @Mode IS NULL OR @Mode NOT IN ('merge', 'sweep') OR @SourceUserId IS NULL OR @TargetUserId IS NULL
-           OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 1 AND 600000
+           OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000
            OR @MaxDurationMs IS NULL OR @MaxDurationMs NOT BETWEEN 1000 AND 86400000 OR @BatchSize IS NULL OR @BatchSize NOT BETWEEN 1 AND 1000
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: @MergeRunId, @Mode (merge | sweep), @SourceUserId, @TargetUserId and @IsDryRun are required; @LockTimeoutMs must be 1..600000, @MaxDurationMs 1000..86400000 and @BatchSize 1..1000 (run %s, mode %s, lock timeout %s, max duration %s, batch size %s).',
+            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: @MergeRunId, @Mode (merge | sweep), @SourceUserId, @TargetUserId and @IsDryRun are required; @LockTimeoutMs must be 0..600000, @MaxDurationMs 1000..86400000 and @BatchSize 1..1000 (run %s, mode %s, lock timeout %s, max duration %s, batch size %s).',
                 ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(5), @Mode), N'NULL'), ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'),
                 ISNULL(CONVERT(nvarchar(12), @MaxDurationMs), N'NULL'), ISNULL(CONVERT(nvarchar(12), @BatchSize), N'NULL'));
             THROW 51110, @Message, 1;

@@ -4,7 +4,8 @@ namespace DbMerge.Client.Errors;
 /// Every error number DbMerge's procedures <c>THROW</c>, with its meaning. Offline tests keep this list,
 /// the <c>THROW</c> statements under <c>database/</c>, and the README's error table in step.
 /// Blocks: 51000–51099 general, 51100–51199 user merge, 51200–51299 documents,
-/// 51300–51399 invitations, 51400–51499 constraint validation, 51500–51599 reconciliation and collections.
+/// 51300–51399 invitations, 51400–51499 constraint validation, 51500–51549 reconciliation and outbox,
+/// 51550–51599 collections.
 /// </summary>
 public static partial class ErrorRegistry
 {
@@ -13,7 +14,7 @@ public static partial class ErrorRegistry
 
     // The per-area lists are properties in the partial files ErrorRegistry.<Area>.cs.
     private static readonly Lazy<IReadOnlyList<DbMergeError>> AllErrors = new(() =>
-        new[] { General, UserMerge, Documents, Invitations, Constraints }
+        new[] { General, UserMerge, Documents, Invitations, Constraints, Reconciliation, Collections }
             .SelectMany(e => e)
             .OrderBy(e => e.Number)
             .ToList());

@@ -1,6 +1,9 @@
 namespace DbMerge.Deployment.ConstraintValidation;
 
-/// <summary>The progress row of one constraint after a batch (the result of <c>dbmerge.Constraint_ValidateBatch</c>).</summary>
+/// <summary>
+/// The progress row of one constraint after a batch (the result of <c>dbmerge.Constraint_ValidateBatch</c>).
+/// <see cref="EstimatedTotalRows"/> is approximate (sys.partitions) and null when unknown: progress, never a check.
+/// </summary>
 public sealed record ConstraintProgress(
     string SchemaName,
     string TableName,
@@ -13,7 +16,7 @@ public sealed record ConstraintProgress(
     long ViolationCount,
     int BatchRows,
     int BatchViolations,
-    long EstimatedTotalRows,
+    long? EstimatedTotalRows,
     DateTime StartedAt,
     DateTime UpdatedAt,
     DateTime? FinishedAt)
@@ -83,7 +86,7 @@ public sealed record UntrustedConstraint(
     long? LastKey,
     long RowsChecked,
     long RecordedViolations,
-    long EstimatedTotalRows,
+    long? EstimatedTotalRows,
     DateTime? UpdatedAt,
     DateTime? FinishedAt)
 {
@@ -96,7 +99,7 @@ public sealed record UntrustedConstraint(
         ConstraintValidationState.Stale => "stale (constraint re-created since its validation): validate again",
         ConstraintValidationState.InProgress =>
             $"in progress at key {LastKey?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(start)"} " +
-            $"({RowsChecked}/{EstimatedTotalRows} rows, {RecordedViolations} violation(s) so far)",
+            $"({RowsChecked}/{(EstimatedTotalRows is { } total ? total.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?")} rows, {RecordedViolations} violation(s) so far)",
         ConstraintValidationState.Done => $"done with {RecordedViolations} violation(s)",
         _ => State.ToString(),
     } + (IsDisabled ? " [constraint DISABLED: new writes are not checked]" : string.Empty);

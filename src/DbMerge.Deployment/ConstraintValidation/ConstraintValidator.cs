@@ -68,7 +68,7 @@ public sealed class ConstraintValidator
                 NullableLong(reader, "LastKey"),
                 NullableLong(reader, "RowsChecked") ?? 0,
                 NullableLong(reader, "RecordedViolations") ?? 0,
-                NullableLong(reader, "EstimatedTotalRows") ?? 0,
+                NullableLong(reader, "EstimatedTotalRows"),
                 NullableDateTime(reader, "UpdatedAt"),
                 NullableDateTime(reader, "FinishedAt")));
         }
@@ -263,7 +263,7 @@ public sealed class ConstraintValidator
                 reader.GetInt64(reader.GetOrdinal("ViolationCount")),
                 reader.GetInt32(reader.GetOrdinal("BatchRows")),
                 reader.GetInt32(reader.GetOrdinal("BatchViolations")),
-                reader.GetInt64(reader.GetOrdinal("EstimatedTotalRows")),
+                NullableLong(reader, "EstimatedTotalRows"),
                 reader.GetDateTime(reader.GetOrdinal("StartedAt")),
                 reader.GetDateTime(reader.GetOrdinal("UpdatedAt")),
                 NullableDateTime(reader, "FinishedAt"));
@@ -314,8 +314,8 @@ public sealed class ConstraintValidator
                o.object_id AS ObjectId,
                CASE o.type WHEN 'C' THEN 'CHECK' ELSE 'FOREIGN KEY' END AS ConstraintType,
                CONVERT(bit, COALESCE(cc.is_disabled, fk.is_disabled)) AS IsDisabled,
-               (SELECT SUM(ps.row_count) FROM sys.dm_db_partition_stats AS ps
-                WHERE ps.object_id = o.parent_object_id AND ps.index_id IN (0, 1)) AS EstimatedTotalRows,
+               (SELECT SUM(p.rows) FROM sys.partitions AS p
+                WHERE p.object_id = o.parent_object_id AND p.index_id IN (0, 1)) AS EstimatedTotalRows,
         """;
 
     private const string ListFilter = """

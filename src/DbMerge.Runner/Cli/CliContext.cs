@@ -45,6 +45,22 @@ public sealed class CliContext
 
     public Func<string, string?> Environment { get; }
 
+    /// <summary>
+    /// <c>-v</c>/<c>--verbose</c> of the running verb (every verb accepts it; <see cref="Verb.SetAction"/> sets this before the
+    /// verb's body runs): server messages and the verb's wall time go to <see cref="Error"/>.
+    /// </summary>
+    public bool Verbose { get; set; }
+
+    /// <summary>Server messages (PRINT, RAISERROR ≤ 10) to stderr when <see cref="Verbose"/>, else null (discarded).</summary>
+    public Action<string>? ServerMessages => Verbose ? message => Error.WriteLine($"[server] {message}") : null;
+
+    /// <summary>
+    /// After Ctrl+C, how long a verb may take to stop by itself (its SQL commands are cancelled, a scratch database is
+    /// dropped) before it is abandoned and the process exits with <see cref="ExitCodes.NotConfirmed"/>. Default 30 seconds;
+    /// a second Ctrl+C ends the process at once.
+    /// </summary>
+    public TimeSpan CancelGracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+
     public void WriteJson<T>(T value) => Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
 
     /// <summary>Asks a yes/no question on a terminal. Returns false when not interactive.</summary>

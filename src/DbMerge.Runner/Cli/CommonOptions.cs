@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DbMerge.Client;
 using Microsoft.Data.SqlClient;
 
 namespace DbMerge.Runner.Cli;
@@ -23,10 +24,23 @@ public static class CommonOptions
         Description = "Do not ask for confirmation.",
     };
 
-    public static Option<bool> Verbose() => new("--verbose", "-v")
+    public static Option<bool> Verbose() => new(VerboseName, "-v")
     {
-        Description = "Print more detail (server messages, per-step timings) to stderr.",
+        Description = "Print server messages and timings to stderr.",
     };
+
+    /// <summary>The name of the verbose option every verb has (added by <see cref="DbMergeCli.Build"/> where a verb lacks it).</summary>
+    public const string VerboseName = "--verbose";
+
+    /// <summary>A client for <paramref name="connectionString"/> that forwards server messages to stderr under <c>-v</c>.</summary>
+    public static DbMergeClient Client(CliContext context, string connectionString, TimeSpan? longCommandTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = new DbMergeClientOptions { ConnectionString = connectionString, InfoMessage = context.ServerMessages };
+        return new DbMergeClient(longCommandTimeout is { } timeout
+            ? new DbMergeClientOptions { ConnectionString = connectionString, InfoMessage = context.ServerMessages, LongCommandTimeout = timeout }
+            : options);
+    }
 
     /// <summary>
     /// The connection string from <c>--connection</c> or <c>DBMERGE_CONNECTION</c>; a <see cref="CliException"/>

@@ -44,12 +44,12 @@ internal static class BenchMergeVerb
     {
         var rows = new Option<int>("--rows")
         {
-            Description = $"Rows referencing the source of the small run, 100..{MaxRows}; the large run seeds {Growth}× as many. Default {DefaultRows}.",
+            Description = $"Rows referencing the source of the small run, 100..{MaxRows}; the large run seeds {Growth}× as many.",
             DefaultValueFactory = _ => DefaultRows,
         };
         var batchSize = new Option<int>("--batch-size")
         {
-            Description = $"Rows of one table per merge statement, 1..1000 (api.User_Merge @BatchSize). Default {DbMergeClient.DefaultMergeBatchSize}.",
+            Description = "Rows of one table per merge statement, 1..1000 (api.User_Merge @BatchSize).",
             DefaultValueFactory = _ => DbMergeClient.DefaultMergeBatchSize,
         };
         var connection = CommonOptions.Connection();
@@ -80,11 +80,12 @@ internal static class BenchMergeVerb
             await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
             {
                 ServerConnectionString = server,
-                Layout = RepositoryLayout.Discover(),
+                Layout = CliRepository.Resolve(context, null),
                 Prefix = "DbMergeBench",
                 Log = context.Error.WriteLine,
+                Trace = context.Verbose ? context.Error.WriteLine : null,
             }, cancellationToken);
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
+            var client = CommonOptions.Client(context, scratch.ConnectionString, longCommandTimeout: TimeSpan.FromHours(1));
 
             // Both seeds first: the two merges then run against the same tables (the small merge deletes only its
             // collided rows, about 1% of its own rows), so the ratio shows what rows touched cost, not table size.
@@ -166,7 +167,7 @@ internal static class BenchMergeVerb
             }
 
             return ExitCodes.Success;
-        });
+        }, BenchMoveVerb.ScratchDatabaseStops);
 
         return command;
     }

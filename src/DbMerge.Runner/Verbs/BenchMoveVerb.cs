@@ -21,6 +21,9 @@ internal static class BenchMoveVerb
     /// <summary>The subtree seed (src/DbMerge.Scenarios/Sql/scenario.BenchMove.sql).</summary>
     internal const string Scenario = "BenchMove";
 
+    /// <summary>What a Ctrl+C leaves behind in a verb that works in a scratch database.</summary>
+    internal const string ScratchDatabaseStops = "The scratch database is dropped (the lines above say so); nothing else was written.";
+
     /// <summary>The forest seed (src/DbMerge.Scenarios/Sql/scenario.BenchMoveForest.sql).</summary>
     internal const string ForestScenario = "BenchMoveForest";
 
@@ -56,7 +59,7 @@ internal static class BenchMoveVerb
         var json = CommonOptions.Json();
         var trees = new Option<int>("--trees")
         {
-            Description = $"Trees in the forest the moves run beside (10 documents each, with accesses), 1..1000000. Default {DefaultTrees}.",
+            Description = $"Trees in the forest the moves run beside (10 documents each, with accesses), 1..1000000.",
             DefaultValueFactory = _ => DefaultTrees,
         };
         trees.Validators.Add(result =>
@@ -69,7 +72,7 @@ internal static class BenchMoveVerb
         });
         var sizes = new Option<string>("--sizes")
         {
-            Description = $"Comma-separated sizes (documents) of the moved subtrees, each 1..10000000. Default {DefaultSizes}.",
+            Description = $"Comma-separated sizes (documents) of the moved subtrees, each 1..10000000.",
             DefaultValueFactory = _ => DefaultSizes,
         };
         sizes.Validators.Add(result =>
@@ -92,11 +95,12 @@ internal static class BenchMoveVerb
             await using var scratch = await ScratchDatabase.CreateAsync(new ScratchDatabaseOptions
             {
                 ServerConnectionString = server,
-                Layout = RepositoryLayout.Discover(),
+                Layout = CliRepository.Resolve(context, null),
                 Prefix = "DbMergeBench",
                 Log = context.Error.WriteLine,
+                Trace = context.Verbose ? context.Error.WriteLine : null,
             }, ct);
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = scratch.ConnectionString });
+            var client = CommonOptions.Client(context, scratch.ConnectionString);
 
             async Task<BenchMoveResult> MoveOneAsync(int size)
             {
@@ -164,7 +168,7 @@ internal static class BenchMoveVerb
             }
 
             return ExitCodes.Success;
-        });
+        }, ScratchDatabaseStops);
         return command;
     }
 }

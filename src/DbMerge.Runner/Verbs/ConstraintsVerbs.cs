@@ -70,7 +70,7 @@ internal static class ConstraintsVerbs
         };
         var batchSize = new Option<int>("--batch-size")
         {
-            Description = $"Rows per batch, 1..100000 (default {DefaultBatchSize}). Each batch is one short read and one short transaction.",
+            Description = "Rows per batch, 1..100000. Each batch is one short read and one short transaction.",
             DefaultValueFactory = _ => DefaultBatchSize,
         };
         var maxSeconds = new Option<int?>("--max-seconds")
@@ -140,7 +140,7 @@ internal static class ConstraintsVerbs
                                 MaxDuration = remaining,
                                 Restart = parse.GetValue(restart),
                             },
-                            new InlineProgress(p => task.Update(p.RowsChecked, Math.Max(p.EstimatedTotalRows, p.RowsChecked),
+                            new InlineProgress(p => task.Update(p.RowsChecked, Math.Max(p.EstimatedTotalRows ?? 0, p.RowsChecked),
                                 $"{p.ViolationCount} violation(s)")),
                             ct).ConfigureAwait(false);
                         var last = outcome.Last;
@@ -163,9 +163,10 @@ internal static class ConstraintsVerbs
                             seconds = Math.Round(outcome.Elapsed.TotalSeconds, 3),
                         });
                     }
-                    catch (DbMergeException ex) when (names.Count > 1 && ex.Error?.Kind is not DbMergeErrorKind.Forbidden)
+                    catch (DbMergeException ex) when (names.Count > 1 && ex.ErrorNumber != ErrorRegistry.ConstraintNotOperator)
                     {
-                        // Validating all: one unsupported constraint must not stop the others.
+                        // Validating all: one unsupported or unreadable constraint (51402, 51411-51413, ...) must not stop the
+                        // others; not being an operator (51404) would refuse every one, so it stops the run.
                         refused = true;
                         task.Complete($"skipped: error {ex.ErrorNumber}");
                         context.Error.WriteLine($"dbmerge: error {ex.ErrorNumber}: {ex.Message}");
@@ -191,7 +192,7 @@ internal static class ConstraintsVerbs
                 : stoppedEarly ? ExitCodes.NotConfirmed
                 : refused ? ExitCodes.Refused
                 : ExitCodes.Success;
-        }));
+        }), "Progress is recorded after every batch: run 'dbmerge constraints validate' again to resume where it stopped.");
         return validate;
     }
 
@@ -200,7 +201,7 @@ internal static class ConstraintsVerbs
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
         var constraint = new Option<string>("--constraint") { Description = "The constraint (schema.name or name).", Required = true };
-        var top = new Option<int>("--top") { Description = "At most this many rows, lowest key first (default 100).", DefaultValueFactory = _ => 100 };
+        var top = new Option<int>("--top") { Description = "At most this many rows, lowest key first.", DefaultValueFactory = _ => 100 };
         var violations = new Command("violations",
             "Show the recorded violating rows of a validated constraint (key and constrained columns), to fix them before re-validating with --restart.")
         {
@@ -247,7 +248,7 @@ internal static class ConstraintsVerbs
         };
         var lockTimeout = new Option<int>("--lock-timeout")
         {
-            Description = $"Milliseconds to wait for the schema-modification lock, 1..600000 (default {DefaultLockTimeoutMs}); then give up (exit 7).",
+            Description = "Milliseconds to wait for the schema-modification lock, 1..600000; then give up (exit 7).",
             DefaultValueFactory = _ => DefaultLockTimeoutMs,
         };
         var trust = new Command("trust",
@@ -284,7 +285,7 @@ internal static class ConstraintsVerbs
             if (state is not null)
             {
                 context.Error.WriteLine(
-                    $"{state.QualifiedName} on {state.SchemaName}.{state.TableName} (~{state.EstimatedTotalRows:N0} rows): validation {state.Describe()}.");
+                    $"{state.QualifiedName} on {state.SchemaName}.{state.TableName} ({(state.EstimatedTotalRows is { } rows ? $"~{rows:N0}" : "unknown number of")} rows): validation {state.Describe()}.");
                 context.Error.WriteLine(warning);
                 // Refusals (violations remain, never validated) come from the procedure (51405/51406): no point asking first.
                 var refusable = state.State != ConstraintValidationState.Done || state.RecordedViolations > 0;
@@ -319,7 +320,8 @@ internal static class ConstraintsVerbs
             }
 
             return ExitCodes.Success;
-        }));
+        }), "Trusting runs in one transaction: if it was still running it is rolled back and the constraint stays untrusted " +
+            "('dbmerge constraints list' shows it).");
         return trust;
     }
 

@@ -137,5 +137,5 @@ internal static class DocumentsVerbs
     private static string Parent(int? id) => id is { } p ? $"parent {p}" : "the root level";
 
     private static DbMergeClient NewClient(CliContext context, string? connectionOption) =>
-        new(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, connectionOption) });
+        CommonOptions.Client(context, CommonOptions.ResolveConnection(context, connectionOption));
 }

@@ -37,7 +37,7 @@ internal static class GenerateVerbs
 
         Verb.SetAction(command, context, (parse, _) =>
         {
-            var layout = ValidateVerb.ResolveRepository(parse.GetValue(repo));
+            var layout = ValidateVerb.ResolveRepository(context, parse.GetValue(repo));
             var generation = MergeGenerator.Generate(layout);
             var errors = generation.Findings.Where(f => f.Severity == Schema.FindingSeverity.Error).ToList();
             var stale = generation.HasErrors ? [] : MergeGenerator.Stale(layout, generation);

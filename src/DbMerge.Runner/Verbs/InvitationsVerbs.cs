@@ -139,5 +139,5 @@ internal static class InvitationsVerbs
     }
 
     private static DbMergeClient NewClient(CliContext context, string? connectionOption) =>
-        new(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, connectionOption) });
+        CommonOptions.Client(context, CommonOptions.ResolveConnection(context, connectionOption));
 }

@@ -25,7 +25,7 @@ internal static class MergesVerbs
         var command = new Command("list", "List merge runs, newest first.") { user, top, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
             int? userId = null;
             if (parse.GetValue(user) is { Length: > 0 } who)
             {
@@ -66,7 +66,7 @@ internal static class MergesVerbs
         var command = new Command("show", "Show one merge or sweep run: who, when, why, outcome (abandoned: how that is known), per-table summary, journal counts, re-addressed e-mails.") { runId, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
-            var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = CommonOptions.ResolveConnection(context, parse.GetValue(connection)) });
+            var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
             var detail = await client.GetMergeRunAsync(parse.GetValue(runId), cancellationToken);
             if (parse.GetValue(json))
             {

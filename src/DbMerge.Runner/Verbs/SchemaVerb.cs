@@ -20,6 +20,7 @@ internal static class SchemaVerb
             DefaultValueFactory = _ => "DbMerge",
         };
         var repo = ValidateVerb.RepoOption();
+        var json = CommonOptions.Json();
         var command = new Command("schema",
             "Build the offline model (migrations/ replayed + database/) and write it as a dacpac (--dacpac) or a CREATE script (--script). Exactly one of the two.")
         {
@@ -27,6 +28,7 @@ internal static class SchemaVerb
             script,
             database,
             repo,
+            json,
         };
         Verb.SetAction(command, context, (parseResult, _) =>
         {
@@ -37,26 +39,47 @@ internal static class SchemaVerb
                 throw new CliException(ExitCodes.Usage, "schema: pass exactly one of --dacpac FILE or --script FILE.");
             }
 
-            var layout = ValidateVerb.ResolveRepository(parseResult.GetValue(repo));
+            var layout = ValidateVerb.ResolveRepository(context, parseResult.GetValue(repo));
             try
             {
+                string kind, written;
                 if (!string.IsNullOrWhiteSpace(dacpacPath))
                 {
-                    SchemaArtifacts.WriteDacpac(layout, dacpacPath);
-                    context.Out.WriteLine($"schema: wrote dacpac {Path.GetFullPath(dacpacPath)}");
+                    (kind, written) = ("dacpac", Path.GetFullPath(dacpacPath));
+                    SchemaArtifacts.WriteDacpac(layout, written);
                 }
                 else
                 {
+                    (kind, written) = ("script", Path.GetFullPath(scriptPath!));
                     var text = SchemaArtifacts.GenerateCreateScript(layout, parseResult.GetValue(database)!);
-                    File.WriteAllText(scriptPath!, text);
-                    context.Out.WriteLine($"schema: wrote script {Path.GetFullPath(scriptPath!)}");
+                    File.WriteAllText(written, text);
+                }
+
+                if (parseResult.GetValue(json))
+                {
+                    context.WriteJson(new { output = written, kind, findings = Array.Empty<object>() });
+                }
+                else
+                {
+                    context.Out.WriteLine($"schema: wrote {kind} {written}");
                 }
             }
             catch (SchemaInvalidException ex)
             {
+                if (parseResult.GetValue(json))
+                {
+                    context.WriteJson(new
+                    {
+                        output = (string?)null,
+                        kind = (string?)null,
+                        findings = ex.Findings.Select(f => new { file = f.File, line = f.Line, severity = f.Severity, rule = f.Rule, message = f.Message }),
+                    });
+                }
+
+                // Nothing was written: the findings are the diagnostics of a failed run.
                 foreach (var finding in ex.Findings)
                 {
-                    context.Out.WriteLine(finding.ToString());
+                    context.Error.WriteLine(finding.ToString());
                 }
 
                 context.Error.WriteLine("dbmerge: schema: the model is invalid; nothing was written (run 'dbmerge validate').");

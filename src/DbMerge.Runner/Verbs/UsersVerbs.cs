@@ -118,7 +118,8 @@ internal static class UsersVerbs
             }
 
             return verification is { Verified: false } ? ExitCodes.Findings : ExitCodes.Success;
-        });
+        }, "A merge runs in one transaction: a merge that was running is rolled back (its run is recorded as failed) or had " +
+           "already committed; 'dbmerge merges list --user …' shows which.");
 
         return command;
     }

@@ -16,23 +16,35 @@ internal static class ValidateVerb
     public static Command Build(CliContext context)
     {
         var json = CommonOptions.Json();
+        var verbose = CommonOptions.Verbose();
         var repo = RepoOption();
         var command = new Command("validate",
             "Offline verification (no SQL Server): parse every script, replay migrations/ into a SQL Server 2019 model, " +
-            "add database/, require DacFx validation to be clean, run code analysis and the house rules. " +
+            "add database/, require DacFx validation to be clean, run code analysis, the house rules, the model rules and the " +
+            "deploy-script checks; a file that does not parse is a finding and everything else is still checked. " +
             "Prints 'file:line: severity rule: message'; exit 1 on any error.")
         {
             json,
+            verbose,
             repo,
         };
         Verb.SetAction(command, context, (parseResult, _) =>
         {
-            var layout = ResolveRepository(parseResult.GetValue(repo));
+            var layout = ResolveRepository(context, parseResult.GetValue(repo));
+            Action<string>? timings = parseResult.GetValue(verbose) ? line => context.Error.WriteLine($"validate: {line}") : null;
+
+            // The generator's problems (a line sqlcmd would execute, a temp table used across batches, …) are findings
+            // like any other; the script it could still write is checked for its error numbers (DBM030).
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var script = DeployScriptGenerator.Build(layout);
+            timings?.Invoke($"deploy script: generated and checked in {watch.ElapsedMilliseconds} ms");
             var result = SchemaVerifier.Verify(layout, new VerificationOptions
             {
                 RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
                 ReadmeText = ReadReadme(layout),
-                GeneratedScripts = [("(generated) dbmerge script", DeployScriptGenerator.Generate(layout))],
+                GeneratedScripts = [("(generated) dbmerge script", script.TransactSql)],
+                ExtraFindings = script.Problems,
+                Timings = timings,
             });
             if (parseResult.GetValue(json))
             {
@@ -75,17 +87,7 @@ internal static class ValidateVerb
         Description = "Repository root (the folder holding DbMerge.sln and migrations/). Default: found by walking up from the current directory.",
     };
 
-    internal static RepositoryLayout ResolveRepository(string? repo)
-    {
-        try
-        {
-            return string.IsNullOrWhiteSpace(repo) ? RepositoryLayout.Discover() : new RepositoryLayout(repo);
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new CliException(ExitCodes.Usage, ex.Message);
-        }
-    }
+    internal static RepositoryLayout ResolveRepository(CliContext context, string? repo) => CliRepository.Resolve(context, repo);
 
     /// <summary>README.md of the repository, or empty when it has none.</summary>
     internal static string ReadReadme(RepositoryLayout layout)

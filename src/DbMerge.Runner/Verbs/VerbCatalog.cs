@@ -18,8 +18,12 @@ internal static class VerbCatalog
         yield return MergesVerbs.Build(context);
         yield return DemoVerb.Build(context);
         yield return InvitationsVerbs.Build(context);
+        yield return CollectionsVerbs.Build(context);
         yield return ConstraintsVerbs.Build(context);
         yield return DocumentsVerbs.Build(context);
+        yield return ReconciliationsVerbs.Build(context);
+        yield return OutboxVerbs.Build(context);
+        yield return SettingsVerbs.Build(context);
         yield return BenchVerbs.Build(context);
     }
 }

@@ -7,10 +7,13 @@ GO
                 current one, the target) plus a third user (Charles), overlapping in every table a merge touches:
                 document accesses (a team grant too), link traces, favorites, a thread with comments and a reaction,
                 document and channel invitations to both e-mails, channel and organization memberships, a collection,
-                and course enrollments with submissions and a final qualification.
+                and course enrollments with submissions and a final qualification. And the anonymous session
+                'demo-session-ada' of Ada's browser before she logs in, with two collections, 'Favourites' and
+                'Reading list' (the old account's collection of that name comes to her current account with the
+                merge, so the demo's session claim at login keeps both and renames the claimed one 'Reading list (2)').
   Deployed:     only into scratch databases (DbMerge.Scenarios.ScratchDatabase), after migration.
   Transaction:  owns one transaction: all rows or none.
-  Result set:   one row: SourceUserId int, TargetUserId int.
+  Result set:   one row: SourceUserId int, TargetUserId int, SessionId varchar(64) (the anonymous session).
   Example:      EXEC scenario.DemoMerge;
 */
 CREATE OR ALTER PROCEDURE scenario.DemoMerge
@@ -65,6 +68,7 @@ BEGIN
     INSERT INTO app.OrganizationMember (OrganizationId, UserId, Role) VALUES (@Org, @S, 'admin'), (@Org, @T, 'viewer');
 
     INSERT INTO app.Collection (Name, OwnerUserId) VALUES (N'Reading list', @S);
+    INSERT INTO app.Collection (Name, AnonymousSessionId) VALUES (N'Favourites', 'demo-session-ada'), (N'Reading list', 'demo-session-ada');
 
     INSERT INTO app.Course (Name) VALUES (N'Mathematics I');
     SET @Co1 = CONVERT(int, SCOPE_IDENTITY());
@@ -78,6 +82,6 @@ BEGIN
 
     COMMIT TRANSACTION;
 
-    SELECT @S AS SourceUserId, @T AS TargetUserId;
+    SELECT @S AS SourceUserId, @T AS TargetUserId, CONVERT(varchar(64), 'demo-session-ada') AS SessionId;
 END;
 GO

@@ -4,9 +4,9 @@ namespace DbMerge.Schema.HouseRules;
 
 /// <summary>
 /// DBM023: no DbUp variable token <c>$name$</c> and no sqlcmd variable reference <c>$(name)</c> in migrations/ or
-/// database/. DbMerge runs DbUp with variables disabled and its deploy script uses no sqlcmd variables, so such a
-/// token would either reach SQL Server verbatim or, run by another tool, be replaced by whatever that tool's
-/// variable holds. DbUp substitutes inside string literals and bracketed identifiers too (only comments are
+/// database/. DbMerge runs DbUp with variables disabled, and its deploy script's only sqlcmd variable is its own
+/// SQLCMD-mode probe, so such a token would either reach SQL Server verbatim or, run by sqlcmd or another tool, be
+/// replaced by whatever that tool's variable holds. DbUp substitutes inside string literals and bracketed identifiers too (only comments are
 /// skipped), so tokens are reported everywhere except in comments.
 /// </summary>
 public sealed partial class NoScriptVariablesRule : IHouseRule
@@ -36,7 +36,7 @@ public sealed partial class NoScriptVariablesRule : IHouseRule
                 var where = kinds[match.Index] == SqlCharKind.Code ? string.Empty : $" (inside {SqlLexical.Describe(kinds[match.Index])})";
                 findings.Add(new Finding(script.File.RelativePath, SqlLexical.LineOf(text, match.Index), RuleId,
                     sqlcmd
-                        ? $"sqlcmd variable reference {match.Value}{where}: DbMerge's scripts use no sqlcmd variables; sqlcmd would replace or " +
+                        ? $"sqlcmd variable reference {match.Value}{where}: DbMerge's scripts define no sqlcmd variables (the deploy script's only one is its own SQLCMD-mode probe); sqlcmd would replace or " +
                           "reject it. Write the value itself (split a literal as '$' + '(' if the text must contain it)."
                         : $"DbUp variable token {match.Value}{where}: DbUp variables are disabled in DbMerge, so it would reach SQL Server " +
                           "as written (and DbUp substitutes even inside strings). Write the value itself."));

@@ -37,7 +37,7 @@ internal static class HeaderText
                 @@TRANCOUNT = 0.
   Transaction:  REQUIRES the caller's transaction (51111 without one); never begins or commits one. Its applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements (restored when it returns).
-  Parameters:   @LockTimeoutMs  1..600000: the longest any one lock request waits (applocks, row locks); a longer
+  Parameters:   @LockTimeoutMs  0..600000: the longest any one lock request waits (applocks, row locks; 0: none); a longer
                                 wait ends the run with 51108, naming the step.
                 @MaxDurationMs  1000..86400000: the run's time budget. Every batch starts only before the deadline
                                 (51115 after it) and waits at most min(@LockTimeoutMs, time left) per lock request.

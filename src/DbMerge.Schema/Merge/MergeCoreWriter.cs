@@ -287,12 +287,12 @@ internal sealed class MergeCoreWriter
         w.Line("END;");
         w.Line();
         w.Line("IF @MergeRunId IS NULL OR @Mode IS NULL OR @Mode NOT IN ('merge', 'sweep') OR @SourceUserId IS NULL OR @TargetUserId IS NULL");
-        w.Line($"   OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 1 AND 600000");
+        w.Line($"   OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000");
         w.Line($"   OR @MaxDurationMs IS NULL OR @MaxDurationMs NOT BETWEEN 1000 AND 86400000 OR @BatchSize IS NULL OR @BatchSize NOT BETWEEN 1 AND {Int(MaxBatchSize)}");
         w.Line("BEGIN");
         using (w.Indent())
         {
-            w.Line($"SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: @MergeRunId, @Mode (merge | sweep), @SourceUserId, @TargetUserId and @IsDryRun are required; @LockTimeoutMs must be 1..600000, @MaxDurationMs 1000..86400000 and @BatchSize 1..{Int(MaxBatchSize)} (run %s, mode %s, lock timeout %s, max duration %s, batch size %s).',");
+            w.Line($"SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: @MergeRunId, @Mode (merge | sweep), @SourceUserId, @TargetUserId and @IsDryRun are required; @LockTimeoutMs must be 0..600000, @MaxDurationMs 1000..86400000 and @BatchSize 1..{Int(MaxBatchSize)} (run %s, mode %s, lock timeout %s, max duration %s, batch size %s).',");
             w.Line("    ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(5), @Mode), N'NULL'), ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'),");
             w.Line("    ISNULL(CONVERT(nvarchar(12), @MaxDurationMs), N'NULL'), ISNULL(CONVERT(nvarchar(12), @BatchSize), N'NULL'));");
             w.Line("THROW 51110, @Message, 1;");

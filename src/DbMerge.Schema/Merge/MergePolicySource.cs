@@ -61,13 +61,13 @@ public static class MergePolicySource
         var findings = new List<Finding>();
         foreach (var script in scripts.Where(s => s.File.RelativePath.StartsWith("migrations/", StringComparison.Ordinal)))
         {
-            if (script.Fragment is null)
+            if (script.ModelFragment is null)
             {
                 continue;
             }
 
             var visitor = new Visitor();
-            script.Fragment.Accept(visitor);
+            script.ModelFragment.Accept(visitor);
             foreach (var statement in visitor.Statements)
             {
                 Apply(script, statement, rows, order, findings);

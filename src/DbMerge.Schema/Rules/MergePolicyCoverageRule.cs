@@ -86,13 +86,13 @@ public sealed class MergePolicyCoverageRule : IModelRule
         (string File, int Line)? byColumn = null;
         foreach (var script in migrations)
         {
-            if (script.Fragment is null)
+            if (script.ModelFragment is null)
             {
                 continue;
             }
 
             var visitor = new ForeignKeyLocator();
-            script.Fragment.Accept(visitor);
+            script.ModelFragment.Accept(visitor);
             foreach (var found in visitor.Found)
             {
                 if (!IsUserTable(found.ReferencedParts) ||

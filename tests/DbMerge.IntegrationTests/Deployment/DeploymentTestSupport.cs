@@ -1,6 +1,9 @@
+using System.Text;
+using System.Text.RegularExpressions;
 using DbMerge.Deployment;
 using DbMerge.Schema;
 using Microsoft.Data.SqlClient;
+using Xunit;
 
 namespace DbMerge.IntegrationTests.Deployment;
 
@@ -100,4 +103,152 @@ internal static class DeploymentTestSupport
             .Select(m => $"{m.Name} {MigrationChecksums.ComputeFile(m.FullPath)}")
             .Order(StringComparer.Ordinal)
             .ToList();
+
+    /// <summary>Writes a deploy script to a new temp file and returns its path.</summary>
+    public static string WriteScript(string text)
+    {
+        var path = Path.Combine(ScratchDirectory.Create("dbmerge-deploy-"), "deploy.sql");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>
+    /// The script as a client that does NOT stop at errors would run it in SQLCMD mode: <c>:on error exit</c> replaced
+    /// by <c>:on error ignore</c>, so only the script's own guards stand between a failure and the batches after it.
+    /// </summary>
+    public static string IgnoringErrors(string scriptText)
+    {
+        Assert.Contains("\n:on error exit\n", scriptText, StringComparison.Ordinal);
+        return scriptText.Replace("\n:on error exit\n", "\n:on error ignore\n", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs a script batch by batch on one connection the way SSMS (or Azure Data Studio) does: split at lines holding
+    /// GO, every batch sent even after an error. With <paramref name="sqlcmdMode"/>, lines starting with ':' are sqlcmd
+    /// commands (:setvar defines a variable, the others are ignored - so :on error exit does NOT stop this client) and
+    /// $(name) is substituted; without it, everything is sent as written (SQLCMD Mode off).
+    /// </summary>
+    public static async Task<BatchRun> RunLikeSsmsAsync(string connectionString, string scriptText, bool sqlcmdMode, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return await RunLikeSsmsAsync(connection, scriptText, sqlcmdMode, cancellationToken);
+    }
+
+    /// <summary>As <see cref="RunLikeSsmsAsync(string, string, bool, CancellationToken)"/>, on an open session (one query window).</summary>
+    public static async Task<BatchRun> RunLikeSsmsAsync(SqlConnection connection, string scriptText, bool sqlcmdMode, CancellationToken cancellationToken)
+    {
+        var output = new StringBuilder();
+        var errors = new List<int>();
+        var variables = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        void OnMessage(object sender, SqlInfoMessageEventArgs e)
+        {
+            foreach (SqlError message in e.Errors)
+            {
+                output.Append("[info] ").Append(message.Message).Append('\n');
+            }
+        }
+
+        connection.InfoMessage += OnMessage;
+        try
+        {
+            await RunBatchesAsync(connection, scriptText, sqlcmdMode, variables, output, errors, cancellationToken);
+        }
+        finally
+        {
+            connection.InfoMessage -= OnMessage;
+        }
+
+        return new BatchRun(errors, output.ToString());
+    }
+
+    private static async Task RunBatchesAsync(SqlConnection connection, string scriptText, bool sqlcmdMode, Dictionary<string, string> variables,
+        StringBuilder output, List<int> errors, CancellationToken cancellationToken)
+    {
+        foreach (var raw in Regex.Split(scriptText.Replace("\r\n", "\n", StringComparison.Ordinal), @"^[ \t]*GO[ \t]*\n", RegexOptions.Multiline | RegexOptions.IgnoreCase))
+        {
+            var batch = raw;
+            if (sqlcmdMode)
+            {
+                var lines = new List<string>();
+                foreach (var line in batch.Split('\n'))
+                {
+                    var setvar = Regex.Match(line, @"^\s*:setvar\s+(?<name>\w+)\s+""(?<value>[^""]*)""\s*$", RegexOptions.IgnoreCase);
+                    if (setvar.Success)
+                    {
+                        variables[setvar.Groups["name"].Value] = setvar.Groups["value"].Value;
+                    }
+
+                    lines.Add(line.TrimStart().StartsWith(':') ? string.Empty : line);
+                }
+
+                batch = Regex.Replace(string.Join('\n', lines), @"\$\((?<name>\w+)\)",
+                    m => variables.TryGetValue(m.Groups["name"].Value, out var value) ? value : m.Value);
+            }
+
+            if (string.IsNullOrWhiteSpace(batch))
+            {
+                continue;
+            }
+
+            try
+            {
+                await using var command = new SqlCommand(batch, connection) { CommandTimeout = 300 };
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (SqlException ex)
+            {
+                foreach (SqlError error in ex.Errors)
+                {
+                    errors.Add(error.Number);
+                    output.Append("[error ").Append(error.Number).Append("] ").Append(error.Message).Append('\n');
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Holds the deploy lock (<see cref="DeploymentJournal.LockResource"/>) on a session of its own, as another deployment
+    /// would, until disposed.
+    /// </summary>
+    public static async Task<SqlConnection> HoldDeployLockAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        var connection = new SqlConnection(new SqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "test: other deployment" }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new SqlCommand(
+            "DECLARE @Result int; EXEC @Result = sys.sp_getapplock @Resource = @Resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 0; SELECT @Result;",
+            connection);
+        command.Parameters.AddWithValue("@Resource", DeploymentJournal.LockResource);
+        var result = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(result >= 0, $"the test could not take the deploy lock itself (sp_getapplock returned {result})");
+        return connection;
+    }
+
+    /// <summary>Adds a journal row for a migration this release does not have, as a newer release would have left.</summary>
+    public static async Task AddJournalRowAsync(string connectionString, string scriptName, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new SqlCommand(DeploymentJournal.InsertSql, connection);
+        command.Parameters.AddWithValue("@ScriptName", scriptName);
+        command.Parameters.AddWithValue("@Checksum", new string('f', 64));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Whether a table exists in the database of <paramref name="connectionString"/>.</summary>
+    public static async Task<bool> TableExistsAsync(string connectionString, string table, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new SqlCommand("SELECT OBJECT_ID(@Table, N'U');", connection);
+        command.Parameters.AddWithValue("@Table", table);
+        return await command.ExecuteScalarAsync(cancellationToken) is int;
+    }
 }
+
+/// <summary>
+/// What a run returned: the error numbers raised (in order), every message and error as text, and the exit code of the
+/// process when sqlcmd ran it (null for the batch-by-batch client).
+/// </summary>
+public sealed record BatchRun(IReadOnlyList<int> Errors, string Output, int? ExitCode = null);
+

@@ -125,11 +125,13 @@ public sealed class SqlServerFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Runs <paramref name="scriptPath"/> with <c>sqlcmd -b</c> against the database of
-    /// <paramref name="databaseConnectionString"/>: inside the container when Testcontainers started the
-    /// server (its image ships sqlcmd), else with a <c>sqlcmd</c> on PATH (the test is skipped when there is none).
+    /// Runs <paramref name="scriptPath"/> with <c>sqlcmd -b</c> (without <c>-b</c> when <paramref name="stopOnError"/> is
+    /// false) against the database of <paramref name="databaseConnectionString"/>: inside the container when
+    /// Testcontainers started the server (its image ships sqlcmd), else with a <c>sqlcmd</c> on PATH (the test is
+    /// skipped when there is none).
     /// </summary>
-    public async Task<SqlcmdResult> SqlcmdAsync(string databaseConnectionString, string scriptPath, CancellationToken cancellationToken = default)
+    public async Task<SqlcmdResult> SqlcmdAsync(string databaseConnectionString, string scriptPath, CancellationToken cancellationToken = default,
+        bool stopOnError = true)
     {
         var target = new SqlConnectionStringBuilder(databaseConnectionString);
         if (_container is not null)
@@ -144,7 +146,12 @@ public sealed class SqlServerFixture : IAsyncLifetime
             }
 
             var server = new SqlConnectionStringBuilder(_container.GetConnectionString());
-            List<string> command = [sqlcmd, "-b", "-S", "localhost", "-U", server.UserID, "-P", server.Password, "-d", target.InitialCatalog, "-i", remote];
+            List<string> command = [sqlcmd, "-S", "localhost", "-U", server.UserID, "-P", server.Password, "-d", target.InitialCatalog, "-i", remote];
+            if (stopOnError)
+            {
+                command.Insert(1, "-b");
+            }
+
             if (sqlcmd.Contains("tools18", StringComparison.Ordinal))
             {
                 command.Insert(1, "-C"); // tools18 encrypts by default; the container's certificate is self-signed
@@ -162,9 +169,14 @@ public sealed class SqlServerFixture : IAsyncLifetime
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var argument in new[] { "-b", "-S", target.DataSource, "-d", target.InitialCatalog, "-i", scriptPath })
+        foreach (var argument in new[] { "-S", target.DataSource, "-d", target.InitialCatalog, "-i", scriptPath })
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (stopOnError)
+        {
+            start.ArgumentList.Add("-b");
         }
 
         if (target.TrustServerCertificate)

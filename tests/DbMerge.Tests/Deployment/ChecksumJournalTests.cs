@@ -60,7 +60,10 @@ public sealed class ChecksumJournalTests
         var sorted = new DefaultScriptSorter().Sort(shuffled, new ScriptNameComparer(StringComparer.Ordinal)).Select(s => s.Name).ToList();
 
         Assert.Equal([.. scratch.Migrations().Select(m => m.Name), .. scratch.DatabaseObjects().Select(o => o.RelativePath)], sorted);
-        Assert.All(scripts, s => Assert.StartsWith("SET LOCK_TIMEOUT -1;\nGO\n", s.Contents));
+        // Each script starts with its own lock timeout: reset for a migration, the object lock timeout for database/.
+        Assert.All(scripts.Where(s => s.SqlScriptOptions.ScriptType == DbUp.Support.ScriptType.RunOnce), s => Assert.StartsWith("SET LOCK_TIMEOUT -1;\nGO\n", s.Contents));
+        Assert.All(scripts.Where(s => s.SqlScriptOptions.ScriptType == DbUp.Support.ScriptType.RunAlways),
+            s => Assert.StartsWith($"SET LOCK_TIMEOUT {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds};\nGO\n", s.Contents));
     }
 
     private static RecordingCommand Record(List<RecordingCommand> commands)

@@ -1,20 +1,23 @@
 using System.Text.RegularExpressions;
 using DbMerge.Deployment;
 using DbMerge.Schema;
+using DbMerge.Tests.Schema;
 using Microsoft.SqlServer.TransactSql.ScriptDom;
 using Xunit;
 
 namespace DbMerge.Tests.Deployment;
 
+/// <summary>The generated deploy script: what it carries, and (in <see cref="DeployScriptGuardTests"/>) its guards.</summary>
 public sealed class DeployScriptGeneratorTests
 {
     [Fact]
     public void The_deploy_script_parses_cleanly_with_the_SQL_Server_2019_grammar()
     {
-        var script = DeployScriptGenerator.Generate(Repo.Layout);
+        var script = DeployScriptGenerator.Build(Repo.Layout);
 
-        var errors = Parse(script, out _);
+        var errors = Parse(script.TransactSql, out _);
 
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
         Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"line {e.Line}: {e.Message}")));
     }
 
@@ -29,10 +32,12 @@ public sealed class DeployScriptGeneratorTests
             var name = Regex.Escape(migration.Name);
             Assert.Single(Regex.Matches(script, $@"^-- Migration {name} ", RegexOptions.Multiline));
             Assert.Single(Regex.Matches(script,
-                $@"INSERT INTO dbo\.SchemaVersions \(ScriptName, Applied, Checksum\) VALUES \(N'{name}', GETUTCDATE\(\), '{checksum}'\);"));
+                $@"EXEC sys\.sp_executesql @stmt = N'INSERT INTO dbo\.SchemaVersions \(ScriptName, Applied, Checksum\) VALUES \(@ScriptName, GETUTCDATE\(\), @Checksum\);', @params = N'@ScriptName nvarchar\(255\), @Checksum char\(64\)', @ScriptName = N'{name}', @Checksum = '{checksum}';"));
             var batches = CountBatches(migration);
             // one guard per batch plus one for the journal record
-            Assert.Equal(batches + 1, Regex.Matches(script, $@"^IF NOT EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{name}'\)$", RegexOptions.Multiline).Count);
+            Assert.Equal(batches + 1, Regex.Matches(script,
+                $@"^IF SESSION_CONTEXT\(N'DbMerge\.Deploy\.Stopped'\) IS NULL\nIF NOT EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{name}'\)$",
+                RegexOptions.Multiline).Count);
             // its checksum is verified against the journal
             Assert.Contains($"(N'{migration.Name}', '{checksum}')", script);
         }
@@ -41,8 +46,8 @@ public sealed class DeployScriptGeneratorTests
     [Fact]
     public void Every_batch_is_carried_verbatim_into_sp_executesql_or_as_plain_SET_statements()
     {
-        var script = DeployScriptGenerator.Generate(Repo.Layout);
-        Assert.Empty(Parse(script, out var parsed));
+        var script = DeployScriptGenerator.Build(Repo.Layout);
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
 
         var carried = StatementLiterals(parsed).ToList();
         var expected = Repo.Layout.AllScripts().SelectMany(f => BatchTexts(f).Where(b => !IsSetOnly(b))).ToList();
@@ -56,14 +61,15 @@ public sealed class DeployScriptGeneratorTests
         var migrations = Repo.Layout.Migrations();
         var applied = migrations.Take(3).Select(m => m.Name).ToList();
 
-        var script = DeployScriptGenerator.Generate(Repo.Layout, applied);
+        var script = DeployScriptGenerator.Build(Repo.Layout, applied);
 
-        Assert.Empty(Parse(script, out _));
+        Assert.Empty(Parse(script.TransactSql, out _));
+        Assert.Equal(migrations.Skip(3).Select(m => m.Name), script.Migrations);
         foreach (var migration in migrations)
         {
-            var journalInserts = Regex.Matches(script, $@"VALUES \(N'{Regex.Escape(migration.Name)}', GETUTCDATE\(\)").Count;
+            var journalInserts = Regex.Matches(script.Text, $@"@ScriptName = N'{Regex.Escape(migration.Name)}', @Checksum").Count;
             Assert.Equal(applied.Contains(migration.Name) ? 0 : 1, journalInserts);
-            Assert.Contains($"(N'{migration.Name}', '{MigrationChecksums.ComputeFile(migration.FullPath)}')", script);
+            Assert.Contains($"(N'{migration.Name}', '{MigrationChecksums.ComputeFile(migration.FullPath)}')", script.Text);
         }
     }
 
@@ -73,9 +79,10 @@ public sealed class DeployScriptGeneratorTests
         var script = DeployScriptGenerator.Generate(Repo.Layout);
 
         Assert.Contains("sys.sp_getapplock @Resource = N'DbMerge.Deploy', @LockMode = 'Exclusive', @LockOwner = 'Session'", script);
-        Assert.Contains(DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).Trim(), script);
+        var ensure = DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).Trim().Split('\n')
+            .Select(l => "    " + l + "\n");
+        Assert.Contains(string.Concat(ensure), script);
         Assert.Contains("SET XACT_ABORT ON;", script);
-        Assert.Contains("THROW 51001", script);
         Assert.True(script.IndexOf("sp_getapplock", StringComparison.Ordinal) < script.IndexOf("CREATE TABLE dbo.SchemaVersions", StringComparison.Ordinal),
             "the lock must be taken before the journal is created");
     }
@@ -87,11 +94,12 @@ public sealed class DeployScriptGeneratorTests
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9991_alter_app_User_planted.sql"),
             "/* header */\nSET LOCK_TIMEOUT 1000;\nGO\nUPDATE app.[User] SET DisplayName = N'O''Brien $(not a variable)' WHERE UserId = -1;\nGO\n");
 
-        var script = DeployScriptGenerator.Generate(scratch);
+        var script = DeployScriptGenerator.Build(scratch);
 
-        Assert.Empty(Parse(script, out var parsed));
-        Assert.DoesNotContain("$(", script);
-        Assert.Contains("    SET LOCK_TIMEOUT 1000;\n", script);
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        Assert.Single(Regex.Matches(script.Text, Regex.Escape("$(")));
+        Assert.Contains("    SET LOCK_TIMEOUT 1000;\n", script.Text);
         Assert.Contains("UPDATE app.[User] SET DisplayName = N'O''Brien $(not a variable)' WHERE UserId = -1;", StatementLiterals(parsed));
     }
 
@@ -101,54 +109,103 @@ public sealed class DeployScriptGeneratorTests
         var scratch = Repo.ScratchCopy();
         const string statement = "UPDATE app.[User] SET DisplayName = N'Zo\u00eb \u2026 \U0001F600 caf\u00e9' WHERE UserId = -1; -- \u00fcber";
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9997_alter_app_User_planted.sql"),
-            "/* R\u00e9sum\u00e9 of the change */\n" + statement + "\nGO\n");
+            "/* R\u00e9sum\u00e9 of the change \u2192 Why/Locks */\n" + statement + "\nGO\n");
 
-        var script = DeployScriptGenerator.Generate(scratch);
+        var script = DeployScriptGenerator.Build(scratch);
 
-        Assert.All(script, c => Assert.True(c <= '~', $"non-ASCII U+{(int)c:X4} in the script"));
-        Assert.Empty(Parse(script, out var parsed));
-        Assert.Contains("/* R\u00e9sum\u00e9 of the change */\n" + statement, StatementLiterals(parsed));
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.All(script.Text, c => Assert.True(c <= '~', $"non-ASCII U+{(int)c:X4} in the script"));
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        Assert.Contains("/* R\u00e9sum\u00e9 of the change \u2192 Why/Locks */\n" + statement, StatementLiterals(parsed));
+        Assert.Contains("--   R?sum? of the change -> Why/Locks\n", script.Text);
     }
 
     [Fact]
-    public void A_migration_line_that_sqlcmd_would_execute_is_refused_with_file_and_line()
+    public void Each_migrations_Why_and_Locks_header_is_repeated_as_comments_above_its_block()
+    {
+        var script = DeployScriptGenerator.Generate(Repo.Layout);
+
+        foreach (var migration in Repo.Layout.Migrations())
+        {
+            var start = script.IndexOf($"-- Migration {migration.Name} ", StringComparison.Ordinal);
+            var end = script.IndexOf("\nIF SESSION_CONTEXT", start, StringComparison.Ordinal);
+            var comments = script[start..end];
+            Assert.Matches(@"(?m)^--   Why:", comments);
+            Assert.Matches(@"(?m)^--   Locks:", comments);
+            var firstWhyLine = migration.Text.Split('\n').First(l => l.TrimStart().StartsWith("Why:", StringComparison.Ordinal)).Trim();
+            var asciiPrefix = new string(firstWhyLine.TakeWhile(c => c <= '~').ToArray());
+            Assert.Contains("--   " + asciiPrefix, comments);
+        }
+    }
+
+    [Fact]
+    public void A_migration_line_that_sqlcmd_would_execute_is_a_problem_with_file_and_line_and_no_script_is_generated()
     {
         var scratch = Repo.ScratchCopy();
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9992_alter_app_User_planted.sql"),
             "UPDATE app.[User]\n:r other.sql\nSET DisplayName = NULL WHERE UserId = -1;\nGO\n");
 
-        // ScriptDom does not parse ':r' either; either way the generator must name the file and line.
-        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+        // ScriptDom does not parse ':r' either: both are findings, and nothing throws.
+        var script = DeployScriptGenerator.Build(scratch);
 
-        Assert.Contains("migrations/9992_alter_app_User_planted.sql:2", error.Message);
+        Assert.False(script.IsValid);
+        Assert.Contains(script.Problems, p => p is { File: "migrations/9992_alter_app_User_planted.sql", Line: 2, Rule: DeployScriptGenerator.RuleId });
+        Assert.Contains(script.Problems, p => p is { File: "migrations/9992_alter_app_User_planted.sql", Rule: "parse" });
+        var thrown = Assert.Throws<DeployScriptInvalidException>(() => DeployScriptGenerator.Generate(scratch));
+        Assert.Equal(script.Problems, thrown.Problems);
     }
 
     [Theory]
     [InlineData("/* setup\n:setvar Target prod\n*/\nSELECT 1 AS One;\nGO\n", 2)]
     [InlineData("SELECT 1 AS One\n/*\n  exit\n*/;\nGO\n", 3)]
     [InlineData("/*\n   go\n*/\nSELECT 1 AS One;\nGO\n", 2)]
-    public void A_comment_line_that_sqlcmd_would_execute_is_refused_with_file_and_line(string sql, int line)
+    [InlineData("/*\n   GO 2\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("SELECT N'\n!! rm -rf /\n' AS One;\nGO\n", 2)]
+    [InlineData("-- fine\nSELECT 1 AS One;\n  go\n/* fine */\n", 0)]
+    public void A_line_that_sqlcmd_would_execute_is_a_problem_with_file_and_line(string sql, int line)
     {
         var scratch = Repo.ScratchCopy();
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9994_alter_app_User_planted.sql"), sql);
 
-        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+        var script = DeployScriptGenerator.Build(scratch);
 
-        Assert.Contains($"migrations/9994_alter_app_User_planted.sql:{line}:", error.Message);
-        Assert.Contains("sqlcmd", error.Message);
+        if (line == 0)
+        {
+            Assert.True(script.IsValid, string.Join("\n", script.Problems)); // a real GO separator, indented, is no problem
+            return;
+        }
+
+        var problem = Assert.Single(script.Problems);
+        Assert.Equal(("migrations/9994_alter_app_User_planted.sql", line, DeployScriptGenerator.RuleId), (problem.File, problem.Line, problem.Rule));
+        Assert.Contains("sqlcmd", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("SET NOEXEC ON;\nGO\nSELECT 1 AS One;\nGO\n", "NOEXEC")]
+    [InlineData("SET PARSEONLY OFF;\nGO\n", "PARSEONLY")]
+    [InlineData("SET IMPLICIT_TRANSACTIONS ON;\nSELECT 1 AS One;\nGO\n", "IMPLICIT_TRANSACTIONS")]
+    public void A_session_option_the_stop_guard_relies_on_is_a_problem(string sql, string option)
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9993_alter_app_User_planted.sql"), sql);
+
+        var problem = Assert.Single(DeployScriptGenerator.Build(scratch).Problems);
+
+        Assert.Equal(("migrations/9993_alter_app_User_planted.sql", 1), (problem.File, problem.Line));
+        Assert.Contains(option, problem.Message);
     }
 
     [Fact]
-    public void A_temp_table_used_across_GO_batches_is_refused_because_each_batch_runs_in_its_own_scope()
+    public void A_temp_table_used_across_GO_batches_is_a_problem_because_each_batch_runs_in_its_own_scope()
     {
         var scratch = Repo.ScratchCopy();
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9995_alter_app_User_planted.sql"),
             "CREATE TABLE #Ids (Id int NOT NULL);\nINSERT INTO #Ids (Id) VALUES (1);\nGO\nUPDATE u SET DisplayName = NULL FROM app.[User] AS u JOIN #Ids AS i ON i.Id = u.UserId;\nGO\n");
 
-        var error = Assert.Throws<InvalidOperationException>(() => DeployScriptGenerator.Generate(scratch));
+        var problem = Assert.Single(DeployScriptGenerator.Build(scratch).Problems);
 
-        Assert.Contains("migrations/9995_alter_app_User_planted.sql:4:", error.Message);
-        Assert.Contains("#Ids", error.Message);
+        Assert.Equal(("migrations/9995_alter_app_User_planted.sql", 4), (problem.File, problem.Line));
+        Assert.Contains("#Ids", problem.Message);
     }
 
     [Fact]
@@ -158,7 +215,25 @@ public sealed class DeployScriptGeneratorTests
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9996_alter_app_User_planted.sql"),
             "CREATE TABLE #Ids (Id int NOT NULL);\nINSERT INTO #Ids (Id) VALUES (1);\nUPDATE u SET DisplayName = NULL FROM app.[User] AS u JOIN #Ids AS i ON i.Id = u.UserId;\nGO\n");
 
-        Assert.Empty(Parse(DeployScriptGenerator.Generate(scratch), out _));
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.Empty(Parse(script.TransactSql, out _));
+    }
+
+    [Fact]
+    public void A_file_that_does_not_parse_is_a_parse_finding_with_its_line_never_an_exception()
+    {
+        var scratch = Repo.ScratchCopy();
+        Plant.Write(scratch, "database/api/Procedures/api.User_Find.sql",
+            File.ReadAllText(Path.Combine(scratch.Root, "database/api/Procedures/api.User_Find.sql"))
+                .Replace("u.Email, u.DisplayName, u.IsActive", "u.Email u.DisplayName,, u.IsActive", StringComparison.Ordinal));
+        var line = Plant.LineOf(scratch, "database/api/Procedures/api.User_Find.sql", "u.Email u.DisplayName,,");
+
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.Contains(script.Problems, p => p is { File: "database/api/Procedures/api.User_Find.sql", Rule: "parse" } && p.Line == line);
+        Assert.Empty(Parse(script.TransactSql, out _)); // what could be written still parses (its THROW numbers are checked by DBM030)
     }
 
     [Fact]
@@ -168,37 +243,30 @@ public sealed class DeployScriptGeneratorTests
         var previous = scratch.Migrations()[^1].Name;
         File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9998_alter_app_User_empty.sql"), "/*\n  nothing yet\n*/\n");
 
-        var script = DeployScriptGenerator.Generate(scratch);
+        var script = DeployScriptGenerator.Build(scratch);
 
-        Assert.Empty(Parse(script, out _));
-        var block = script[script.IndexOf("-- Migration 9998_alter_app_User_empty.sql", StringComparison.Ordinal)..];
-        Assert.Contains($"WHERE ScriptName = N'{previous}') THROW 51002", block);
+        Assert.Empty(Parse(script.TransactSql, out _));
+        var block = script.Text[script.Text.IndexOf("-- Migration 9998_alter_app_User_empty.sql", StringComparison.Ordinal)..];
+        Assert.Contains($"IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = N'{previous}')", block);
+        Assert.Contains("THROW 51002", block);
         Assert.Contains("BEGIN TRANSACTION;", block);
-        Assert.Contains("VALUES (N'9998_alter_app_User_empty.sql', GETUTCDATE()", block);
+        Assert.Contains("@ScriptName = N'9998_alter_app_User_empty.sql', @Checksum", block);
     }
 
     [Fact]
-    public void Database_objects_are_only_created_once_the_last_migration_is_journaled()
-    {
-        var script = DeployScriptGenerator.Generate(Repo.Layout);
-        var last = Repo.Layout.Migrations()[^1].Name;
-        var objects = script[script.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..];
-
-        var executions = Regex.Matches(objects, @"^ *EXEC sys\.sp_executesql @stmt = @Statement;$", RegexOptions.Multiline).Count;
-        var guards = Regex.Matches(objects, $@"IF EXISTS \(SELECT 1 FROM dbo\.SchemaVersions WHERE ScriptName = N'{Regex.Escape(last)}'\)\nBEGIN\n    DECLARE @Statement").Count;
-
-        Assert.True(executions > 0);
-        Assert.Equal(executions, guards);
-    }
-
-    [Fact]
-    public void The_header_says_how_to_run_the_script()
+    public void The_header_says_how_to_run_the_script_and_what_it_refuses()
     {
         var script = DeployScriptGenerator.Generate(Repo.Layout, null, new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+        var header = script[..script.IndexOf("*/", StringComparison.Ordinal)];
 
         Assert.StartsWith("/*\n  DbMerge deploy script\n  Generated: 2026-11-23 12:00:00Z", script);
-        Assert.Contains("sqlcmd -b", script);
-        Assert.Contains(Repo.Layout.Migrations()[0].Name, script[..script.IndexOf("*/", StringComparison.Ordinal)]);
+        Assert.Contains("sqlcmd -S <server> -d <database>", header);
+        Assert.Contains("SQLCMD Mode", header);
+        Assert.Contains(Repo.Layout.Migrations()[0].Name, header);
+        foreach (var number in new[] { 51001, 51003, 51004, 51005, 51006, 51007, 51008 })
+        {
+            Assert.Contains(number.ToString(System.Globalization.CultureInfo.InvariantCulture), header);
+        }
     }
 
     internal static IList<ParseError> Parse(string script, out TSqlFragment fragment)

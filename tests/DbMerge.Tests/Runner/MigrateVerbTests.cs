@@ -70,4 +70,17 @@ public sealed class MigrateVerbTests
         Assert.Equal(ExitCodes.Usage, exitCode);
         Assert.Contains("migrations", error);
     }
+
+    [Theory]
+    [InlineData("--command-timeout", "-1")]
+    [InlineData("--object-lock-timeout", "0")]
+    [InlineData("--object-lock-timeout", "600001")]
+    public async Task Migrate_with_a_timeout_out_of_range_is_a_usage_error_before_connecting(string option, string value)
+    {
+        var (exitCode, _, error) = await RunAsync(null, "migrate", "--connection", Unreachable, "--repo", Repo.Layout.Root, option, value);
+
+        Assert.Equal(ExitCodes.Usage, exitCode);
+        Assert.Contains(option, error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -29,9 +29,13 @@ public sealed class StatusVerbTests
     }
 
     [Fact]
-    public void Status_exits_1_when_the_database_has_migrations_this_repository_lacks()
+    public void Status_exits_5_when_the_database_has_migrations_this_repository_lacks_because_migrate_would_refuse_the_downgrade()
     {
-        Assert.Equal(ExitCodes.Findings, StatusVerb.ExitCodeFor(Status(unknown: 1), strict: false));
+        var newer = Status(unknown: 1);
+
+        Assert.Equal(ExitCodes.DeploymentRefused, StatusVerb.ExitCodeFor(newer, strict: false));
+        Assert.True(newer.IsNewerThanRepository);
+        Assert.False(newer.IsUpToDate);
     }
 
     [Fact]

@@ -168,7 +168,7 @@ public sealed class OfflineVerificationTests
         var with = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
         {
             RunCodeAnalysis = false, RunHouseRules = false, RunModelRules = false, RegistryNumbers = registry, ReadmeText = readme,
-            GeneratedScripts = [("(generated) deploy script", DbMerge.Deployment.DeployScriptGenerator.Generate(Repo.Layout))],
+            GeneratedScripts = [("(generated) deploy script", DbMerge.Deployment.DeployScriptGenerator.Build(Repo.Layout).TransactSql)],
         });
 
         Assert.Contains(without.Findings, f => f.Rule == ErrorNumberSync.RuleId && f.Message.Contains("51001", StringComparison.Ordinal));
@@ -183,7 +183,7 @@ public sealed class OfflineVerificationTests
         {
             RunCodeAnalysis = false, RunHouseRules = false, RunModelRules = false,
             RegistryNumbers = [51001], ReadmeText = "no numbers here",
-            GeneratedScripts = [("(generated) deploy script", DbMerge.Deployment.DeployScriptGenerator.Generate(Repo.Layout))],
+            GeneratedScripts = [("(generated) deploy script", DbMerge.Deployment.DeployScriptGenerator.Build(Repo.Layout).TransactSql)],
         });
 
         Assert.Contains(result.Findings, f => f is { Rule: ErrorNumberSync.RuleId, File: "README.md" } && f.Message.Contains("51001", StringComparison.Ordinal));

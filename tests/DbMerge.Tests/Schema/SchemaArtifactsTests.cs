@@ -94,7 +94,8 @@ public sealed class SchemaArtifactsTests
         var result = await CliHarness.RunAsync(["schema", "--dacpac", path, "--repo", copy.Root]);
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("api.User_Find.sql", result.Out, StringComparison.Ordinal);
+        Assert.Contains("api.User_Find.sql", result.Error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Out);
         Assert.False(File.Exists(path));
     }
 

@@ -302,10 +302,13 @@ public sealed partial class MergeGeneratorTests
     /// <summary>Full offline verification as `dbmerge validate` runs it (registry and README included): no error.</summary>
     private static void AssertValidatesClean(RepositoryLayout scratch)
     {
+        var script = DbMerge.Deployment.DeployScriptGenerator.Build(scratch);
         var result = SchemaVerifier.Verify(scratch, new VerificationOptions
         {
             RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
-            GeneratedScripts = [("(generated) dbmerge script", DbMerge.Deployment.DeployScriptGenerator.Generate(scratch))],
+            ReadmeText = File.ReadAllText(Path.Combine(scratch.Root, "README.md")),
+            GeneratedScripts = [("(generated) dbmerge script", script.TransactSql)],
+            ExtraFindings = script.Problems,
         });
         var errors = result.Findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
         Assert.True(errors.Count == 0, string.Join("\n", errors));
