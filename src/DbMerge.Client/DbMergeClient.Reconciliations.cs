@@ -191,7 +191,7 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// Merges one claimed request (inactive account into active account) in its own transaction, recording done with
     /// the merge run, or error after the rollback; with <paramref name="dryRun"/> (and no claim) merges a ready request
-    /// and rolls it back. Uses the long command timeout. Operator-only. Errors 51500–51524 and the merge core's 51100–51111.
+    /// and rolls it back. Uses the long command timeout. Operator-only. Errors 51500–51524 and the merge core's 51100–51119.
     /// </summary>
     public async Task<ReconciliationProcessed> ProcessReconciliationAsync(
         int requestId, Guid? claimId, bool dryRun, TimeSpan? lockTimeout, string? requestedBy,

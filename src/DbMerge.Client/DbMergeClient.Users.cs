@@ -25,16 +25,34 @@ public sealed record UserMergeResult(long MergeRunId, bool DryRun, IReadOnlyList
 /// <summary>A user account as api.User_Find returns it.</summary>
 public sealed record UserAccount(int UserId, string Email, string? DisplayName, bool IsActive, int? MergedIntoUserId, DateTime CreatedAt);
 
-/// <summary>One merge run (dbmerge.MergeRun).</summary>
+/// <summary>
+/// One merge or sweep run (dbmerge.MergeRun). <paramref name="Status"/>: running, committed, dry-run, refused, failed, or
+/// abandoned (the row says running but its session no longer holds the run's applock); <paramref name="StatusDetail"/>
+/// says how an abandoned or running run is known to be so.
+/// </summary>
 public sealed record MergeRunInfo(
-    long MergeRunId, int? SourceUserId, int? TargetUserId, string RequestedBy, string? Reason, bool IsDryRun,
-    string Status, DateTime StartedAt, DateTime? FinishedAt, int? ErrorNumber, string? ErrorMessage);
+    long MergeRunId, string Kind, int? SourceUserId, int? TargetUserId, string RequestedBy, string? Reason, bool IsDryRun,
+    string Status, string? StatusDetail, DateTime StartedAt, DateTime? FinishedAt, int? ErrorNumber, string? ErrorMessage, int? SessionId);
 
 /// <summary>Journal rows of a run per policy served and action.</summary>
 public sealed record MergeJournalCount(string SchemaName, string TableName, string ColumnName, string Action, long JournalRows);
 
-/// <summary>A merge run with its summary (null when it stopped before the work) and its journal counts.</summary>
-public sealed record MergeRunDetail(MergeRunInfo Run, IReadOnlyList<MergeTableSummary>? Summary, IReadOnlyList<MergeJournalCount> Journal);
+/// <summary>
+/// An e-mail address a run's readdress policy re-addressed or deleted rows of, and the active user other than the run's
+/// source and target that holds the address now, if any: rows addressed to another active user's address must never move.
+/// </summary>
+public sealed record MergeAddressChange(string SchemaName, string TableName, string ColumnName, string Address, int Rows, int? HeldByUserId);
+
+/// <summary>A merge run with its summary (null when it stopped before the work), its journal counts and the addresses it re-addressed.</summary>
+public sealed record MergeRunDetail(
+    MergeRunInfo Run, IReadOnlyList<MergeTableSummary>? Summary, IReadOnlyList<MergeJournalCount> Journal, int LockedRows,
+    IReadOnlyList<MergeAddressChange> Addresses);
+
+/// <summary>Late references of one policy: rows written after a merge that still reference (or address) a merged-away user.</summary>
+public sealed record LateReferenceCount(int ApplyOrder, string SchemaName, string TableName, string ColumnName, string Policy, long MergedAwayUsers, long ReferencingRows);
+
+/// <summary>A merged-away user that has late references, and the user it was merged into.</summary>
+public sealed record LateReferenceUser(int UserId, int MergedIntoUserId);
 
 /// <summary>Rows of one user-referencing column that reference a user (api.User_References).</summary>
 public sealed record UserReference(string SchemaName, string TableName, string ColumnName, long ReferencingRows);
@@ -58,9 +76,27 @@ public sealed partial class DbMergeClient
     public const string UserReferencesProcedure = "api.User_References";
     public const string MergeRunListProcedure = "api.MergeRun_List";
     public const string MergeRunGetProcedure = "api.MergeRun_Get";
+    public const string UserSweepProcedure = "api.User_Sweep";
+    public const string UserLateReferencesProcedure = "api.User_LateReferences";
+    public const string UserLateReferenceUsersProcedure = "api.User_LateReferenceUsers";
 
-    /// <summary>Default time api.User_Merge waits for another merge's lock on either user.</summary>
+    /// <summary>Default longest wait of any one lock request of a merge (api.User_Merge @LockTimeoutMs).</summary>
     public static readonly TimeSpan DefaultMergeLockTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Default time budget of a merge or sweep run (api.User_Merge @MaxDurationMs).</summary>
+    public static readonly TimeSpan DefaultMergeMaxDuration = TimeSpan.FromMinutes(10);
+
+    /// <summary>Default rows of one table per statement (api.User_Merge @BatchSize; at most 1000).</summary>
+    public const int DefaultMergeBatchSize = 1000;
+
+    /// <summary>
+    /// The command timeout of a merge or sweep: longer than the longest the procedure itself allows — its time budget plus
+    /// the waits of the batch running at the deadline (each at most <paramref name="lockTimeout"/>; see the header of
+    /// dbmerge.User_MergeCore) — so a lock wait ends in the procedure's own 51108 / 51115 (recorded with the run), not
+    /// in a client timeout (an abandoned run): <paramref name="maxDuration"/> + 2 × <paramref name="lockTimeout"/> + 30 s.
+    /// </summary>
+    public static TimeSpan MergeCommandTimeout(TimeSpan maxDuration, TimeSpan lockTimeout) =>
+        maxDuration + lockTimeout + lockTimeout + TimeSpan.FromSeconds(30);
 
     private static readonly JsonSerializerOptions SummaryJsonOptions = new() { PropertyNameCaseInsensitive = true };
 
@@ -69,9 +105,12 @@ public sealed partial class DbMergeClient
     /// transaction; with <paramref name="dryRun"/> the same work is done and rolled back. Uses the long command timeout.
     /// </summary>
     /// <exception cref="Errors.DbMergeException">A documented refusal (51100–51113), typed by kind.</exception>
+    /// <param name="lockTimeout">Longest wait of any one lock request (default <see cref="DefaultMergeLockTimeout"/>; 51108 beyond).</param>
+    /// <param name="batchSize">Rows of one table per statement, 1..1000 (default <see cref="DefaultMergeBatchSize"/>).</param>
+    /// <param name="maxDuration">The run's time budget (default <see cref="DefaultMergeMaxDuration"/>; 51115 beyond).</param>
     public async Task<UserMergeResult> MergeUsersAsync(
         int sourceUserId, int targetUserId, string reason, string? requestedBy, bool dryRun,
-        CancellationToken cancellationToken = default, TimeSpan? lockTimeout = null)
+        CancellationToken cancellationToken = default, TimeSpan? lockTimeout = null, int? batchSize = null, TimeSpan? maxDuration = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
 
@@ -81,8 +120,14 @@ public sealed partial class DbMergeClient
         {
             try
             {
-                return await MergeUsersOnceAsync(sourceUserId, targetUserId, reason, requestedBy, dryRun, lockTimeout, cancellationToken)
-                    .ConfigureAwait(false);
+                return await RunMergeProcedureAsync(UserMergeProcedure, dryRun, p =>
+                {
+                    p.Add("@SourceUserId", SqlDbType.Int).Value = sourceUserId;
+                    p.Add("@TargetUserId", SqlDbType.Int).Value = targetUserId;
+                    p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
+                    p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
+                    p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
+                }, lockTimeout, batchSize, maxDuration, cancellationToken).ConfigureAwait(false);
             }
             catch (SqlException ex) when (attempt < MergeDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
             {
@@ -91,48 +136,129 @@ public sealed partial class DbMergeClient
         }
     }
 
-    /// <summary>How often <see cref="MergeUsersAsync"/> runs a merge chosen as deadlock victim (1205) before giving up.</summary>
-    public const int MergeDeadlockAttempts = 3;
-
-    private async Task<UserMergeResult> MergeUsersOnceAsync(
-        int sourceUserId, int targetUserId, string reason, string? requestedBy, bool dryRun, TimeSpan? lockTimeout,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Re-points the late references of one merged-away user to the user it was merged into (api.User_Sweep): the same
+    /// generated policy code as a merge, in its own transaction, recorded as a sweep run. With <paramref name="dryRun"/>
+    /// the work is done and rolled back.
+    /// </summary>
+    /// <exception cref="Errors.DbMergeException">51117 the user is not merged away; other user-merge refusals.</exception>
+    public async Task<UserMergeResult> SweepUserAsync(
+        int userId, string? requestedBy, bool dryRun, CancellationToken cancellationToken = default,
+        TimeSpan? lockTimeout = null, int? batchSize = null, TimeSpan? maxDuration = null)
     {
-        SqlParameter? runIdParameter = null;
-        var tables = await ExecuteProcedureAsync(
-            UserMergeProcedure,
-            p =>
+        for (var attempt = 1; ; attempt++)
+        {
+            try
             {
-                p.Add("@SourceUserId", SqlDbType.Int).Value = sourceUserId;
-                p.Add("@TargetUserId", SqlDbType.Int).Value = targetUserId;
-                p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
-                p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
-                p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
-                p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)(lockTimeout ?? DefaultMergeLockTimeout).TotalMilliseconds;
-                runIdParameter = p.Add("@MergeRunId", SqlDbType.BigInt);
-                runIdParameter.Direction = ParameterDirection.InputOutput;
-                runIdParameter.Value = DBNull.Value;
-            },
+                return await RunMergeProcedureAsync(UserSweepProcedure, dryRun, p =>
+                {
+                    p.Add("@UserId", SqlDbType.Int).Value = userId;
+                    p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
+                    p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
+                }, lockTimeout, batchSize, maxDuration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqlException ex) when (attempt < MergeDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Late references per merge policy (api.User_LateReferences), for <c>dbmerge status</c>.</summary>
+    public Task<IReadOnlyList<LateReferenceCount>> GetLateReferencesAsync(CancellationToken cancellationToken = default) =>
+        ExecuteProcedureAsync<IReadOnlyList<LateReferenceCount>>(
+            UserLateReferencesProcedure,
+            _ => { },
             async (reader, _, ct) =>
             {
-                var rows = new List<(long RunId, MergeTableSummary Row)>();
+                var rows = new List<LateReferenceCount>();
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    rows.Add((reader.Get<long>("MergeRunId"), new MergeTableSummary(
-                        reader.Get<string>("SchemaName"), reader.Get<string>("TableName"), reader.Get<string>("ColumnName"),
-                        reader.Get<string>("Policy"), reader.Get<int>("Moved"), reader.Get<int>("Merged"),
-                        reader.Get<int>("Deleted"), reader.Get<int>("Conflicts"))));
+                    rows.Add(new LateReferenceCount(reader.Get<short>("ApplyOrder"), reader.Get<string>("SchemaName"), reader.Get<string>("TableName"),
+                        reader.Get<string>("ColumnName"), reader.Get<string>("Policy"), reader.Get<long>("MergedAwayUsers"), reader.Get<long>("ReferencingRows")));
                 }
 
                 return rows;
             },
             _options.LongCommandTimeout,
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
 
-        var runId = runIdParameter?.Value is long fromOutput ? fromOutput
-            : tables.Count > 0 ? tables[0].RunId
-            : throw new InvalidOperationException($"{UserMergeProcedure} returned neither a result set nor @MergeRunId.");
-        return new UserMergeResult(runId, dryRun, tables.Select(t => t.Row).ToList());
+    /// <summary>The first <paramref name="top"/> merged-away users with late references (api.User_LateReferenceUsers).</summary>
+    public Task<IReadOnlyList<LateReferenceUser>> ListLateReferenceUsersAsync(int top = 100, CancellationToken cancellationToken = default) =>
+        ExecuteProcedureAsync<IReadOnlyList<LateReferenceUser>>(
+            UserLateReferenceUsersProcedure,
+            p => p.Add("@Top", SqlDbType.Int).Value = top,
+            async (reader, _, ct) =>
+            {
+                var rows = new List<LateReferenceUser>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    rows.Add(new LateReferenceUser(reader.Get<int>("UserId"), reader.Get<int>("MergedIntoUserId")));
+                }
+
+                return rows;
+            },
+            _options.LongCommandTimeout,
+            cancellationToken);
+
+    /// <summary>How often <see cref="MergeUsersAsync"/> runs a merge chosen as deadlock victim (1205) before giving up.</summary>
+    public const int MergeDeadlockAttempts = 3;
+
+    /// <summary>
+    /// Runs api.User_Merge or api.User_Sweep on a connection of its own. When the call is abandoned (command timeout,
+    /// cancellation) the connection is cleared from the pool instead of returned to it: its session then ends, which
+    /// releases the run's session applock at once, so the run shows as abandoned (a pooled session would keep holding it).
+    /// </summary>
+    private async Task<UserMergeResult> RunMergeProcedureAsync(
+        string procedure, bool dryRun, Action<SqlParameterCollection> addParameters, TimeSpan? lockTimeout, int? batchSize,
+        TimeSpan? maxDuration, CancellationToken cancellationToken)
+    {
+        var lockWait = lockTimeout ?? DefaultMergeLockTimeout;
+        var budget = maxDuration ?? DefaultMergeMaxDuration;
+        SqlParameter? runIdParameter = null;
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var tables = await ExecuteProcedureAsync(
+                connection,
+                null,
+                procedure,
+                p =>
+                {
+                    addParameters(p);
+                    p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
+                    p.Add("@BatchSize", SqlDbType.Int).Value = batchSize ?? DefaultMergeBatchSize;
+                    p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
+                    runIdParameter = p.Add("@MergeRunId", SqlDbType.BigInt);
+                    runIdParameter.Direction = ParameterDirection.InputOutput;
+                    runIdParameter.Value = DBNull.Value;
+                },
+                async (reader, _, ct) =>
+                {
+                    var rows = new List<(long RunId, MergeTableSummary Row)>();
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        rows.Add((reader.Get<long>("MergeRunId"), new MergeTableSummary(
+                            reader.Get<string>("SchemaName"), reader.Get<string>("TableName"), reader.Get<string>("ColumnName"),
+                            reader.Get<string>("Policy"), reader.Get<int>("Moved"), reader.Get<int>("Merged"),
+                            reader.Get<int>("Deleted"), reader.Get<int>("Conflicts"))));
+                    }
+
+                    return rows;
+                },
+                MergeCommandTimeout(budget, lockWait),
+                cancellationToken).ConfigureAwait(false);
+
+            var runId = runIdParameter?.Value is long fromOutput ? fromOutput
+                : tables.Count > 0 ? tables[0].RunId
+                : throw new InvalidOperationException($"{procedure} returned neither a result set nor @MergeRunId.");
+            return new UserMergeResult(runId, dryRun, tables.Select(t => t.Row).ToList());
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || (ex is SqlException sql && sql.Number == -2))
+        {
+            SqlConnection.ClearPool(connection);
+            throw;
+        }
     }
 
     /// <summary>Users with the given id, or with the given e-mail (case-insensitive, active and inactive).</summary>
@@ -245,7 +371,11 @@ public sealed partial class DbMergeClient
                 var journal = journalJson is null
                     ? []
                     : JsonSerializer.Deserialize<List<MergeJournalCount>>(journalJson, SummaryJsonOptions) ?? [];
-                return new MergeRunDetail(run, summary, journal);
+                var addressesJson = reader.GetNullableString("AddressesJson");
+                var addresses = addressesJson is null
+                    ? []
+                    : JsonSerializer.Deserialize<List<MergeAddressChange>>(addressesJson, SummaryJsonOptions) ?? [];
+                return new MergeRunDetail(run, summary, journal, reader.Get<int>("LockedRows"), addresses);
             },
             null,
             cancellationToken);
@@ -253,7 +383,9 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// Checks a committed merge independently of the procedure: the run is committed; the source is inactive and
     /// merged into the target; nothing references the source (every foreign key to app.User, pending e-mail
-    /// invitations); and for every policy the summary's moved/merged/deleted equal the journal's rows per action.
+    /// invitations); for every policy the summary's moved/merged/deleted equal the journal's rows per action; and no row
+    /// addressed to another active user's e-mail was re-addressed or deleted (an inactive legacy source may share its
+    /// address with that user, whose invitations are theirs: that is a failed merge, not a success).
     /// </summary>
     public async Task<MergeVerification> VerifyMergeAsync(long mergeRunId, CancellationToken cancellationToken = default)
     {
@@ -311,6 +443,10 @@ public sealed partial class DbMergeClient
             problems.AddRange(unknown.Select(j => $"journal has {j.JournalRows} {j.Action} row(s) for {j.SchemaName}.{j.TableName}.{j.ColumnName}, which the summary lacks"));
         }
 
+        problems.AddRange(detail.Addresses.Where(a => a.HeldByUserId is not null).Select(a =>
+            $"{a.Rows} row(s) of {a.SchemaName}.{a.TableName} addressed to {a.Address} were re-addressed or deleted, but active user " +
+            $"{a.HeldByUserId!.Value.ToString(CultureInfo.InvariantCulture)} holds that address: they were that user's"));
+
         return new MergeVerification(mergeRunId, problems);
     }
 
@@ -319,8 +455,9 @@ public sealed partial class DbMergeClient
         summaryJson is null ? null : JsonSerializer.Deserialize<List<MergeTableSummary>>(summaryJson, SummaryJsonOptions);
 
     private static MergeRunInfo ReadRun(SqlDataReader reader) =>
-        new(reader.Get<long>("MergeRunId"), reader.GetNullable<int>("SourceUserId"), reader.GetNullable<int>("TargetUserId"),
+        new(reader.Get<long>("MergeRunId"), reader.Get<string>("Kind"), reader.GetNullable<int>("SourceUserId"), reader.GetNullable<int>("TargetUserId"),
             reader.Get<string>("RequestedBy"), reader.GetNullableString("Reason"), reader.Get<bool>("IsDryRun"),
-            reader.Get<string>("Status"), reader.Get<DateTime>("StartedAt"), reader.GetNullable<DateTime>("FinishedAt"),
-            reader.GetNullable<int>("ErrorNumber"), reader.GetNullableString("ErrorMessage"));
+            reader.Get<string>("Status"), reader.GetNullableString("StatusDetail"), reader.Get<DateTime>("StartedAt"),
+            reader.GetNullable<DateTime>("FinishedAt"), reader.GetNullable<int>("ErrorNumber"), reader.GetNullableString("ErrorMessage"),
+            reader.GetNullable<int>("SessionId"));
 }

@@ -43,5 +43,7 @@ public static class ModelRules
     public static IReadOnlyList<IModelRule> All { get; } =
     [
         new Rules.MergePolicyCoverageRule(),
+        new Rules.MergeHandlerRule(),
+        new Rules.MergeGeneratedCodeRule(),
     ];
 }

@@ -12,29 +12,5 @@ public static class Repo
     /// new temp folder and returns its layout. Plant a violation in the copy, never in the repository. The copy is
     /// deleted when the test ends.
     /// </summary>
-    public static RepositoryLayout ScratchCopy()
-    {
-        var target = ScratchDirectory.Create("dbmerge-scratch-");
-        foreach (var folder in new[] { "migrations", "database", ScenarioScripts.Folder })
-        {
-            var source = Path.Combine(Layout.Root, folder);
-            foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-            {
-                var destination = Path.Combine(target, folder, Path.GetRelativePath(source, file));
-                Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                File.Copy(file, destination);
-            }
-        }
-
-        foreach (var file in new[] { "README.md", "DbMerge.sln" })
-        {
-            var source = Path.Combine(Layout.Root, file);
-            if (File.Exists(source))
-            {
-                File.Copy(source, Path.Combine(target, file));
-            }
-        }
-
-        return new RepositoryLayout(target);
-    }
+    public static RepositoryLayout ScratchCopy() => PlantedMergeTables.CopyRepository(Layout);
 }

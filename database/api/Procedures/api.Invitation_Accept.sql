@@ -13,11 +13,16 @@ GO
     There is never an intermediate row without a valid role, and an existing higher role never falls into the
     INSERT branch. The invitation becomes accepted with InvitedUserId and RespondedAt.
     Idempotent: accepting again by the same user changes nothing and returns AlreadyAccepted = 1 with the
-    current membership role. The invitation row is locked first (UPDLOCK, HOLDLOCK), so concurrent accepts of
-    one invitation serialize: one writes, the others see it accepted and return AlreadyAccepted = 1.
-  Transaction: OWNS its transaction (lock invitation, check, write membership, mark accepted: all or nothing).
-    Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before anything
-    else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
+    current membership role. The invitation row is locked (UPDLOCK, HOLDLOCK), so concurrent accepts of one
+    invitation serialize: one writes, the others see it accepted and return AlreadyAccepted = 1.
+  Lock order (README "Lock order", the one order of every DbMerge procedure): L2 the accepting user's app.User row
+    (UPDLOCK, HOLDLOCK), then L3 the invitation, then the membership (app.OrganizationMember / app.ChannelMember).
+    A user merge locks both users' rows first and then the same tables in the same order, so an accept and a merge
+    of one user serialize on the user row and can never deadlock: an accept that waited for a merge of its user
+    finds the user merged away (inactive) and refuses with 51303.
+  Transaction: OWNS its transaction (lock user and invitation, check, write membership, mark accepted: all or nothing).
+    Called inside an open transaction it refuses (51313) before anything else, without touching the caller's
+    transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, UserId int,
     Role varchar(20) (the membership role after the call), MembershipCreated bit, RoleUpgraded bit,
@@ -94,7 +99,12 @@ BEGIN
 
         BEGIN TRANSACTION;
 
-        /* 2. Lock the invitation row first: concurrent accepts of one invitation serialize here. */
+        /* 2. L2: the user row first (held to the end): serializes with a merge of this user. */
+        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
+        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        WHERE u.UserId = @UserId;
+
+        /* 3. L3: the invitation row: concurrent accepts of one invitation serialize here. */
         SELECT @Found           = 1,
                @ChannelId       = i.ChannelId,
                @OrganizationId  = i.OrganizationId,
@@ -110,10 +120,6 @@ BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Accept: invitation %d does not exist.', @InvitationId);
             THROW 51300, @Message, 1;
         END;
-
-        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
-        FROM app.[User] AS u
-        WHERE u.UserId = @UserId;
 
         IF @UserEmail IS NULL OR @UserIsActive = 0
         BEGIN
@@ -152,7 +158,7 @@ BEGIN
                 THROW 51301, @Message, 1;
             END;
 
-            /* 3. Share mode -> role. */
+            /* 4. Share mode -> role. */
             SET @NewRole = CASE @ShareMode WHEN 'view' THEN 'viewer' WHEN 'edit' THEN 'editor' WHEN 'admin' THEN 'admin' END;
 
             IF @NewRole IS NULL
@@ -172,7 +178,7 @@ BEGIN
                 THROW 51305, @Message, 1;
             END;
 
-            /* 4. Membership, written once: keep the higher role; insert only when no row exists. */
+            /* 5. Membership (after the invitation: L3 order), written once: keep the higher role; insert only when no row exists. */
             IF @TargetKind = 'channel'
             BEGIN
                 UPDATE m
@@ -211,7 +217,7 @@ BEGIN
                    @RoleUpgraded      = CASE WHEN mb.OldRole IS NOT NULL AND mb.OldRole <> mb.NewRole THEN 1 ELSE 0 END
             FROM @Membership AS mb;
 
-            /* 5. The invitation is accepted by this user. */
+            /* 6. The invitation is accepted by this user. */
             UPDATE app.Invitation
                SET Status        = 'accepted',
                    InvitedUserId = @UserId,
@@ -222,7 +228,7 @@ BEGIN
 
         COMMIT TRANSACTION;
 
-        /* 6. Result. */
+        /* 7. Result. */
         SELECT @InvitationId AS InvitationId,
                @TargetKind AS TargetKind,
                @TargetId AS TargetId,

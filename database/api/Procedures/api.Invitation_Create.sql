@@ -10,9 +10,10 @@ GO
     race-safe (UPDLOCK, SERIALIZABLE range lock inside the transaction, so two concurrent calls serialize and
     the second sees the first). An invitation e-mail event ('invitation.created') is written to dbmerge.Outbox
     in the same transaction.
-  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
-    refuses (51313) before anything else, without touching the caller's transaction (XACT_ABORT is switched off
-    for that refusal only).
+  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
+    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
+  Lock order (README "Lock order"): L2 the sender's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitations of the
+    e-mail (key range), then dbmerge.Outbox. A merge holding the sender makes this call wait, then refuse (51310).
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, Email nvarchar(254),
     ShareMode varchar(10), SenderUserId int, Status varchar(10) ('pending'), CreatedAt datetime2(3)
@@ -60,6 +61,7 @@ BEGIN
     DECLARE @TargetKind varchar(12) = CASE WHEN @ChannelId IS NOT NULL THEN 'channel' ELSE 'organization' END;
     DECLARE @TargetId   int = COALESCE(@ChannelId, @OrganizationId);
     DECLARE @ExistingId int;
+    DECLARE @SenderIsActive bit;
     DECLARE @Created TABLE
     (
         InvitationId int          NOT NULL,
@@ -107,12 +109,6 @@ BEGIN
             THROW 51312, @Message, 1;
         END;
 
-        IF NOT EXISTS (SELECT 1 FROM app.[User] AS u WHERE u.UserId = @SenderUserId AND u.IsActive = 1)
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: sender user %d does not exist or is inactive.', @SenderUserId);
-            THROW 51310, @Message, 1;
-        END;
-
         IF (@ChannelId IS NOT NULL AND NOT EXISTS (SELECT 1 FROM app.Channel AS c WHERE c.ChannelId = @ChannelId))
            OR (@OrganizationId IS NOT NULL AND NOT EXISTS (SELECT 1 FROM app.Organization AS o WHERE o.OrganizationId = @OrganizationId))
         BEGIN
@@ -120,11 +116,24 @@ BEGIN
             THROW 51308, @Message, 1;
         END;
 
-        /* 2. Lock the (e-mail, pending) key range and refuse a duplicate pending invitation to the same target. */
         BEGIN TRANSACTION;
 
+        /* 2. Lock order (README "Lock order"): L2 the sender's user row first (UPDLOCK, HOLDLOCK: held to the end), then
+              the invitations (L3). A merge of the sender holds that row exclusively: this call waits for it, then finds
+              the sender merged away and refuses (51310) instead of writing an invitation from a merged-away user. */
+        SELECT @SenderIsActive = u.IsActive
+        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        WHERE u.UserId = @SenderUserId;
+
+        IF @SenderIsActive IS NULL OR @SenderIsActive = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Create: sender user %d does not exist or is inactive.', @SenderUserId);
+            THROW 51310, @Message, 1;
+        END;
+
+        /* 3. Lock the (e-mail, pending) key range and refuse a duplicate pending invitation to the same target. */
         SELECT @ExistingId = i.InvitationId
-        FROM app.Invitation AS i WITH (UPDLOCK, SERIALIZABLE, INDEX (IX_app_Invitation_Email_Status))
+        FROM app.Invitation AS i WITH (UPDLOCK, SERIALIZABLE, INDEX (IX_app_Invitation_Email_Status_ChannelId_OrganizationId))
         WHERE i.Email = @Email
           AND i.Status = 'pending'
           AND (i.ChannelId = @ChannelId OR i.OrganizationId = @OrganizationId);
@@ -135,7 +144,7 @@ BEGIN
             THROW 51306, @Message, 1;
         END;
 
-        /* 3. Write the invitation and its e-mail event. */
+        /* 4. Write the invitation and its e-mail event. */
         INSERT INTO app.Invitation (ChannelId, OrganizationId, Email, ShareMode, SenderUserId, Status)
         OUTPUT inserted.InvitationId, inserted.Email, inserted.ShareMode, inserted.SenderUserId, inserted.Status, inserted.CreatedAt
           INTO @Created (InvitationId, Email, ShareMode, SenderUserId, Status, CreatedAt)
@@ -151,7 +160,7 @@ BEGIN
 
         COMMIT TRANSACTION;
 
-        /* 4. Result. */
+        /* 5. Result. */
         SELECT c.InvitationId, @TargetKind AS TargetKind, @TargetId AS TargetId, c.Email, c.ShareMode,
                c.SenderUserId, c.Status, c.CreatedAt
         FROM @Created AS c;

@@ -8,9 +8,10 @@ GO
     invitation's (case-insensitively) may decline. The invitation becomes declined with InvitedUserId (who
     answered) and RespondedAt; a declined invitation can no longer be accepted. Declining again by the same
     user is a no-op (Changed = 0).
-  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
-    refuses (51313) before anything else, without touching the caller's transaction (XACT_ABORT is switched off
-    for that refusal only).
+  Lock order (README "Lock order"): L2 the declining user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation;
+    a merge of the user serializes with it on the user row (the decline then finds the user merged away: 51303).
+  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
+    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, Status varchar(10) ('declined'), RespondedAt datetime2(3), Changed bit
   Errors:
@@ -67,7 +68,12 @@ BEGIN
 
         BEGIN TRANSACTION;
 
-        /* 2. Lock the invitation row. */
+        /* 2. L2: the user row first (held to the end). */
+        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
+        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        WHERE u.UserId = @UserId;
+
+        /* 3. L3: the invitation row. */
         SELECT @Found           = 1,
                @InvitationEmail = i.Email,
                @Status          = i.Status,
@@ -81,10 +87,6 @@ BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d does not exist.', @InvitationId);
             THROW 51300, @Message, 1;
         END;
-
-        SELECT @UserEmail = u.Email, @UserIsActive = u.IsActive
-        FROM app.[User] AS u
-        WHERE u.UserId = @UserId;
 
         IF @UserEmail IS NULL OR @UserIsActive = 0
         BEGIN
@@ -106,7 +108,7 @@ BEGIN
                 THROW 51301, @Message, 1;
             END;
 
-            /* 3. Decline. */
+            /* 4. Decline. */
             SET @RespondedAt = SYSUTCDATETIME();
             SET @Status = 'declined';
             SET @Changed = 1;
@@ -121,7 +123,7 @@ BEGIN
 
         COMMIT TRANSACTION;
 
-        /* 4. Result. */
+        /* 5. Result. */
         SELECT @InvitationId AS InvitationId, @Status AS Status, @RespondedAt AS RespondedAt, @Changed AS Changed;
     END TRY
     BEGIN CATCH

@@ -8,9 +8,11 @@ GO
     an editor of the target channel (the highest channel role); the actor must be an active user. A revoked
     invitation can no longer be accepted or declined. Revoking an already revoked invitation is a no-op
     (Changed = 0); an accepted or declined invitation cannot be revoked.
-  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
-    refuses (51313) before anything else, without touching the caller's transaction (XACT_ABORT is switched off
-    for that refusal only).
+  Lock order (README "Lock order"): L2 the acting user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation,
+    then reads of the actor's memberships; a merge of the actor serializes with it on the user row (the revoke then
+    finds the actor merged away: 51303).
+  Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
+    anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
     InvitationId int, Status varchar(10) ('revoked'), RespondedAt datetime2(3), Changed bit
   Errors:
@@ -54,6 +56,7 @@ BEGIN
     DECLARE @Status         varchar(10);
     DECLARE @RespondedAt    datetime2(3);
     DECLARE @Changed        bit = 0;
+    DECLARE @ActorIsActive  bit;
 
     BEGIN TRY
         /* 1. Check parameters (no transaction open). */
@@ -64,15 +67,20 @@ BEGIN
             THROW 51312, @Message, 1;
         END;
 
-        IF NOT EXISTS (SELECT 1 FROM app.[User] AS u WHERE u.UserId = @ActorUserId AND u.IsActive = 1)
+        BEGIN TRANSACTION;
+
+        /* 2. L2: the acting user's row first (held to the end). */
+        SELECT @ActorIsActive = u.IsActive
+        FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
+        WHERE u.UserId = @ActorUserId;
+
+        IF @ActorIsActive IS NULL OR @ActorIsActive = 0
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Revoke: acting user %d does not exist or is inactive (invitation %d).', @ActorUserId, @InvitationId);
             THROW 51303, @Message, 1;
         END;
 
-        BEGIN TRANSACTION;
-
-        /* 2. Lock the invitation row. */
+        /* 3. L3: the invitation row. */
         SELECT @Found          = 1,
                @ChannelId      = i.ChannelId,
                @OrganizationId = i.OrganizationId,
@@ -107,7 +115,7 @@ BEGIN
                 THROW 51301, @Message, 1;
             END;
 
-            /* 3. Revoke. */
+            /* 4. Revoke. */
             SET @RespondedAt = SYSUTCDATETIME();
             SET @Status = 'revoked';
             SET @Changed = 1;
@@ -121,7 +129,7 @@ BEGIN
 
         COMMIT TRANSACTION;
 
-        /* 4. Result. */
+        /* 5. Result. */
         SELECT @InvitationId AS InvitationId, @Status AS Status, @RespondedAt AS RespondedAt, @Changed AS Changed;
     END TRY
     BEGIN CATCH

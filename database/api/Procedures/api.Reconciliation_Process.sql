@@ -18,7 +18,7 @@ GO
   Errors:
                 51500 the caller is not a member of DbMergeOperator or db_owner
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
-                51520, 51522, 51523, 51524 and the merge core's 51100-51111: from dbmerge.Reconciliation_ProcessOne
+                51520, 51522, 51523, 51524 and the merge core's 51100-51119: from dbmerge.Reconciliation_ProcessOne
   Example:      EXEC api.Reconciliation_Process @RequestId = 17, @ClaimId = 'C0FFEE00-0000-0000-0000-000000000017',
                      @DryRun = 0, @LockTimeoutMs = 10000, @RequestedBy = N'ops';
 */

@@ -3,15 +3,22 @@ SET QUOTED_IDENTIFIER ON;
 GO
 /*
   api.User_Merge
-  Purpose:      merges the source user into the target user (DESIGN §5): everything that references the source
-                is moved to the target following dbmerge.MergePolicy, the source ends inactive with
-                MergedIntoUserId = target (its e-mail kept). The work is dbmerge.User_MergeCore; this procedure
-                validates, owns the transaction, commits (or rolls back for a dry run) and records the run.
-                Every run gets a dbmerge.MergeRun row: committed (written in the transaction, with the journal),
-                dry-run (after the rollback, same summary), refused (a 51xxx refusal) or failed (other errors).
-  Transaction:  OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it
-                refuses (51109) before anything else, without touching the caller's transaction (XACT_ABORT is
-                switched off for that refusal only).
+  Purpose:      merges the source user into the target user (DESIGN §5): everything that references the source is
+                moved to the target following dbmerge.MergePolicy, the source ends inactive with MergedIntoUserId =
+                target (its e-mail kept). The work is dbmerge.User_MergeCore (generated from the policies; its header
+                has the locks, bounds and summary meanings); this procedure starts the run's history row, owns the
+                transaction, commits it (or rolls it back for a dry run) and finishes the run.
+                History: the run's dbmerge.MergeRun row exists from the start, committed before the merge transaction,
+                status running (dbmerge.MergeRun_Start), and ends committed (written inside the merge transaction),
+                dry-run, refused or failed (with the error and the summary so far); a run whose session died shows as
+                abandoned (api.MergeRun_List / api.MergeRun_Get).
+  Transaction:  OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses
+                (51109) without touching the caller's transaction (XACT_ABORT is switched off for the refusal only).
+  Timeouts:     @LockTimeoutMs (0..600000; 0: no wait) bounds every single lock wait (51108); @MaxDurationMs (1000..86400000) the
+                whole run (51115). A client's command timeout must exceed @MaxDurationMs + 2 × @LockTimeoutMs (the
+                waits of the batch running at the deadline): DbMergeClient uses that plus 30 s. A client that abandons
+                the call (timeout, cancel) should close its session (not return it to the pool), so that the run's
+                applock is released at once and the run shows as abandoned; DbMergeClient does.
   Result set:   one row per merge policy, ordered by the policy's ApplyOrder:
                 MergeRunId bigint, SchemaName sysname, TableName sysname, ColumnName sysname, Policy varchar(20),
                 Moved int, Merged int, Deleted int, Conflicts int
@@ -22,15 +29,22 @@ GO
                 51102 source and target are the same user
                 51103 target user is inactive or merged away
                 51104 source user is already merged into another user
-                51105 a foreign key to app.User has no merge policy (from dbmerge.User_MergeCore)
-                51106 refused collision: both enrollments of a course hold a final qualification
+                51105 a foreign key to app.User has no merge policy, or the deployed merge is not generated from the
+                      current policies (from dbmerge.User_MergeCore)
+                51106 refused collision: both users' parent rows hold an at-most-one child (e.g. two final qualifications)
                 51107 residual rows still reference the source before commit
-                51108 a user lock could not be acquired within @LockTimeoutMs
+                51108 a lock was not granted within @LockTimeoutMs (names the step)
                 51109 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
-                51110 a parameter is missing or out of range (@Reason blank or too long, @LockTimeoutMs, …)
+                51110 a parameter is missing or out of range (@Reason blank or too long, @LockTimeoutMs, @BatchSize, …)
+                51114 refused: a table whose policy is refuse holds rows of the source
+                51115 the run's time budget @MaxDurationMs was used up
+                51116 the run's history row could not be started outside a transaction (dbmerge.MergeRun_Start)
+                51118 the core was given a run that is not running (dbmerge.User_MergeCore)
+                51119 the new run's applock was not granted (dbmerge.MergeRun_Start)
   Example:      DECLARE @RunId bigint;
                 EXEC api.User_Merge @SourceUserId = 42, @TargetUserId = 7, @Reason = N'duplicate account',
-                     @RequestedBy = NULL, @DryRun = 1, @LockTimeoutMs = 10000, @MergeRunId = @RunId OUTPUT;
+                     @RequestedBy = NULL, @DryRun = 1, @LockTimeoutMs = 10000, @MergeRunId = @RunId OUTPUT,
+                     @BatchSize = 1000, @MaxDurationMs = 600000;
 */
 CREATE OR ALTER PROCEDURE api.User_Merge
     @SourceUserId  int,
@@ -39,7 +53,9 @@ CREATE OR ALTER PROCEDURE api.User_Merge
     @RequestedBy   nvarchar(128) = NULL,
     @DryRun        bit = 0,
     @LockTimeoutMs int = 10000,
-    @MergeRunId    bigint = NULL OUTPUT
+    @MergeRunId    bigint = NULL OUTPUT,
+    @BatchSize     int = 1000,
+    @MaxDurationMs int = 600000
 AS
 BEGIN
     SET NOCOUNT, XACT_ABORT ON;
@@ -60,18 +76,25 @@ BEGIN
     END;
 
     DECLARE @Message nvarchar(2048);
-    DECLARE @StartedAt datetime2(3) = SYSUTCDATETIME();
     DECLARE @SummaryJson nvarchar(max);
     DECLARE @Requester nvarchar(128) = COALESCE(NULLIF(LTRIM(RTRIM(@RequestedBy)), N''), ORIGINAL_LOGIN());
     DECLARE @ReasonText nvarchar(400) = LEFT(LTRIM(RTRIM(@Reason)), 400);
+    DECLARE @IsDryRun bit = ISNULL(@DryRun, 0);
+    DECLARE @Outcome varchar(10);
+    DECLARE @ErrorNumber int;
+    DECLARE @ErrorMessage nvarchar(2048);
 
-    SET @MergeRunId = NEXT VALUE FOR dbmerge.MergeRunSequence;
+    SET @MergeRunId = NULL;
 
     BEGIN TRY
-        /* ---- check parameters (no transaction open) -------------------------------------------------- */
-        IF @SourceUserId IS NULL OR @TargetUserId IS NULL
+        /* ---- the run's history row: committed, status running, before the merge transaction ----------------- */
+        EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = @SourceUserId, @TargetUserId = @TargetUserId,
+             @RequestedBy = @Requester, @Reason = @ReasonText, @IsDryRun = @IsDryRun, @MergeRunId = @MergeRunId OUTPUT;
+
+        /* ---- check parameters (no transaction open; the core checks the rest, under its locks) --------------- */
+        IF @SourceUserId IS NULL OR @TargetUserId IS NULL OR @DryRun IS NULL
         BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: @SourceUserId and @TargetUserId are required (source %s, target %s).',
+            SET @Message = FORMATMESSAGE(N'api.User_Merge: @SourceUserId, @TargetUserId and @DryRun are required (source %s, target %s).',
                 ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
             THROW 51110, @Message, 1;
         END;
@@ -83,81 +106,34 @@ BEGIN
             THROW 51110, @Message, 1;
         END;
 
-        IF @DryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 3600000
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: @DryRun must be 0 or 1 and @LockTimeoutMs 0..3600000 (source %d, target %d, lock timeout %s).',
-                @SourceUserId, @TargetUserId, ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'));
-            THROW 51110, @Message, 1;
-        END;
-
-        IF @SourceUserId = @TargetUserId
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: source and target are the same user %d.', @SourceUserId);
-            THROW 51102, @Message, 1;
-        END;
-
-        DECLARE @SourceExists bit = 0, @SourceMergedInto int;
-        DECLARE @TargetExists bit = 0, @TargetIsActive bit, @TargetMergedInto int;
-
-        SELECT @SourceExists = 1, @SourceMergedInto = u.MergedIntoUserId
-        FROM app.[User] AS u
-        WHERE u.UserId = @SourceUserId;
-
-        SELECT @TargetExists = 1, @TargetIsActive = u.IsActive, @TargetMergedInto = u.MergedIntoUserId
-        FROM app.[User] AS u
-        WHERE u.UserId = @TargetUserId;
-
-        IF @SourceExists = 0
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: source user %d does not exist.', @SourceUserId);
-            THROW 51100, @Message, 1;
-        END;
-
-        IF @TargetExists = 0
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: target user %d does not exist.', @TargetUserId);
-            THROW 51101, @Message, 1;
-        END;
-
-        IF @SourceMergedInto IS NOT NULL
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: source user %d is already merged into user %d.', @SourceUserId, @SourceMergedInto);
-            THROW 51104, @Message, 1;
-        END;
-
-        IF @TargetIsActive = 0 OR @TargetMergedInto IS NOT NULL
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.User_Merge: target user %d is inactive or merged away (merged into %s); merge into an active user.',
-                @TargetUserId, ISNULL(CONVERT(nvarchar(12), @TargetMergedInto), N'nobody'));
-            THROW 51103, @Message, 1;
-        END;
-
-        /* ---- locks, work, post-conditions: dbmerge.User_MergeCore re-checks everything under the locks -- */
+        /* ---- locks, work, post-conditions: dbmerge.User_MergeCore ---------------------------------------------- */
         BEGIN TRANSACTION;
 
         EXEC dbmerge.User_MergeCore
              @MergeRunId = @MergeRunId,
+             @Mode = 'merge',
              @SourceUserId = @SourceUserId,
              @TargetUserId = @TargetUserId,
-             @Reason = @ReasonText,
-             @RequestedBy = @Requester,
              @IsDryRun = @DryRun,
-             @StartedAt = @StartedAt,
              @LockTimeoutMs = @LockTimeoutMs,
+             @MaxDurationMs = @MaxDurationMs,
+             @BatchSize = @BatchSize,
              @SummaryJson = @SummaryJson OUTPUT;
 
         IF @DryRun = 1
         BEGIN
             /* Same code path, rolled back; the summary lives in a variable and survives the rollback. */
             ROLLBACK TRANSACTION;
-
-            INSERT INTO dbmerge.MergeRun (MergeRunId, SourceUserId, TargetUserId, RequestedBy, Reason, IsDryRun, Status, StartedAt, FinishedAt, SummaryJson)
-            VALUES (@MergeRunId, @SourceUserId, @TargetUserId, @Requester, @ReasonText, 1, 'dry-run', @StartedAt, SYSUTCDATETIME(), @SummaryJson);
+            SET @Outcome = 'dry-run';
         END
         ELSE
         BEGIN
             COMMIT TRANSACTION;
+            SET @Outcome = 'committed';
         END;
+
+        EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = @Outcome, @ErrorNumber = NULL,
+             @ErrorMessage = NULL, @SummaryJson = @SummaryJson;
 
         /* ---- the one result set (from the summary variable: the same for a committed run and a dry run) -- */
         SELECT @MergeRunId AS MergeRunId, j.SchemaName, j.TableName, j.ColumnName, j.Policy,
@@ -170,11 +146,11 @@ BEGIN
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
 
-        /* Failure logging: the run's row, written after the rollback (a 51xxx refusal is 'refused'). */
-        INSERT INTO dbmerge.MergeRun (MergeRunId, SourceUserId, TargetUserId, RequestedBy, Reason, IsDryRun, Status, StartedAt, FinishedAt, ErrorNumber, ErrorMessage, SummaryJson)
-        VALUES (@MergeRunId, @SourceUserId, @TargetUserId, @Requester, @ReasonText, ISNULL(@DryRun, 0),
-                IIF(ERROR_NUMBER() BETWEEN 51000 AND 51999 AND ERROR_NUMBER() <> 51107, 'refused', 'failed'),
-                @StartedAt, SYSUTCDATETIME(), ERROR_NUMBER(), LEFT(ERROR_MESSAGE(), 2048), @SummaryJson);
+        /* Failure logging: the run ends refused or failed (a no-op when the core already recorded it, with its summary). */
+        SET @ErrorNumber = ERROR_NUMBER();
+        SET @ErrorMessage = ERROR_MESSAGE();
+        EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber,
+             @ErrorMessage = @ErrorMessage, @SummaryJson = NULL;
 
         THROW;
     END CATCH;

@@ -5,13 +5,16 @@ GO
   dbmerge.Reconciliation_ProcessOne
   Purpose:      merges one reconciliation request: its inactive account into its active account, through the
                 merge core (dbmerge.User_MergeCore) with the reason 'reconciliation request <id>'. This is the ONE
-                place reconciliation calls the merge core; it is written against the core's contract of
-                migration 0011 / dbmerge.User_MergeCore as on main before merge v2: the caller allocates the run id
-                from dbmerge.MergeRunSequence and owns the transaction, the core locks both users (applocks
-                DbMerge.User:<id>, ascending), re-checks them under the locks, applies every policy, writes the
-                committed (or dry-run) dbmerge.MergeRun row and the journal, and on failure rolls the transaction
-                back before re-throwing; the caller writes the refused/failed (or dry-run) history row after the
-                rollback, as api.User_Merge does.
+                place reconciliation calls the merge core, following the core's contract (its header): the run's
+                history row is started by dbmerge.MergeRun_Start before the transaction (committed, status running;
+                the session holds applock DbMerge.MergeRun:<id>, so a run whose session dies shows as abandoned);
+                this procedure owns the transaction; the core locks both users (L1 applocks, L2 user rows), re-checks
+                them, applies every policy in batches of 1000 rows within a time budget of 300000 ms (51115 beyond:
+                a client's command timeout must exceed that plus twice @LockTimeoutMs), journals every change
+                (dbmerge.MergeChange) and writes the committed status inside the transaction; on failure it rolls
+                the transaction back and records the run refused or failed before re-throwing. After the commit (or
+                the rollback of a dry run, or in the CATCH after the rollback) dbmerge.MergeRun_Finish ends the run
+                and releases its applock.
                 A real run requires the claim of api.Reconciliation_Claim (Status processing with @ClaimId). In one
                 transaction: the merge, two 'reconciliation.done' outbox events (one per address), and
                 processing -> done with the merge run id — written last, only while the claim is still this one
@@ -27,11 +30,13 @@ GO
   Transaction:  OWNS its transaction (the merge core requires one). Called inside an open transaction or with
                 IMPLICIT_TRANSACTIONS ON it refuses (51501) without touching the caller's transaction.
   Lock order:   nothing is locked before the merge: the request row is read without a lock (the claim already
-                committed it as processing) and the addresses come from the request, not from app.User. Then the
-                merge core's order (L1 applocks DbMerge.User:<id> ascending, L2 user rows, L3 the application
-                tables in the documented order, dbmerge.MergeRun, dbmerge.MergeJournal), then dbmerge.Outbox (the
-                done events), then the request row (processing -> done). The failure path after the rollback
-                writes dbmerge.MergeRun, then the request row. No lock is ever taken out of that order.
+                committed it as processing) and the addresses come from the request, not from app.User. The run's
+                row and applock (dbmerge.MergeRun_Start, a new id: outside the lock order) commit before the
+                transaction. Then the merge core's order (L1 applocks DbMerge.User:<id> ascending, L2 user rows, L3
+                the application tables in the documented order, dbmerge.MergeChange, dbmerge.MergeRun), then
+                dbmerge.Outbox (the done events), then the request row (processing -> done). The failure path after
+                the rollback writes dbmerge.MergeRun (MergeRun_Finish), then the request row. No lock is ever taken
+                out of that order.
   Result set:   one row per merge policy, by the policy's ApplyOrder: RequestId int, MergeRunId bigint,
                 DryRun bit, Status varchar(20) (done; for a dry run the request's unchanged status),
                 SchemaName sysname, TableName sysname, ColumnName sysname, Policy varchar(20),
@@ -44,8 +49,9 @@ GO
                 51523 a dry run of a request that is neither ready nor error
                 51524 a parameter is missing or out of range (@ClaimId required unless @DryRun, none for a dry run,
                       @LockTimeoutMs 0..600000)
-                51100-51111 from dbmerge.User_MergeCore (e.g. 51104 the inactive account was merged meanwhile,
-                      51106 refused collision, 51108 a user lock timed out): recorded on the request, re-thrown
+                51100-51119 from dbmerge.User_MergeCore and dbmerge.MergeRun_Start (e.g. 51104 the inactive account
+                      was merged meanwhile, 51106 refused collision, 51108 a lock timed out, 51115 the time budget
+                      was used up): recorded on the request, re-thrown
   Example:      EXEC dbmerge.Reconciliation_ProcessOne @RequestId = 17, @ClaimId = 'C0FFEE00-0000-0000-0000-000000000017',
                      @DryRun = 0, @LockTimeoutMs = 10000, @RequestedBy = N'ops';
 */
@@ -82,10 +88,11 @@ BEGIN
     DECLARE @Requester      nvarchar(128) = COALESCE(NULLIF(LTRIM(RTRIM(@RequestedBy)), N''), ORIGINAL_LOGIN());
     DECLARE @Reason         nvarchar(400);
     DECLARE @MergeRunId     bigint;
-    DECLARE @StartedAt      datetime2(3);
     DECLARE @Now            datetime2(3);
     DECLARE @SummaryJson    nvarchar(max);
-    DECLARE @CoreCalled     bit = 0;
+    DECLARE @Outcome        varchar(10);
+    DECLARE @ErrorNumber    int;
+    DECLARE @ErrorMessage   nvarchar(2048);
 
     BEGIN TRY
         /* ---- check parameters (no transaction open) -------------------------------------------------- */
@@ -125,31 +132,30 @@ BEGIN
         END;
 
         SET @Reason = CONCAT(N'reconciliation request ', @RequestId);
-        SET @StartedAt = SYSUTCDATETIME();
-        SET @MergeRunId = NEXT VALUE FOR dbmerge.MergeRunSequence;
+
+        /* ---- the run's history row: committed, status running, before the merge transaction ----------- */
+        EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = @InactiveUserId, @TargetUserId = @ActiveUserId,
+             @RequestedBy = @Requester, @Reason = @Reason, @IsDryRun = @DryRun, @MergeRunId = @MergeRunId OUTPUT;
 
         /* ---- the merge: the core takes its locks in the documented order ------------------------------- */
         BEGIN TRANSACTION;
 
-        SET @CoreCalled = 1;
         EXEC dbmerge.User_MergeCore
              @MergeRunId = @MergeRunId,
+             @Mode = 'merge',
              @SourceUserId = @InactiveUserId,
              @TargetUserId = @ActiveUserId,
-             @Reason = @Reason,
-             @RequestedBy = @Requester,
              @IsDryRun = @DryRun,
-             @StartedAt = @StartedAt,
              @LockTimeoutMs = @LockTimeoutMs,
+             @MaxDurationMs = 300000,
+             @BatchSize = 1000,
              @SummaryJson = @SummaryJson OUTPUT;
 
         IF @DryRun = 1
         BEGIN
             /* Same code path, rolled back; the summary lives in a variable and survives the rollback. */
             ROLLBACK TRANSACTION;
-
-            INSERT INTO dbmerge.MergeRun (MergeRunId, SourceUserId, TargetUserId, RequestedBy, Reason, IsDryRun, Status, StartedAt, FinishedAt, SummaryJson)
-            VALUES (@MergeRunId, @InactiveUserId, @ActiveUserId, @Requester, @Reason, 1, 'dry-run', @StartedAt, SYSUTCDATETIME(), @SummaryJson);
+            SET @Outcome = 'dry-run';
         END
         ELSE
         BEGIN
@@ -178,7 +184,11 @@ BEGIN
             END;
 
             COMMIT TRANSACTION;
+            SET @Outcome = 'committed';
         END;
+
+        EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = @Outcome, @ErrorNumber = NULL,
+             @ErrorMessage = NULL, @SummaryJson = @SummaryJson;
 
         /* ---- result: the merge summary ------------------------------------------------------------------ */
         SELECT @RequestId AS RequestId, @MergeRunId AS MergeRunId, @DryRun AS DryRun,
@@ -192,19 +202,19 @@ BEGIN
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
 
-        /* Failure logging, after the rollback: the run's history row (a 51xxx refusal is 'refused'), as
-           api.User_Merge writes it, only when the merge was attempted ... */
-        INSERT INTO dbmerge.MergeRun (MergeRunId, SourceUserId, TargetUserId, RequestedBy, Reason, IsDryRun, Status, StartedAt, FinishedAt, ErrorNumber, ErrorMessage, SummaryJson)
-        SELECT @MergeRunId, @InactiveUserId, @ActiveUserId, @Requester, @Reason, @DryRun,
-               IIF(ERROR_NUMBER() BETWEEN 51000 AND 51999 AND ERROR_NUMBER() <> 51107, 'refused', 'failed'),
-               @StartedAt, SYSUTCDATETIME(), ERROR_NUMBER(), LEFT(ERROR_MESSAGE(), 2048), @SummaryJson
-        WHERE @CoreCalled = 1;
+        /* Failure logging, after the rollback: the run ends refused or failed (a no-op when the core already
+           recorded it, with its summary so far), only when the run was started ... */
+        SET @ErrorNumber = ERROR_NUMBER();
+        SET @ErrorMessage = ERROR_MESSAGE();
+        IF @MergeRunId IS NOT NULL
+            EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber,
+                 @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
 
         /* ... and the request's error, only while it is still this processor's claim (never for a dry run). */
         UPDATE dbmerge.ReconciliationRequest
         SET PreviousStatus = Status, Status = 'error', StatusChangedAt = SYSUTCDATETIME(), FinishedAt = SYSUTCDATETIME(),
             ErrorNumber = ERROR_NUMBER(), ErrorMessage = LEFT(ERROR_MESSAGE(), 2048),
-            MergeRunId = IIF(@CoreCalled = 1, @MergeRunId, MergeRunId)
+            MergeRunId = ISNULL(@MergeRunId, MergeRunId)
         WHERE RequestId = @RequestId AND Status = 'processing' AND ClaimId = @ClaimId AND @DryRun = 0;
 
         THROW;

@@ -12,6 +12,7 @@ public static class VerbExamples
     {
         ["validate"] = "dbmerge validate",
         ["schema"] = "dbmerge schema --dacpac artifacts/DbMerge.dacpac",
+        ["generate merge"] = "dbmerge generate merge --check",
         ["script"] = "dbmerge script --output deploy.sql",
         ["migrate"] = "dbmerge migrate --connection \"$DBMERGE_CONNECTION\" --object-lock-timeout 2000",
         ["status"] = "dbmerge status --strict",
@@ -20,6 +21,7 @@ public static class VerbExamples
         ["constraints violations"] = $"dbmerge constraints violations --constraint {Constraint} --top 20",
         ["constraints trust"] = $"dbmerge constraints trust --constraint {Constraint} --lock-timeout 2000 --yes",
         ["users merge"] = "dbmerge users merge --source ada.lovelace@old.example --target ada@example.org --reason \"duplicate account\" --yes",
+        ["users sweep"] = "dbmerge users sweep --max 500",
         ["merges list"] = "dbmerge merges list --user ada@example.org --top 10",
         ["merges show"] = "dbmerge merges show 42",
         ["documents move"] = "dbmerge documents move --document 17 --target 4 --position last-child --actor 7",
@@ -44,7 +46,7 @@ public static class VerbExamples
         ["settings list"] = "dbmerge settings list",
         ["settings set"] = "dbmerge settings set reconciliation.confirm_url_template \"https://accounts.example.org/reconcile?token={token}\"",
         ["demo"] = "dbmerge demo --connection \"$DBMERGE_CONNECTION\"",
-        ["bench merge"] = "dbmerge bench merge --rows 500000",
+        ["bench merge"] = "dbmerge bench merge --connection \"$DBMERGE_CONNECTION\"",
         ["bench move"] = "dbmerge bench move --connection \"$DBMERGE_CONNECTION\"",
     };
 

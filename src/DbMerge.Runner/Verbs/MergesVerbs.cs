@@ -5,12 +5,12 @@ using DbMerge.Runner.Cli;
 
 namespace DbMerge.Runner.Verbs;
 
-/// <summary><c>dbmerge merges …</c>: the history of user merges (dbmerge.MergeRun, dbmerge.MergeJournal).</summary>
+/// <summary><c>dbmerge merges …</c>: the history of user merges and sweeps (dbmerge.MergeRun, dbmerge.MergeChange).</summary>
 internal static class MergesVerbs
 {
     public static Command Build(CliContext context)
     {
-        var merges = new Command("merges", "History of user merges: every committed, dry-run, refused and failed run.");
+        var merges = new Command("merges", "History of user merges and sweeps: every running, committed, dry-run, refused, failed and abandoned run.");
         merges.Subcommands.Add(BuildList(context));
         merges.Subcommands.Add(BuildShow(context));
         return merges;
@@ -39,12 +39,17 @@ internal static class MergesVerbs
                 return ExitCodes.Success;
             }
 
-            context.Out.WriteLine($"{"run",8} {"status",-9} {"source",8} {"target",8} {"started (UTC)",-23} {"requested by",-20} reason");
+            context.Out.WriteLine($"{"run",8} {"kind",-5} {"status",-9} {"source",8} {"target",8} {"started (UTC)",-23} {"requested by",-20} reason");
             foreach (var r in runs)
             {
                 var error = r.ErrorNumber is { } n ? $" [error {n}]" : string.Empty;
                 context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.MergeRunId,8} {r.Status,-9} {r.SourceUserId,8} {r.TargetUserId,8} {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} {Truncate(r.RequestedBy, 20),-20} {r.Reason}{error}"));
+                    $"{r.MergeRunId,8} {r.Kind,-5} {r.Status,-9} {r.SourceUserId,8} {r.TargetUserId,8} {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} {Truncate(r.RequestedBy, 20),-20} {r.Reason}{error}"));
+            }
+
+            foreach (var r in runs.Where(r => r.Status == "abandoned"))
+            {
+                context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"run {r.MergeRunId}: {r.StatusDetail}"));
             }
 
             context.Error.WriteLine($"{runs.Count} run(s).");
@@ -58,7 +63,7 @@ internal static class MergesVerbs
         var runId = new Argument<long>("RUN_ID") { Description = "The merge run id (from 'users merge' or 'merges list')." };
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
-        var command = new Command("show", "Show one merge run: who, when, why, outcome, per-table summary and journal counts.") { runId, connection, json };
+        var command = new Command("show", "Show one merge or sweep run: who, when, why, outcome (abandoned: how that is known), per-table summary, journal counts, re-addressed e-mails.") { runId, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
@@ -70,7 +75,12 @@ internal static class MergesVerbs
             }
 
             var r = detail.Run;
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Merge run {r.MergeRunId}: {r.Status}{(r.IsDryRun ? " (dry run)" : string.Empty)}"));
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(r.Kind == "sweep" ? "Sweep" : "Merge")} run {r.MergeRunId}: {r.Status}{(r.IsDryRun ? " (dry run)" : string.Empty)}"));
+            if (r.StatusDetail is { } statusDetail)
+            {
+                context.Out.WriteLine($"  status        {statusDetail}");
+            }
+
             context.Out.WriteLine($"  source user   {r.SourceUserId}");
             context.Out.WriteLine($"  target user   {r.TargetUserId}");
             context.Out.WriteLine($"  requested by  {r.RequestedBy}");
@@ -87,8 +97,13 @@ internal static class MergesVerbs
                 MergeTables.Write(context.Out, summary);
             }
 
-            context.Out.WriteLine($"  journal: {detail.Journal.Sum(j => j.JournalRows)} before-image(s)" +
+            context.Out.WriteLine($"  journal: {detail.Journal.Sum(j => j.JournalRows)} change(s) by policy, {detail.LockedRows} user row lock(s)" +
                                   (detail.Journal.Count == 0 ? string.Empty : ": " + string.Join(", ", detail.Journal.Select(j => $"{j.TableName}.{j.ColumnName} {j.Action} {j.JournalRows}"))));
+            foreach (var a in detail.Addresses)
+            {
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  re-addressed  {a.SchemaName}.{a.TableName}.{a.ColumnName} {a.Address}: {a.Rows} row(s){(a.HeldByUserId is { } holder ? $" — WARNING: active user {holder} holds this address" : string.Empty)}"));
+            }
             return ExitCodes.Success;
         });
         return command;

@@ -28,7 +28,7 @@ internal static class StatusVerb
         };
         var verbose = CommonOptions.Verbose();
         var command = new Command("status",
-            "Show pending migrations, checksum mismatches, migrations the database has and this repository lacks (a newer database), and untrusted constraints of the target database (read-only).")
+            "Show pending migrations, checksum mismatches, migrations the database has and this repository lacks (a newer database), untrusted constraints, settings and late references to merged-away users of the target database (read-only).")
         {
             connection, repo, json, strict, verbose,
         };
@@ -56,6 +56,7 @@ internal static class StatusVerb
 
             var exitCode = ExitCodeFor(status, parse.GetValue(strict));
             var settings = await ReadSettingsAsync(connectionString, cancellationToken);
+            var late = await LateReferencesAsync(connectionString, cancellationToken);
 
             if (parse.GetValue(json))
             {
@@ -71,6 +72,7 @@ internal static class StatusVerb
                     appliedNotInRepository = status.AppliedNotInRepository,
                     untrustedConstraints = status.UntrustedConstraints,
                     settings,
+                    lateReferences = late?.Where(l => l.ReferencingRows > 0),
                 });
                 return exitCode;
             }
@@ -116,6 +118,22 @@ internal static class StatusVerb
                 output.WriteLine($"  setting   {setting.Name} = {setting.Value}");
             }
 
+            if (late is null)
+            {
+                output.WriteLine("Late references: unknown (api.User_LateReferences is not deployed here — run 'dbmerge migrate' — or the login may not run it).");
+            }
+            else
+            {
+                var rows = late.Where(l => l.ReferencingRows > 0).ToList();
+                output.WriteLine(rows.Count == 0
+                    ? "No late references: nothing written after a merge still references a merged-away user."
+                    : $"{rows.Sum(l => l.ReferencingRows)} late reference(s) to merged-away users (re-point them with 'dbmerge users sweep'):");
+                foreach (var l in rows)
+                {
+                    output.WriteLine($"  late      {l.SchemaName}.{l.TableName}.{l.ColumnName} ({l.Policy}): {l.ReferencingRows} row(s) of {l.MergedAwayUsers} user(s)");
+                }
+            }
+
             if (status.ChecksumMismatches.Count > 0)
             {
                 context.Error.WriteLine($"dbmerge: applied migration(s) changed: {string.Join(", ", status.ChecksumMismatches.Select(m => m.ScriptName))}. {MigrationChecksums.AppendOnlyAdvice}");
@@ -124,6 +142,22 @@ internal static class StatusVerb
             return exitCode;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Late references per policy (api.User_LateReferences); null when the database does not have the procedure yet
+    /// (2812) or the login may not run it (229).
+    /// </summary>
+    private static async Task<IReadOnlyList<LateReferenceCount>?> LateReferencesAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString }).GetLateReferencesAsync(cancellationToken);
+        }
+        catch (SqlException ex) when (ex.Number is 2812 or 229)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -9,8 +9,9 @@ internal static class UsersVerbs
 {
     public static Command Build(CliContext context)
     {
-        var users = new Command("users", "User accounts: merge a duplicate account into the surviving one.");
+        var users = new Command("users", "User accounts: merge a duplicate account into the surviving one; sweep late references of merged-away accounts.");
         users.Subcommands.Add(BuildMerge(context));
+        users.Subcommands.Add(UsersSweepVerb.Build(context));
         return users;
     }
 
@@ -28,11 +29,9 @@ internal static class UsersVerbs
         };
         var dryRun = new Option<bool>("--dry-run") { Description = "Do the whole merge and roll it back; print what it would do." };
         var reason = new Option<string?>("--reason") { Description = "Why the accounts are merged (kept in the merge history; at most 400 characters)." };
-        var lockTimeout = new Option<int>("--lock-timeout-ms")
-        {
-            Description = "How long to wait for another merge holding either user (milliseconds).",
-            DefaultValueFactory = _ => (int)DbMergeClient.DefaultMergeLockTimeout.TotalMilliseconds,
-        };
+        var lockTimeout = LockTimeoutOption();
+        var batchSize = BatchSizeOption();
+        var maxDuration = MaxDurationOption();
         var connection = CommonOptions.Connection();
         var yes = CommonOptions.Yes();
         var json = CommonOptions.Json();
@@ -43,7 +42,7 @@ internal static class UsersVerbs
             "in dbmerge.MergePolicy, the source ends inactive and merged into the target. Without --yes: on a terminal the dry " +
             "run is shown and confirmation asked; otherwise only a dry run is done. A committed merge is verified afterwards.")
         {
-            source, target, dryRun, reason, lockTimeout, connection, yes, json, verbose,
+            source, target, dryRun, reason, lockTimeout, batchSize, maxDuration, connection, yes, json, verbose,
         };
 
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
@@ -63,6 +62,8 @@ internal static class UsersVerbs
                 ? $"dbmerge users merge --source {sourceUser.UserId} --target {targetUser.UserId}"
                 : parse.GetValue(reason)!.Trim();
             var timeout = TimeSpan.FromMilliseconds(parse.GetValue(lockTimeout));
+            var rows = parse.GetValue(batchSize);
+            var budget = TimeSpan.FromMilliseconds(parse.GetValue(maxDuration));
 
             var mode = DecideMode(parse.GetValue(dryRun), parse.GetValue(yes), context.IsInteractive);
             if (mode == MergeMode.DryRunBecauseNotInteractive)
@@ -74,7 +75,7 @@ internal static class UsersVerbs
 
             if (mode == MergeMode.AskAfterDryRun)
             {
-                var preview = await client.MergeUsersAsync(sourceUser.UserId, targetUser.UserId, reasonText, null, true, cancellationToken, timeout);
+                var preview = await client.MergeUsersAsync(sourceUser.UserId, targetUser.UserId, reasonText, null, true, cancellationToken, timeout, rows, budget);
                 WriteSummary(context.Error, preview, sourceUser, targetUser);
                 if (!context.Confirm($"Merge user {sourceUser.UserId} into user {targetUser.UserId} as shown?"))
                 {
@@ -84,7 +85,7 @@ internal static class UsersVerbs
             }
 
             var isDryRun = mode is MergeMode.DryRun or MergeMode.DryRunBecauseNotInteractive;
-            var result = await client.MergeUsersAsync(sourceUser.UserId, targetUser.UserId, reasonText, null, isDryRun, cancellationToken, timeout);
+            var result = await client.MergeUsersAsync(sourceUser.UserId, targetUser.UserId, reasonText, null, isDryRun, cancellationToken, timeout, rows, budget);
             MergeVerification? verification = isDryRun ? null : await client.VerifyMergeAsync(result.MergeRunId, cancellationToken);
 
             if (asJson)
@@ -122,6 +123,28 @@ internal static class UsersVerbs
 
         return command;
     }
+
+    /// <summary><c>--lock-timeout-ms</c>: the longest wait of any one lock request (51108 beyond).</summary>
+    internal static Option<int> LockTimeoutOption() => new("--lock-timeout-ms")
+    {
+        Description = "The longest wait of any one lock (another merge holding a user, an application transaction holding a row), in " +
+                      "milliseconds, 1..600000; beyond it the run stops with error 51108 and changes nothing.",
+        DefaultValueFactory = _ => (int)DbMergeClient.DefaultMergeLockTimeout.TotalMilliseconds,
+    };
+
+    /// <summary><c>--batch-size</c>: rows of one table per statement.</summary>
+    internal static Option<int> BatchSizeOption() => new("--batch-size")
+    {
+        Description = "Rows of one table per statement, 1..1000 (every statement stays far below SQL Server's 5,000-lock escalation threshold).",
+        DefaultValueFactory = _ => DbMergeClient.DefaultMergeBatchSize,
+    };
+
+    /// <summary><c>--max-duration-ms</c>: the run's time budget.</summary>
+    internal static Option<int> MaxDurationOption() => new("--max-duration-ms")
+    {
+        Description = "The run's time budget in milliseconds, 1000..86400000; past it the run stops with error 51115 and changes nothing.",
+        DefaultValueFactory = _ => (int)DbMergeClient.DefaultMergeMaxDuration.TotalMilliseconds,
+    };
 
     internal enum MergeMode
     {

@@ -11,6 +11,7 @@ internal static class VerbCatalog
         yield return ValidateVerb.Build(context);
         yield return SchemaVerb.Build(context);
         yield return ScriptVerb.Build(context);
+        yield return GenerateVerbs.Build(context);
         yield return MigrateVerb.Build(context);
         yield return StatusVerb.Build(context);
         yield return UsersVerbs.Build(context);

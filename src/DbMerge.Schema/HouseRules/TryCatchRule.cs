@@ -14,8 +14,12 @@ namespace DbMerge.Schema.HouseRules;
 ///   touched; it is how a procedure that owns its transaction refuses a caller's open transaction without its
 ///   CATCH rolling that transaction back (api.User_Merge, error 51109);</item>
 /// <item>every CATCH block (nested ones too) starts with <c>IF @@TRANCOUNT &gt; 0 ROLLBACK [TRANSACTION];</c>
-///   (or <c>IF XACT_STATE() &lt;&gt; 0 ROLLBACK</c>), may then log the failure with INSERT or UPDATE into a
-///   <c>dbmerge</c> table, and ends with a bare <c>THROW;</c> — no RETURN, no SELECT of ERROR_MESSAGE(), nothing else.</item>
+///   (or <c>IF XACT_STATE() &lt;&gt; 0 ROLLBACK</c>), may then log the failure — INSERT or UPDATE into a <c>dbmerge</c>
+///   table, or EXEC of a <c>dbmerge</c> procedure (dbmerge.MergeRun_Finish), with the values prepared in variables
+///   (<c>SET @v = …</c>) — may translate an engine error into the procedure's own numbered error (COORDINATION §4:
+///   a lock timeout 1222 becomes the procedure's lock-timeout number): an <c>IF</c> without ELSE whose branch holds only
+///   SET/DECLARE statements, optionally ending in <c>THROW 51xxx, @message, 1</c> — and ends with a bare <c>THROW;</c>
+///   — no RETURN, no SELECT of ERROR_MESSAGE(), no other logic.</item>
 /// </list>
 /// The same pattern holds for every kind of procedure: one that owns its transaction, one that requires its caller's
 /// (dbmerge.User_MergeCore: XACT_ABORT has doomed the caller's transaction anyway, so rolling it back in the CATCH is
@@ -27,7 +31,7 @@ public sealed class TryCatchRule : IHouseRule
 
     public string Id => RuleId;
 
-    public string Description => "Work inside TRY; CATCH only rolls back (IF @@TRANCOUNT > 0 ROLLBACK), logs to dbmerge, may translate lock timeout 1222 to its own number, and ends with THROW;.";
+    public string Description => "Work inside TRY; CATCH only rolls back (IF @@TRANCOUNT > 0 ROLLBACK), logs to dbmerge, may translate an engine error (lock timeout 1222) to its own number, and ends with THROW;.";
 
     public IEnumerable<Finding> Check(HouseRuleContext context)
     {
@@ -122,8 +126,7 @@ public sealed class TryCatchRule : IHouseRule
             var statement = statements[i];
             var allowed = (i == 0 && IsRollbackIfOpen(statement))
                           || (i == statements.Count - 1 && statement is ThrowStatement { ErrorNumber: null })
-                          || IsFailureLogging(statement)
-                          || (i > 0 && i < statements.Count - 1 && IsLockTimeoutTranslation(statement));
+                          || (i > 0 && (IsFailureLogging(statement) || SqlText.IsSetStatement(statement) || statement is DeclareVariableStatement || IsTranslation(statement) || IsLockTimeoutTranslation(statement)));
             if (allowed)
             {
                 continue;
@@ -131,7 +134,8 @@ public sealed class TryCatchRule : IHouseRule
 
             yield return Finding(procedure.Script, statement, RuleId,
                 $"{procedure.Describe}: its CATCH block runs {SqlText.StatementKind(statement)}: a CATCH only rolls back " +
-                "(IF @@TRANCOUNT > 0 ROLLBACK), logs the failure (INSERT/UPDATE into a dbmerge table) and ends with THROW; — " +
+                "(IF @@TRANCOUNT > 0 ROLLBACK), logs the failure (SET variables, then INSERT/UPDATE into a dbmerge table or EXEC " +
+                "dbmerge.<procedure>), may translate an engine error (IF … THROW 51xxx, @message, 1;) and ends with THROW; — " +
                 "no RETURN, no SELECT of the error, no other logic.");
         }
     }
@@ -207,6 +211,17 @@ public sealed class TryCatchRule : IHouseRule
 
     private static bool IsFailureLogging(TSqlStatement statement)
     {
+        // IF <condition on variables> <failure logging>: logging only for some errors (no ELSE, no data read).
+        if (statement is IfStatement { ElseStatement: null } guarded && !ReadsData(statement))
+        {
+            return Flatten(guarded.ThenStatement).ToList() is [var only] && only is not IfStatement && IsFailureLogging(only);
+        }
+
+        if (statement is ExecuteStatement { ExecuteSpecification.ExecutableEntity: ExecutableProcedureReference { ProcedureReference.ProcedureReference.Name: { } name } })
+        {
+            return Same(name.SchemaIdentifier?.Value, "dbmerge");
+        }
+
         var target = statement switch
         {
             InsertStatement insert => insert.InsertSpecification.Target,
@@ -214,5 +229,26 @@ public sealed class TryCatchRule : IHouseRule
             _ => null,
         };
         return target is NamedTableReference named && Same(named.SchemaObject.SchemaIdentifier?.Value, "dbmerge");
+    }
+
+    /// <summary>
+    /// An IF without ELSE whose branch holds only SET/DECLARE statements, optionally ending in THROW with a literal number:
+    /// preparing or raising the procedure's own error for an engine error (1222 → the lock-timeout number).
+    /// </summary>
+    private static bool IsTranslation(TSqlStatement statement)
+    {
+        if (statement is not IfStatement { ElseStatement: null } ifStatement || ReadsData(statement))
+        {
+            return false;
+        }
+
+        var branch = Flatten(ifStatement.ThenStatement).ToList();
+        if (branch.Count == 0)
+        {
+            return false;
+        }
+
+        var body = branch[^1] is ThrowStatement { ErrorNumber: IntegerLiteral } ? branch.Take(branch.Count - 1) : branch;
+        return body.All(s => s is DeclareVariableStatement || SqlText.IsSetStatement(s));
     }
 }

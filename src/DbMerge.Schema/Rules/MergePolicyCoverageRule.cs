@@ -5,8 +5,8 @@ namespace DbMerge.Schema.Rules;
 
 /// <summary>
 /// DBM040: every foreign key that references <c>app.User</c> has a user-merge policy, i.e. a row
-/// (SchemaName, TableName, ColumnName) inserted into <c>dbmerge.MergePolicy</c> by a migration. Foreign keys
-/// come from the replayed model; policy rows from the migrations' <c>INSERT … VALUES</c> statements. An
+/// (SchemaName, TableName, ColumnName) the migrations leave in <c>dbmerge.MergePolicy</c>. Foreign keys
+/// come from the replayed model; policy rows from <see cref="Merge.MergePolicySource"/> (INSERT, UPDATE, DELETE replayed). An
 /// unhandled foreign key is reported at the migration line that declares it. The same check runs at merge time
 /// in <c>dbmerge.User_MergeCore</c> (error 51105) against sys.foreign_keys.
 /// </summary>
@@ -35,30 +35,18 @@ public sealed class MergePolicyCoverageRule : IModelRule
                 var (file, line) = Locate(migrations, foreignKey, column);
                 yield return new Finding(file, line, RuleId,
                     $"Foreign key {foreignKey.Name} ({foreignKey.Schema}.{foreignKey.Table}.{column} → app.User) has no user-merge policy: " +
-                    "add a row for it to dbmerge.MergePolicy in a new migration (INSERT INTO dbmerge.MergePolicy …) and a handler in " +
-                    "dbmerge.User_MergeCore, or the merge will refuse to run (51105).");
+                    "add a row for it to dbmerge.MergePolicy in a new migration (INSERT INTO dbmerge.MergePolicy …), then run " +
+                    "'dbmerge generate merge', or the merge will refuse to run (51105).");
             }
         }
     }
 
-    /// <summary>Policy rows (schema, table, column) inserted by the migrations, compared case-insensitively.</summary>
-    public static IReadOnlySet<PolicyKey> PolicyRows(IEnumerable<ParsedScript> migrations)
-    {
-        var rows = new HashSet<PolicyKey>();
-        foreach (var script in migrations)
-        {
-            if (script.ModelFragment is null)
-            {
-                continue;
-            }
-
-            var visitor = new PolicyInsertVisitor();
-            script.ModelFragment.Accept(visitor);
-            rows.UnionWith(visitor.Rows);
-        }
-
-        return rows;
-    }
+    /// <summary>
+    /// Policy rows (schema, table, column) the migrations leave in dbmerge.MergePolicy, compared case-insensitively: the one
+    /// policy source (<see cref="Merge.MergePolicySource"/>) the generator and the run-time check 51105 use too.
+    /// </summary>
+    public static IReadOnlySet<PolicyKey> PolicyRows(IEnumerable<ParsedScript> migrations) =>
+        Merge.MergePolicySource.Read(migrations).Rows.Select(r => new PolicyKey(r.SchemaName, r.TableName, r.ColumnName)).ToHashSet();
 
     /// <summary>Every foreign key of the model whose referenced table is app.User.</summary>
     public static IReadOnlyList<UserForeignKey> ForeignKeysToUser(TSqlModel model)
@@ -146,43 +134,6 @@ public sealed class MergePolicyCoverageRule : IModelRule
     }
 
     public sealed record UserForeignKey(string Name, string Schema, string Table, IReadOnlyList<string> Columns);
-
-    private sealed class PolicyInsertVisitor : TSqlFragmentVisitor
-    {
-        public List<PolicyKey> Rows { get; } = [];
-
-        public override void Visit(InsertStatement node)
-        {
-            var spec = node.InsertSpecification;
-            if (spec?.Target is not NamedTableReference target ||
-                !string.Equals(target.SchemaObject.SchemaIdentifier?.Value, "dbmerge", StringComparison.OrdinalIgnoreCase) ||
-                !string.Equals(target.SchemaObject.BaseIdentifier?.Value, "MergePolicy", StringComparison.OrdinalIgnoreCase) ||
-                spec.InsertSource is not ValuesInsertSource values)
-            {
-                return;
-            }
-
-            var columns = spec.Columns.Select(c => c.MultiPartIdentifier?.Identifiers[^1].Value ?? string.Empty).ToList();
-            int schema = columns.FindIndex(c => c.Equals("SchemaName", StringComparison.OrdinalIgnoreCase)),
-                table = columns.FindIndex(c => c.Equals("TableName", StringComparison.OrdinalIgnoreCase)),
-                column = columns.FindIndex(c => c.Equals("ColumnName", StringComparison.OrdinalIgnoreCase));
-            if (schema < 0 || table < 0 || column < 0)
-            {
-                return;
-            }
-
-            foreach (var row in values.RowValues)
-            {
-                if (row.ColumnValues.Count > Math.Max(schema, Math.Max(table, column)) &&
-                    row.ColumnValues[schema] is StringLiteral s &&
-                    row.ColumnValues[table] is StringLiteral t &&
-                    row.ColumnValues[column] is StringLiteral c)
-                {
-                    Rows.Add(new PolicyKey(s.Value, t.Value, c.Value));
-                }
-            }
-        }
-    }
 
     private sealed record FoundForeignKey(string? Name, string Schema, string Table, IReadOnlyList<string> Columns, IList<string> ReferencedParts, int Line);
 

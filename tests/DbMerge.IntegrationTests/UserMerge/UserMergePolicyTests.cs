@@ -7,34 +7,54 @@ namespace DbMerge.IntegrationTests.UserMerge;
 public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHelper output) : UserMergeTestBase(fixture, output)
 {
     /*
-      Desk-check of dbmerge.User_MergeCore on this data (S = source s@x.test, T = target t@x.test, O = other,
-      P = an account merged into S earlier). Statement by statement:
-        locks          sp_getapplock 'DbMerge.User:<min(S,T)>' then '<max>' → 0 (granted).
-        re-check       S exists, not merged; T active, not merged. @SameEmail = 0.
-        coverage       15 FKs to app.User, each with a policy row; 17 policy rows each with a handler → no row.
-        enrollment     pairs: (e1→e2, co1, src FQ q1, tgt none), (e5→e4, co3, src none, tgt FQ q2); no both-final → go.
-                       Submission: s1,s2 (e1) → e2; s3 (e5) → e4: 3 rows. FinalQualification q1 → e2 (target none): 1 row.
-                       DELETE e1, e5 (2 deleted). UPDATE e3 (co2, only S) → T (1 moved).
-                       Summary: moved 1, merged 3+1 = 4, deleted 2, conflicts 2.
-        DocumentAccess collisions D2, D3, D4 = 3. Raise: D2 target reader(1) < source editor(3) → a3 := editor (1 merged);
-                       D3 target owner > commenter: no; D4 equal: no. DELETE a2, a5, a6 (3). UPDATE a1 (D1) → T (1 moved).
-                       Team row a8 has UserId NULL: no predicate matches it.
-        Organization   org1 T viewer(1) < S admin(3): raised (1 merged); S row deleted (1); conflicts 1.
-        Channel        ch1 T viewer(1) < S editor(2): raised (1 merged), S row deleted (1); ch2 S row moved (1).
-        LinkTrace      (D2,S) collides → deleted 1; (D3,S) → moved 1.  Favorite: (D2,S) deleted 1, (D1,S) moved 1.
-        ReactionUser   (r1,S) collides with (r1,T) → deleted 1; (r2,S) → moved 1. (r1,O) untouched.
-        DocInvitation  Email: collisions D2 = 1; i2 (t@, reader) < i1 (s@, editor) → i2 := editor (merged 1); DELETE i1 (1);
-                       UPDATE i3 (D3, s@) → t@ (moved 1). IssuerUserId: i4 → T (moved 1).
-        Invitation     Email: @InvitationKeep = {('C',ch1): keep v2 (view 1) vs source edit (2); ('O',org1): keep v8
-                       (view 1) vs source admin (3)} → v2 := edit, v8 := admin (merged 2).
-                       Ranked (pending s@): v1 (ch1, collides) and v7 (org1, collides) deleted; ('C',ch2): v4 edit rn 1,
-                       v3 view rn 2 → v3 deleted: deleted 3 = conflicts 3. UPDATE v4 → t@ (moved 1). v5 is accepted:
-                       not re-addressed.
-                       SenderUserId: v6 → T (1). InvitedUserId: v5 → T (1).
-        moves          Document D1 (1), Thread th1 (1), Comment c1 (1), Collection col1 (1).
-        User           P.MergedIntoUserId S → T (moved 1); S: IsActive 0, MergedIntoUserId T (merged 1).
-        residual       every FK column = S → 0; pending invitations to s@ → 0 (v5 accepted) → @ResidualJson NULL.
-        result         MergeRun row committed, summary JSON; journal rows = moved + merged + deleted per policy.
+      Desk-check of the generated dbmerge.User_MergeCore on this data, statement by statement in the order of its
+      header's "Bounds" list (T = target t@x.test, inserted first so T < S; S = source s@x.test; O = other o@x.test;
+      P = an account merged into S earlier; @BatchSize 1000, so each batch loop runs once with rows and stops because
+      its batch was not full):
+        start        api.User_Merge → dbmerge.MergeRun_Start: run R (status running) committed before the merge
+                     transaction; the session holds applock DbMerge.MergeRun:R.
+        parameters   all given and in range; S ≠ T; R is a running merge of S into T.
+        L1           sp_getapplock DbMerge.User:<T>, then DbMerge.User:<S> (lower id first): granted.
+        L2           UPDATE app.User T, then S (PK_app_User): UpdatedAt := @Now; journal ChangeSeq 1, 2, action 'locked'.
+        re-read      S exists, not merged; T active, not merged. Active holder of s@x.test other than S
+                     (IX_app_User_Email, UPDLOCK, HOLDLOCK): none → the source's address is re-addressed.
+        coverage     15 foreign keys to app.User, each with a policy; the 17 policies equal the generated @Handler rows;
+                     the foreign keys to app.Enrollment (FinalQualification, Submission) are @Child rows → no problem.
+        refuse       no refuse policy.
+        1010 pre     FinalQualification on both enrollments of one course: (e1 q1, e2 none), (e5 none, e4 q2) → none.
+        1010 batch   source rows e1 (co1: target e2), e3 (co2: none), e5 (co3: target e4): Conflicts 2.
+                     Fences on FinalQualification and Submission; the check under key-range locks finds no pair.
+                     FinalQualification of colliding rows: q1 (e1) → e2 (merged 1); Submission: s1, s2 (e1) → e2,
+                     s3 (e5) → e4 (merged 3). DELETE e1, e5 (deleted 2). UPDATE e3 → T (moved 1). 1/4/2/2.
+        1020 batch   DocumentAccess of S: a1 (D1, no target row), a2 (D2 editor; T a3 reader), a5 (D3 commenter; T a4
+                     owner), a6 (D4 reader; T a7 reader): Conflicts 3. Raise a3 → editor (merged 1); a4 higher, a7
+                     equal: kept. DELETE a2, a5, a6 (deleted 3). UPDATE a1 → T (moved 1). Team grant a8 has no user:
+                     not in S's range of IX_app_DocumentAccess_UserId.
+        1030 batch   DocumentInvitation addressed to s@x.test (the column's case-insensitive collation): i1 (D2 editor;
+                     t@ i2 reader), i3 (D3, 'S@X.test'; none): Conflicts 1. Raise i2 → editor (merged 1); DELETE i1
+                     (deleted 1); UPDATE i3 Email → t@x.test (moved 1).
+        1040         IssuerUserId: i4 → T (moved 1).
+        1050 dups    pending Invitation of s@x.test per (ChannelId, OrganizationId): ch2 holds v3 (view) and v4 (edit):
+                     v3 deleted (deleted 1). t@x.test's own duplicates where s@ holds the resource: none.
+        1050 batch   v1 (ch1 edit; t@ v2 view), v4 (ch2 edit; none), v7 (org1 admin; t@ v8 view), v9 (ch3 view; none):
+                     Conflicts 2. Raise v2 → edit, v8 → admin (merged 2). DELETE v1, v7 (deleted 2). UPDATE v4, v9
+                     Email → t@x.test (moved 2). v5 is accepted: not pending, not re-addressed. 2/2/3/2.
+        1060         SenderUserId: v6, v9 → T (moved 2): v9 changes a second time; its two journal rows are in change
+                     order (the first before-image has s@ and S, the second t@ and S).
+        1070         InvitedUserId: v5 → T (moved 1).
+        1080 batch   OrganizationMember org1: S admin, T viewer → raise T (merged 1), DELETE S's (deleted 1); Conflicts 1.
+        1090 batch   ChannelMember ch1: S editor, T viewer → raise (merged 1), DELETE (deleted 1), Conflicts 1; ch2: S's
+                     row → T (moved 1).
+        1100 batch   LinkTrace (D2, S) collides with (D2, T) → DELETE (deleted 1, Conflicts 1); (D3, S) → T (moved 1).
+        1110 batch   DocumentFavorite (D2, S) → deleted 1, Conflicts 1; (D1, S) → moved 1.
+        1120 batch   ReactionUser (r1, S) collides with (r1, T) → deleted 1, Conflicts 1; (r2, S) → moved 1; (r1, O) untouched.
+        1130..1160   Document d1, Thread th1, Comment c1, Collection col1 → T (moved 1 each).
+        1170         User.MergedIntoUserId: P → T (moved 1).
+        deactivate   S: IsActive 0, MergedIntoUserId T (merged 1 of User.MergedIntoUserId).
+        residual     one READCOMMITTEDLOCK seek per foreign key column for S: nothing → no 51107.
+        late e-mail  no DocumentInvitation and no pending Invitation addressed to s@x.test → no message.
+        finish       summary JSON; MergeRun R := committed inside the transaction; COMMIT; dbmerge.MergeRun_Finish
+                     releases the run's applock. Journal: 2 'locked' rows + 43 changes (RowsChanged), ChangeSeq 1..45.
     */
     [Fact]
     public async Task Merge_applies_every_policy_and_reports_what_it_did()
@@ -91,6 +111,8 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         await s.OrganizationMemberAsync(org1, t, "viewer");
         var v7 = await s.OrganizationInvitationAsync(org1, "s@x.test", "admin", o);
         var v8 = await s.OrganizationInvitationAsync(org1, "t@x.test", "view", o);
+        var ch3 = await s.ChannelAsync("three");
+        var v9 = await s.InvitationAsync(ch3, "s@x.test", "view", src);
         var col1 = await s.CollectionAsync(src);
         var co1 = await s.CourseAsync("one");
         var co2 = await s.CourseAsync("two");
@@ -125,8 +147,8 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         Expect("ReactionUser", "UserId", 1, 0, 1, 1);
         Expect("DocumentInvitation", "Email", 1, 1, 1, 1);
         Expect("DocumentInvitation", "IssuerUserId", 1, 0, 0, 0);
-        Expect("Invitation", "Email", 1, 2, 3, 3);
-        Expect("Invitation", "SenderUserId", 1, 0, 0, 0);
+        Expect("Invitation", "Email", 2, 2, 3, 2);
+        Expect("Invitation", "SenderUserId", 2, 0, 0, 0);
         Expect("Invitation", "InvitedUserId", 1, 0, 0, 0);
         Expect("Document", "CreatorUserId", 1, 0, 0, 0);
         Expect("Thread", "CreatorUserId", 1, 0, 0, 0);
@@ -134,6 +156,7 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         Expect("Collection", "OwnerUserId", 1, 0, 0, 0);
         Expect("User", "MergedIntoUserId", 1, 1, 0, 0);
         Assert.Equal(17, result.Tables.Count);
+        Assert.Equal(43, result.RowsChanged);
 
         // keep-higher-role: source higher raises the target; target higher and equal keep the target; no collision moves.
         Assert.Equal("editor", await ScalarAsync<string>("SELECT Role FROM app.DocumentAccess WHERE DocumentAccessId = @Id;", ("@Id", a3)));
@@ -195,12 +218,25 @@ public sealed class UserMergePolicyTests(SqlServerFixture fixture, ITestOutputHe
         var run = await Client.GetMergeRunAsync(result.MergeRunId, Ct);
         Assert.Equal(("committed", src, t, "tests", "integration test"), (run.Run.Status, run.Run.SourceUserId, run.Run.TargetUserId, run.Run.RequestedBy, run.Run.Reason));
         Assert.Equal(result.Tables, run.Summary);
-        Assert.Equal(result.RowsChanged, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeJournal WHERE MergeRunId = @R;", ("@R", result.MergeRunId)));
+        Assert.Equal(result.RowsChanged, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeChange WHERE MergeRunId = @R AND Action <> 'locked';", ("@R", result.MergeRunId)));
+        Assert.Equal(2, run.LockedRows);
+        Assert.Equal(result.RowsChanged + 2, await ScalarAsync<int>("SELECT MAX(ChangeSeq) FROM dbmerge.MergeChange WHERE MergeRunId = @R;", ("@R", result.MergeRunId)));
         var image = await ScalarAsync<string>(
-            "SELECT BeforeImage FROM dbmerge.MergeJournal WHERE MergeRunId = @R AND TableName = N'app.DocumentAccess' AND Action = 'deleted' AND JSON_VALUE(RowKey, '$.DocumentAccessId') = @A;",
+            "SELECT BeforeImage FROM dbmerge.MergeChange WHERE MergeRunId = @R AND SchemaName = N'app' AND TableName = N'DocumentAccess' AND Action = 'deleted' AND JSON_VALUE(RowKey, '$.DocumentAccessId') = @A;",
             ("@R", result.MergeRunId), ("@A", a6));
         Assert.Contains($"\"UserId\":{src}", image);
         Assert.Contains("\"Role\":\"reader\"", image);
+
+        // a row changed twice (v9: re-addressed, then its sender moved) has both images, in change order.
+        var twice = await RowsAsync(
+            "SELECT ChangeSeq, JSON_VALUE(BeforeImage, '$.Email') AS BeforeEmail, JSON_VALUE(BeforeImage, '$.SenderUserId') AS BeforeSender, " +
+            "JSON_VALUE(AfterImage, '$.Email') AS AfterEmail, JSON_VALUE(AfterImage, '$.SenderUserId') AS AfterSender " +
+            "FROM dbmerge.MergeChange WHERE MergeRunId = @R AND TableName = N'Invitation' AND JSON_VALUE(RowKey, '$.InvitationId') = @V ORDER BY ChangeSeq;",
+            ("@R", result.MergeRunId), ("@V", v9));
+        Dump("v9 journal", twice);
+        Assert.Equal(2, twice.Count);
+        Assert.Equal(("s@x.test", $"{src}", "t@x.test", $"{src}"), ((string?)twice[0]["BeforeEmail"], (string?)twice[0]["BeforeSender"], (string?)twice[0]["AfterEmail"], (string?)twice[0]["AfterSender"]));
+        Assert.Equal(("t@x.test", $"{src}", "t@x.test", $"{t}"), ((string?)twice[1]["BeforeEmail"], (string?)twice[1]["BeforeSender"], (string?)twice[1]["AfterEmail"], (string?)twice[1]["AfterSender"]));
     }
 
     [Theory]

@@ -26,14 +26,15 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
         var error = await MergeFailsAsync(ErrorRegistry.MergeRefusedCollision, src, t);
 
         Assert.IsType<DbMergeConflictException>(error);
-        Assert.Contains($"course {course}", error.Message);
-        Assert.Contains($"enrollment {es}", error.Message);
-        Assert.Contains($"enrollment {et}", error.Message);
+        Assert.Contains($"source {es} and target {et} (CourseId {course}) both hold", error.Message);
+        Assert.Contains("app.Enrollment.UserId (merge-children)", error.Message);
+        Assert.Contains("UQ_app_FinalQualification_EnrollmentId", error.Message);
         AssertSameFingerprint(before, await FingerprintAsync());
         var runs = await Client.ListMergeRunsAsync(src, 10, Ct);
         var run = Assert.Single(runs);
         Assert.Equal(("refused", ErrorRegistry.MergeRefusedCollision), (run.Status, run.ErrorNumber));
-        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeJournal;"));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeChange;"));
+        Assert.NotNull(run.FinishedAt);
     }
 
     [Fact]
@@ -130,16 +131,42 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
     }
 
     [Fact]
-    public async Task The_core_refuses_to_run_without_its_callers_transaction()
+    public async Task The_core_refuses_to_run_without_its_callers_transaction_and_records_the_run_refused()
     {
         var t = await Seed.UserAsync("t@x.test");
         var src = await Seed.UserAsync("s@x.test");
 
-        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
-            "DECLARE @J nvarchar(max), @Now datetime2(3) = SYSUTCDATETIME(); EXEC dbmerge.User_MergeCore @MergeRunId = 1, @SourceUserId = @S, @TargetUserId = @T, " +
-            "@Reason = N'r', @RequestedBy = N'tests', @IsDryRun = 0, @StartedAt = @Now, @LockTimeoutMs = 1000, @SummaryJson = @J OUTPUT;",
-            ("@S", src), ("@T", t)));
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync("""
+            DECLARE @Id bigint, @J nvarchar(max);
+            EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = @S, @TargetUserId = @T, @RequestedBy = N'tests', @Reason = N'r', @IsDryRun = 0, @MergeRunId = @Id OUTPUT;
+            EXEC dbmerge.User_MergeCore @MergeRunId = @Id, @Mode = 'merge', @SourceUserId = @S, @TargetUserId = @T, @IsDryRun = 0,
+                 @LockTimeoutMs = 1000, @MaxDurationMs = 60000, @BatchSize = 1000, @SummaryJson = @J OUTPUT;
+            """, ("@S", src), ("@T", t)));
 
         Assert.Equal(ErrorRegistry.MergeCoreRequiresTransaction, error.Number);
+        var run = Assert.Single(await Client.ListMergeRunsAsync(src, 10, Ct));
+        Assert.Equal(("failed", ErrorRegistry.MergeCoreRequiresTransaction), (run.Status, run.ErrorNumber));
+        Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
+    }
+
+    [Fact]
+    public async Task The_core_refuses_a_run_that_is_not_a_running_merge_of_these_users()
+    {
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        var other = await Seed.UserAsync("o@x.test");
+
+        // A run started for another pair (or already finished) cannot carry this merge.
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync("""
+            DECLARE @Id bigint, @J nvarchar(max);
+            EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = @O, @TargetUserId = @T, @RequestedBy = N'tests', @Reason = N'r', @IsDryRun = 0, @MergeRunId = @Id OUTPUT;
+            BEGIN TRANSACTION;
+            EXEC dbmerge.User_MergeCore @MergeRunId = @Id, @Mode = 'merge', @SourceUserId = @S, @TargetUserId = @T, @IsDryRun = 0,
+                 @LockTimeoutMs = 1000, @MaxDurationMs = 60000, @BatchSize = 1000, @SummaryJson = @J OUTPUT;
+            """, ("@S", src), ("@T", t), ("@O", other)));
+
+        Assert.Equal(ErrorRegistry.MergeRunNotRunning, error.Number);
+        Assert.Equal(0, await ScalarAsync<int>("SELECT @@TRANCOUNT;"));
+        Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
     }
 }

@@ -185,7 +185,7 @@ public sealed partial class ReconciliationContractTests
     // ---- processing -------------------------------------------------------------------------------------------
 
     [Fact]
-    public void Only_api_User_Merge_and_dbmerge_Reconciliation_ProcessOne_call_the_merge_core()
+    public void Only_api_User_Merge_api_User_Sweep_and_dbmerge_Reconciliation_ProcessOne_call_the_merge_core()
     {
         var callers = DatabaseProcedures()
             .Where(p => All<ExecutableProcedureReference>(p.Fragment)
@@ -194,7 +194,7 @@ public sealed partial class ReconciliationContractTests
             .Order(StringComparer.Ordinal)
             .ToList();
 
-        Assert.Equal(["api.User_Merge", "dbmerge.Reconciliation_ProcessOne"], callers);
+        Assert.Equal(["api.User_Merge", "api.User_Sweep", "dbmerge.Reconciliation_ProcessOne"], callers);
     }
 
     [Fact]

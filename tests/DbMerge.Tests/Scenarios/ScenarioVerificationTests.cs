@@ -40,7 +40,7 @@ public sealed class ScenarioVerificationTests
     public void The_repository_has_the_demo_and_benchmark_scenarios_and_each_is_embedded_exactly_as_its_file()
     {
         var files = Repo.Layout.Scenarios();
-        Assert.Equal(["BenchMerge", "BenchMove", "BenchMoveForest", "DemoMerge", "DemoReconciliation"], ScenarioCatalog.All.Select(s => s.Name));
+        Assert.Equal(["BenchMerge", "BenchMergeWrite", "BenchMove", "BenchMoveForest", "DemoMerge", "DemoReconciliation"], ScenarioCatalog.All.Select(s => s.Name));
 
         Assert.Equal(files.Select(f => f.RelativePath), ScenarioCatalog.All.Select(s => s.RelativePath));
         foreach (var scenario in ScenarioCatalog.All)

@@ -463,6 +463,7 @@ public sealed class MigrationReplayTests
         Assert.Equal("int", TypeName(Column(invitation, "OrganizationId")));         // 0031
         Assert.DoesNotContain(invitation.TableConstraints, c => c.ConstraintIdentifier?.Value == "CK_app_Invitation_ShareMode"); // 0039
         var passed = replay.Scripts.Select(Statement).OfType<AlterTableAddTableElementStatement>()
+            .Where(a => a.SchemaObjectName.BaseIdentifier.Value == "Invitation")
             .SelectMany(a => a.Definition.TableConstraints).Select(c => c.ConstraintIdentifier.Value).ToList();
         Assert.Equal(
             ["FK_app_Invitation_OrganizationId_app_Organization", "CK_app_Invitation_ExactlyOneTarget", "CK_app_Invitation_ShareMode_ForTarget"],

@@ -114,7 +114,7 @@ public sealed class ValidateVerbTests
             "    AuthorId int NOT NULL CONSTRAINT FK_app_Note_AuthorId_app_User REFERENCES app.[User] (UserId)\n);\nGO\n" +
             "CREATE INDEX IX_app_Note_AuthorId ON app.Note (AuthorId);\nGO\n");
         const string procedure = "database/api/Procedures/api.MergeRun_List.sql";
-        Plant.Replace(copy, procedure, "FROM dbmerge.MergeRun AS r", "FROM dbmerge.MergeRun AS r WITH (NOLOCK)");
+        Plant.Replace(copy, procedure, "FROM dbmerge.MergeRun AS m", "FROM dbmerge.MergeRun AS m WITH (NOLOCK)");
 
         // When it is validated
         var result = await CliHarness.RunAsync(["validate", "--repo", copy.Root]);
@@ -136,7 +136,7 @@ public sealed class ValidateVerbTests
         const string broken = "database/api/Procedures/api.User_Find.sql";
         const string misspelled = "database/api/Procedures/api.MergeRun_List.sql";
         Plant.Replace(copy, broken, "        FROM app.[User] AS u\n", "        FORM app.[User] AS u\n");
-        Plant.Replace(copy, misspelled, "r.RequestedBy, r.Reason", "r.RequestedBy, r.Raeson");
+        Plant.Replace(copy, misspelled, "m.RequestedBy, m.Reason", "m.RequestedBy, m.Raeson");
 
         // When it is validated
         var result = await CliHarness.RunAsync(["validate", "--repo", copy.Root]);
@@ -144,7 +144,7 @@ public sealed class ValidateVerbTests
         // Then both are reported with their lines, and api.User_Find's error numbers still count as thrown
         Assert.Equal(1, result.ExitCode);
         Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(broken)}:{Plant.LineOf(copy, broken, "FORM app.[User]")}: error parse: ", result.Out);
-        Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(misspelled)}:{Plant.LineOf(copy, misspelled, "r.Raeson")}: error SQL7150[12]: .*Raeson", result.Out);
+        Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(misspelled)}:{Plant.LineOf(copy, misspelled, "m.Raeson")}: error SQL7150[12]: .*Raeson", result.Out);
         Assert.DoesNotMatch(@"error DBM030: error \d+ is in the client's registry but no procedure", result.Out);
     }
 

@@ -13,6 +13,13 @@ public sealed class UserMergeModelTests
         "database/api/Procedures/api.MergeRun_Get.sql",
         "database/api/Procedures/api.User_Find.sql",
         "database/api/Procedures/api.User_References.sql",
+        "database/api/Procedures/api.User_Sweep.sql",
+        "database/api/Procedures/api.User_LateReferences.sql",
+        "database/api/Procedures/api.User_LateReferenceUsers.sql",
+        "database/dbmerge/Procedures/dbmerge.MergeRun_Start.sql",
+        "database/dbmerge/Procedures/dbmerge.MergeRun_Finish.sql",
+        "database/dbmerge/Procedures/dbmerge.User_LateReferenceCounts.sql",
+        "database/dbmerge/Procedures/dbmerge.User_LateReferenceUsers.sql",
     ];
 
     [Fact]

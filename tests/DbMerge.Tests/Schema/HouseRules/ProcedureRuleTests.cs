@@ -180,6 +180,73 @@ public sealed class ProcedureRuleTests
     }
 
     [Fact]
+    public void A_CATCH_may_log_through_a_dbmerge_procedure_and_translate_a_lock_timeout_into_its_own_number()
+    {
+        var text = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    DECLARE @ErrorNumber int = ERROR_NUMBER();
+                    SET @Message = ERROR_MESSAGE();
+                    IF @ErrorNumber = 1222
+                    BEGIN
+                        SET @Message = FORMATMESSAGE(N'api.X_Y: a lock was not granted (%s).', ERROR_MESSAGE());
+                    END;
+                    EXEC dbmerge.MergeRun_Finish @MergeRunId = 1, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @Message, @SummaryJson = NULL;
+                    IF ERROR_NUMBER() = 1222 THROW 51002, @Message, 1;
+                    THROW;
+            """,
+            errors: "51000 missing, 51002 lock timeout");
+
+        AssertClean(Run(new TryCatchRule(), text));
+    }
+
+    [Fact]
+    public void A_CATCH_may_log_through_a_dbmerge_procedure_only_for_some_errors_but_not_read_a_table_to_decide()
+    {
+        var guarded = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    DECLARE @ErrorNumber int = ERROR_NUMBER();
+                    IF @ErrorNumber <> 51118
+                        EXEC dbmerge.MergeRun_Finish @MergeRunId = 1, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = NULL, @SummaryJson = NULL;
+                    THROW;
+            """);
+        AssertClean(Run(new TryCatchRule(), guarded));
+
+        var reading = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    IF EXISTS (SELECT 1 FROM dbmerge.MergeRun AS r WHERE r.MergeRunId = 1) -- reads
+                        EXEC dbmerge.MergeRun_Finish @MergeRunId = 1, @Outcome = NULL, @ErrorNumber = 1, @ErrorMessage = NULL, @SummaryJson = NULL;
+                    THROW;
+            """);
+        AssertSingle(Run(new TryCatchRule(), reading), "DBM002", reading, "-- reads");
+    }
+
+    [Fact]
+    public void A_CATCH_that_executes_a_procedure_outside_dbmerge_is_reported()
+    {
+        var text = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    EXEC api.Document_Tree @DocumentId = @Id; -- not logging
+                    THROW;
+            """);
+
+        AssertSingle(Run(new TryCatchRule(), text), "DBM002", text, "-- not logging");
+    }
+
+    [Fact]
+    public void A_CATCH_translation_that_reads_a_table_is_reported()
+    {
+        var text = Procedure(catchBlock: """
+                    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+                    IF EXISTS (SELECT 1 FROM app.Document AS d WHERE d.DocumentId = @Id) -- work
+                        THROW 51002, N'api.X_Y: exists', 1;
+                    THROW;
+            """,
+            errors: "51000 missing, 51002 exists");
+
+        AssertSingle(Run(new TryCatchRule(), text), "DBM002", text, "-- work");
+    }
+
+    [Fact]
     public void A_CATCH_that_translates_the_engine_lock_timeout_into_its_own_number_is_accepted()
     {
         var text = Procedure(
