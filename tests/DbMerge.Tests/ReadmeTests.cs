@@ -236,6 +236,25 @@ public sealed partial class ReadmeTests
     }
 
     [Fact]
+    public void The_README_names_every_procedure_that_owns_its_transaction_with_the_number_it_refuses_with()
+    {
+        var start = ReadmeText.IndexOf("**Procedures that own their transaction**", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no paragraph '**Procedures that own their transaction**'");
+        var paragraph = ReadmeText[start..ReadmeText.IndexOf("\n\n", start, StringComparison.Ordinal)];
+        var guarded = DbMerge.Tests.Client.ClientReadmeTests.GuardedProcedures();
+        Assert.Contains("api.Collection_UndoClaim", guarded.Keys);
+
+        // `name` is followed, before the next name's group closes, by "(number)".
+        Assert.All(guarded, g =>
+        {
+            var at = paragraph.IndexOf($"`{g.Key}`", StringComparison.Ordinal);
+            Assert.True(at >= 0, $"{g.Key} is not named in the paragraph");
+            var group = paragraph[at..paragraph.IndexOf(')', at)];
+            Assert.EndsWith($"({g.Value}", group, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public void The_set_up_packs_and_installs_the_tool_the_runner_project_packs_as()
     {
         var runner = System.Xml.Linq.XDocument.Load(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Runner", "DbMerge.Runner.csproj"));
