@@ -18,7 +18,9 @@ fi
 
 suffix="local.$(date -u +%Y%m%d%H%M%S)"
 dotnet pack -c Release -o artifacts/packages -p:VersionSuffix="$suffix"
-dotnet tool update "${scope[@]}" DbMerge.Tool --add-source artifacts/packages --prerelease
+# --source, not --add-source: the local pack is the only feed, so a package of the same name on another feed (one this
+# project does not own) can never be installed instead of what was just packed.
+dotnet tool update "${scope[@]}" DbMerge.Tool --source artifacts/packages --prerelease
 if [ ${#scope[@]} -gt 0 ] && ! command -v dbmerge >/dev/null 2>&1; then
   echo "install-tool: add \$HOME/.dotnet/tools to PATH to run dbmerge: export PATH=\"\$PATH:\$HOME/.dotnet/tools\"" >&2
 fi

@@ -236,6 +236,25 @@ public sealed partial class ReadmeTests
     }
 
     [Fact]
+    public void The_README_names_every_procedure_that_owns_its_transaction_with_the_number_it_refuses_with()
+    {
+        var start = ReadmeText.IndexOf("**Procedures that own their transaction**", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no paragraph '**Procedures that own their transaction**'");
+        var paragraph = ReadmeText[start..ReadmeText.IndexOf("\n\n", start, StringComparison.Ordinal)];
+        var guarded = DbMerge.Tests.Client.ClientReadmeTests.GuardedProcedures();
+        Assert.Contains("api.Collection_UndoClaim", guarded.Keys);
+
+        // `name` is followed, before the next name's group closes, by "(number)".
+        Assert.All(guarded, g =>
+        {
+            var at = paragraph.IndexOf($"`{g.Key}`", StringComparison.Ordinal);
+            Assert.True(at >= 0, $"{g.Key} is not named in the paragraph");
+            var group = paragraph[at..paragraph.IndexOf(')', at)];
+            Assert.EndsWith($"({g.Value}", group, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public void The_set_up_packs_and_installs_the_tool_the_runner_project_packs_as()
     {
         var runner = System.Xml.Linq.XDocument.Load(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Runner", "DbMerge.Runner.csproj"));
@@ -248,10 +267,27 @@ public sealed partial class ReadmeTests
         var pack = Assert.Single(commands, c => c.StartsWith("dotnet pack", StringComparison.Ordinal));
         var install = ShellWords(Assert.Single(commands, c => c.StartsWith("dotnet tool ", StringComparison.Ordinal)));
         var output = ShellWords(pack)[ShellWords(pack).IndexOf("-o") + 1];
-        Assert.Equal(output, install[install.IndexOf("--add-source") + 1]);
+        Assert.Equal(output, install[install.IndexOf("--source") + 1]);
+        Assert.DoesNotContain("--add-source", install);
         Assert.Contains(Property("PackageId"), install);
         Assert.Equal("dbmerge", Property("ToolCommandName"));
         Assert.Contains("--prerelease", install);
+    }
+
+    /// <summary>
+    /// The tool is installed from the local pack only (<c>--source</c>): with <c>--add-source</c> the configured feeds are
+    /// asked too, and a package named DbMerge.Tool there (a name this project does not own) with a higher version would
+    /// be installed instead of what was just packed.
+    /// </summary>
+    [Fact]
+    public void The_install_script_installs_the_tool_from_the_local_pack_only()
+    {
+        var script = File.ReadAllText(Path.Combine(Repo.Layout.Root, "scripts", "install-tool.sh"));
+        var pack = ShellWords(Assert.Single(script.Split('\n'), l => l.TrimStart().StartsWith("dotnet pack", StringComparison.Ordinal)).Trim());
+        var install = ShellWords(Assert.Single(script.Split('\n'), l => l.TrimStart().StartsWith("dotnet tool update", StringComparison.Ordinal)).Trim());
+
+        Assert.Equal(pack[pack.IndexOf("-o") + 1], install[install.IndexOf("--source") + 1]);
+        Assert.DoesNotContain("--add-source", install);
     }
 
     /// <summary>The command the tool installs (the runner project's ToolCommandName).</summary>

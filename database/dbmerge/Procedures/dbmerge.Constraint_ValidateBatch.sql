@@ -31,7 +31,8 @@ GO
     VIEW DEFINITION (without it sys.check_constraints.definition is NULL: 51411); for a FOREIGN KEY, SELECT on the
     referenced table (not visible: 51412; visible but not readable: 51413). db_owner has all of these. A statement
     that still could not be built is 51414: nothing is ever reported "done" without the rows having been read.
-    The row estimate comes from sys.partitions (no VIEW DATABASE STATE needed); NULL when unknown.
+    The row estimate comes from sys.partitions (no VIEW DATABASE STATE needed); NULL when unknown. No other catalog
+    view needs more than that either (no DMV; not sys.sql_expression_dependencies, which only db_owner may read by default).
   Transaction: owns its transaction (one short transaction per call: lock the progress row, read the batch,
     record its violations, advance the progress). Called inside an open transaction, or with
     IMPLICIT_TRANSACTIONS ON, it refuses (51410) before anything else, without touching the caller's transaction
@@ -232,13 +233,16 @@ BEGIN
 
             SET @Predicate = N'NOT (' + @Definition + N')';
 
+            /* The constrained columns (for the violation's JSON): the table's columns whose bracketed name appears in the
+               definition (SQL Server stores a CHECK's definition with every column as [name], ']' doubled as QUOTENAME
+               does), plus a column-level CHECK's own column. Not sys.sql_expression_dependencies: by default only
+               db_owner may SELECT it (a plain operator would get error 229), and it tracks a table's CHECK only where
+               it references a module, type or XML schema collection, not plain column references. A string literal
+               that happens to contain [name] adds a column to the JSON, nothing else. */
             SELECT @ColumnList = STRING_AGG(CONVERT(nvarchar(max), N't.' + QUOTENAME(c.name)), N', ') WITHIN GROUP (ORDER BY c.column_id)
             FROM sys.columns AS c
             WHERE c.object_id = @ParentObjectId
-              AND (c.column_id IN (SELECT d.referenced_minor_id
-                                   FROM sys.sql_expression_dependencies AS d
-                                   WHERE d.referencing_id = @ConstraintObjectId
-                                     AND d.referenced_id = @ParentObjectId)
+              AND (CHARINDEX(QUOTENAME(c.name), @Definition) > 0
                    OR c.column_id = (SELECT cc.parent_column_id FROM sys.check_constraints AS cc WHERE cc.object_id = @ConstraintObjectId));
         END
         ELSE

@@ -23,8 +23,8 @@ namespace DbMerge.Schema.HouseRules;
 /// The transaction test may also be written <c>@@TRANCOUNT &lt;&gt; 0</c>, <c>@@TRANCOUNT != 0</c> or <c>0 &lt; @@TRANCOUNT</c>;
 /// the implicit-transactions test <c>(@@OPTIONS &amp; 2) = 2</c>, <c>&lt;&gt; 0</c>, <c>!= 0</c> or <c>&gt; 0</c> (either operand
 /// order, parentheses allowed); the two are ORed in either order. Only SET statements and DECLARE/SET of variables that
-/// read no table (no subquery, no table, no user function, no NEXT VALUE FOR) may come before the guard: they open no
-/// implicit transaction. A procedure without <c>BEGIN TRANSACTION</c> (read-only ones, and dbmerge.User_MergeCore, which
+/// read no table (no subquery, no table, no user function, no NEXT VALUE FOR) may come before the guard, or inside it
+/// before its THROW: they open no implicit transaction. A procedure without <c>BEGIN TRANSACTION</c> (read-only ones, and dbmerge.User_MergeCore, which
 /// requires its caller's transaction with <c>IF @@TRANCOUNT = 0 THROW</c>) is not concerned. One finding per procedure:
 /// at the misplaced or incomplete guard when there is one, else at the first <c>BEGIN TRANSACTION</c>.
 /// </summary>
@@ -144,6 +144,14 @@ public sealed class OwnTransactionGuardRule : IHouseRule
         if (branch.LastOrDefault() is not ThrowStatement { ErrorNumber: IntegerLiteral })
         {
             defects.Add("does not end in THROW with a literal 51xxx number");
+        }
+
+        // The refusal itself must not open an implicit transaction (a message read from a table would, and the THROW
+        // would then leave it open in the caller's session: @@TRANCOUNT 0 before the call, 1 after).
+        if (branch.Take(Math.Max(0, branch.Count - 1)).FirstOrDefault(s => s is not ThrowStatement && MayOpenImplicitTransaction(s)) is { } inside)
+        {
+            defects.Add($"builds its refusal with a statement that may open an implicit transaction (line {inside.StartLine}; the " +
+                        "guard's branch may only SET options and DECLARE or SET variables that read no table before its THROW)");
         }
 
         return defects;

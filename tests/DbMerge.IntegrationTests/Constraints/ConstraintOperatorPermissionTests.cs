@@ -144,6 +144,14 @@ public sealed class ConstraintOperatorPermissionTests(SqlServerFixture fixture, 
         Assert.Equal(1, outcome.ViolationCount);
         Assert.True(outcome.Last.EstimatedTotalRows > 0, $"estimate {outcome.Last.EstimatedTotalRows?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "NULL"}");
 
+        // And the recorded row names the columns of the definition (read from the definition: the operator may not
+        // SELECT sys.sql_expression_dependencies, error 229)
+        var recorded = (await new ConstraintValidator(op).GetViolationsAsync(new ConstraintName("app", ExactlyOneTarget), cancellationToken: Ct)).Single();
+        Output.WriteLine($"recorded: {recorded.KeyValue} {recorded.RowValues}");
+        Assert.Equal(violation, recorded.KeyValue);
+        Assert.Contains("\"ChannelId\"", recorded.RowValues, StringComparison.Ordinal);
+        Assert.Contains("\"OrganizationId\"", recorded.RowValues, StringComparison.Ordinal);
+
         // And the console works for the same operator: list (exit 0) and violations (exit 1, the planted key)
         var list = await CliAsync("constraints", "list", "--connection", op);
         Output.WriteLine(list.Out + list.Error);

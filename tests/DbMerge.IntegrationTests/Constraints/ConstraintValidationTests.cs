@@ -84,17 +84,23 @@ public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOut
         Assert.Equal(targetViolations.Count, check.ViolationCount);
         var total = await ScalarAsync<long>("SELECT COUNT_BIG(*) FROM app.Invitation;");
         Assert.Equal(total, check.Last.RowsChecked);
-        var json = await ScalarAsync<string>("""
+        // The CHECK's JSON holds the two columns its definition names (found in the definition, not in a DMV), the FK's its column.
+        const string FirstRowValues = """
             SELECT TOP (1) v.RowValues FROM dbmerge.ConstraintViolation AS v
             JOIN dbmerge.ConstraintValidation AS cv ON cv.ConstraintValidationId = v.ConstraintValidationId
-            WHERE cv.ConstraintName = @c;
-            """, ("@c", ExactlyOneTarget));
-        Assert.Contains("\"ChannelId\"", json, StringComparison.Ordinal);
+            WHERE cv.ConstraintName = @c ORDER BY v.KeyValue;
+            """;
+        var checkJson = await ScalarAsync<string>(FirstRowValues, ("@c", ExactlyOneTarget));
+        Output.WriteLine($"first CHECK violation: {checkJson}");
+        Assert.Contains("\"ChannelId\"", checkJson, StringComparison.Ordinal);
+        Assert.Contains("\"OrganizationId\"", checkJson, StringComparison.Ordinal);
+        var fkJson = await ScalarAsync<string>(FirstRowValues, ("@c", OrganizationFk));
+        Output.WriteLine($"first FK violation: {fkJson}");
+        Assert.Contains("\"OrganizationId\"", fkJson, StringComparison.Ordinal);
         var shown = await Validator.GetViolationsAsync(new ConstraintName(null, OrganizationFk), top: 2, Ct);
         Assert.Equal(2, shown.Count);
         Assert.Equal(fkViolations.Take(2).Select(i => (long)i), shown.Select(v => v.KeyValue));
         Assert.All(shown, v => Assert.Equal("InvitationId", v.KeyColumn));
-        Assert.Contains("\"OrganizationId\"", json, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Transactions;
 using DbMerge.Client.Errors;
 using DbMerge.IntegrationTests.Infrastructure;
 using DbMerge.IntegrationTests.OwnTransaction;
@@ -36,5 +37,46 @@ public sealed class UserMergeOpenTransactionTests(SqlServerFixture fixture, ITes
         // When it is called in the caller's session, then it refuses and the caller's transaction is intact
         await AssertRefusedWithoutTouchingTheCallersTransactionAsync(mode, ErrorRegistry.MergeOpenTransaction, procedure, call, Snapshot,
             ("@S", source), ("@T", target));
+    }
+
+    /// <summary>
+    /// The client README's claim: DbMergeClient opens a connection of its own, but SqlClient enlists it in an ambient
+    /// TransactionScope (Enlist=true), so the procedure sees the scope's transaction and refuses; a Suppress scope runs it
+    /// on its own. Only one connection is opened inside each scope (a second would promote to a distributed transaction).
+    /// </summary>
+    [Fact]
+    public async Task MergeUsersAsync_inside_an_ambient_TransactionScope_is_refused_with_51109_and_runs_under_a_Suppress_scope()
+    {
+        // Given two active users, the source with a document access
+        var seed = new MergeSeed(ConnectionString);
+        var target = await seed.UserAsync("target@x.test");
+        var source = await seed.UserAsync("source@x.test");
+        var document = await seed.DocumentAsync("0000001", source);
+        await seed.AccessAsync(document, source, "owner");
+        var ct = TestContext.Current.CancellationToken;
+
+        // When the merge is called inside a TransactionScope, then the enlisted connection is refused with 51109
+        using (new TransactionScope(TransactionScopeOption.Required, TransactionScopeAsyncFlowOption.Enabled))
+        {
+            var error = await Assert.ThrowsAsync<DbMergeInvalidStateException>(() =>
+                Client.MergeUsersAsync(source, target, "inside a TransactionScope", null, dryRun: false, ct));
+            Output.WriteLine($"{error.ErrorNumber}: {error.Message}");
+            Assert.Equal(ErrorRegistry.MergeOpenTransaction, error.ErrorNumber);
+        }
+
+        Assert.Equal(1, await ScalarAsync<int>("SELECT CONVERT(int, IsActive) FROM app.[User] WHERE UserId = @u;", ("@u", source)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeRun;"));
+
+        // And inside a Suppress scope nested in it, the same call merges, committed whatever the outer scope does
+        long runId;
+        using (new TransactionScope(TransactionScopeOption.Required, TransactionScopeAsyncFlowOption.Enabled))
+        {
+            using var suppressed = new TransactionScope(TransactionScopeOption.Suppress, TransactionScopeAsyncFlowOption.Enabled);
+            runId = (await Client.MergeUsersAsync(source, target, "suppressed scope", null, dryRun: false, ct)).MergeRunId;
+            suppressed.Complete();
+        }
+
+        Assert.Equal(0, await ScalarAsync<int>("SELECT CONVERT(int, IsActive) FROM app.[User] WHERE UserId = @u;", ("@u", source)));
+        Assert.Equal("committed", await ScalarAsync<string>("SELECT Status FROM dbmerge.MergeRun WHERE MergeRunId = @r;", ("@r", runId)));
     }
 }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Text.RegularExpressions;
 using DbMerge.Client;
 using DbMerge.Client.Errors;
 using Xunit;
@@ -10,7 +11,7 @@ namespace DbMerge.Tests.Client;
 /// every public method and the procedure it calls, every exception type, every error a caller may retry, and the
 /// own-transaction refusals.
 /// </summary>
-public sealed class ClientReadmeTests
+public sealed partial class ClientReadmeTests
 {
     private static readonly string Readme = File.ReadAllText(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Client", "README.md"));
 
@@ -66,6 +67,43 @@ public sealed class ClientReadmeTests
         Assert.All(numbers, n => Assert.Contains(n.ToString(System.Globalization.CultureInfo.InvariantCulture), retry, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The procedures of database/ that carry the own-transaction guard (DBM013), with the number the guard throws: read
+    /// from the procedures themselves, so a new guarded procedure must be documented.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, int> GuardedProcedures() =>
+        Repo.Layout.DatabaseObjects()
+            .Select(f => (Name: Path.GetFileNameWithoutExtension(f.RelativePath), Guard: OwnTransactionGuard().Match(f.Text)))
+            .Where(g => g.Guard.Success)
+            .ToDictionary(g => g.Name, g => int.Parse(g.Guard.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
+
+    [Fact]
+    public void The_transactions_section_names_every_guarded_procedure_the_client_calls_with_its_refusal_number()
+    {
+        var section = Readme[Readme.IndexOf("## Transactions", StringComparison.Ordinal)..Readme.IndexOf("## Retry guidance", StringComparison.Ordinal)];
+        var called = typeof(DbMergeClient).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f is { IsLiteral: true } && f.Name.EndsWith("Procedure", StringComparison.Ordinal))
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToHashSet(StringComparer.Ordinal);
+        var guarded = GuardedProcedures().Where(g => called.Contains(g.Key)).ToList();
+        Assert.Contains(guarded, g => g.Key == "api.Reconciliation_Confirm");
+        Assert.Contains(guarded, g => g.Key == "api.User_Merge");
+
+        // Each on a table row of its own number: `api.X` ... | 51xxx |
+        Assert.All(guarded, g => Assert.Contains(section.Split('\n'), line =>
+            line.Contains($"`{g.Key}`", StringComparison.Ordinal) && line.Contains($"| {g.Value} |", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void The_transactions_section_says_an_ambient_TransactionScope_is_refused_too()
+    {
+        var section = Readme[Readme.IndexOf("## Transactions", StringComparison.Ordinal)..Readme.IndexOf("## Retry guidance", StringComparison.Ordinal)];
+
+        Assert.Contains("TransactionScope", section, StringComparison.Ordinal);
+        Assert.Contains("Enlist", section, StringComparison.Ordinal);
+        Assert.DoesNotContain("this client always does", section, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_README_explains_the_own_transaction_refusals_including_implicit_transactions()
     {
@@ -75,4 +113,7 @@ public sealed class ClientReadmeTests
             Assert.Contains(number.ToString(System.Globalization.CultureInfo.InvariantCulture), Readme, StringComparison.Ordinal);
         }
     }
+
+    [GeneratedRegex(@"IF @@TRANCOUNT > 0 OR \(@@OPTIONS & 2\) = 2\s*\n\s*BEGIN[\s\S]*?THROW (51\d{3}), @OpenMessage, 1;")]
+    private static partial Regex OwnTransactionGuard();
 }

@@ -95,6 +95,46 @@ public sealed class ConstraintValidationTruthTests
         Assert.DoesNotContain(names, n => n.StartsWith("dm_", StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>
+    /// A plain operator (DbMergeOperator with SELECT and VIEW DEFINITION on the table) may read these procedures' catalog
+    /// views: no DMV (VIEW DATABASE STATE, error 297) and not sys.sql_expression_dependencies, which needs VIEW DEFINITION
+    /// on the database and a SELECT that by default only db_owner has (error 229 for anyone else), and which does not track
+    /// a CHECK's plain column references anyway. The CHECK's columns come from its definition instead.
+    /// </summary>
+    [Theory]
+    [InlineData(ValidateBatch)]
+    [InlineData(Trust)]
+    public void No_procedure_of_constraint_validation_reads_a_catalog_view_a_plain_operator_may_not_select(string file)
+    {
+        var procedure = Procedure(file);
+        var views = ProcedureRuleSupport.All<SchemaObjectName>(procedure)
+            .Where(n => string.Equals(n.SchemaIdentifier?.Value, "sys", StringComparison.OrdinalIgnoreCase))
+            .Select(n => n.BaseIdentifier.Value)
+            .ToList();
+        Assert.Contains("objects", views, StringComparer.OrdinalIgnoreCase);
+
+        Assert.DoesNotContain(views, v => v.Equals("sql_expression_dependencies", StringComparison.OrdinalIgnoreCase)
+                                          || v.Equals("sql_dependencies", StringComparison.OrdinalIgnoreCase)
+                                          || v.StartsWith("dm_", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void The_columns_of_a_CHECK_violation_are_found_in_its_definition()
+    {
+        var procedure = Procedure(ValidateBatch);
+        var columnList = ProcedureRuleSupport.All<SelectStatement>(procedure)
+            .Where(s => ProcedureRuleSupport.All<SelectSetVariable>(s).Any(v => v.Variable.Name.Equals("@ColumnList", StringComparison.OrdinalIgnoreCase)))
+            .Where(s => ProcedureRuleSupport.All<NamedTableReference>(s).Any(t => t.SchemaObject.BaseIdentifier.Value.Equals("columns", StringComparison.OrdinalIgnoreCase)))
+            .ToList();
+        var check = Assert.Single(columnList, s => !ProcedureRuleSupport.All<NamedTableReference>(s)
+            .Any(t => t.SchemaObject.BaseIdentifier.Value.Equals("foreign_key_columns", StringComparison.OrdinalIgnoreCase)));
+
+        Assert.Contains(ProcedureRuleSupport.All<FunctionCall>(check), c => c.FunctionName.Value.Equals("CHARINDEX", StringComparison.OrdinalIgnoreCase)
+            && c.Parameters.Count == 2
+            && c.Parameters[0] is FunctionCall { FunctionName.Value: var quote } && quote.Equals("QUOTENAME", StringComparison.OrdinalIgnoreCase)
+            && c.Parameters[1] is VariableReference { Name: var definition } && definition.Equals("@Definition", StringComparison.OrdinalIgnoreCase));
+    }
+
     [Fact]
     public void The_driver_estimates_rows_from_sys_partitions_not_from_a_DMV()
     {

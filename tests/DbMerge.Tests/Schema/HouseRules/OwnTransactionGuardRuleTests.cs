@@ -183,6 +183,22 @@ public sealed class OwnTransactionGuardRuleTests
         Assert.Contains($"line {LineOf(text, "-- read")}", finding.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_guard_whose_message_reads_a_table_is_reported_because_that_read_opens_the_implicit_transaction_it_refuses()
+    {
+        var guard = Guard.Replace(
+            "DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(",
+            "DECLARE @Title nvarchar(255) = (SELECT d.Title FROM app.Document AS d WHERE d.DocumentId = @Id); -- read\n                    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE(",
+            StringComparison.Ordinal);
+        Assert.NotEqual(Guard, guard);
+        var text = Procedure(prologue: CleanPrologue + "\n" + guard);
+
+        var finding = AssertSingle(Check(text), RuleId, text, "-- guard");
+
+        Assert.Contains($"may open an implicit transaction (line {LineOf(text, "-- read")}", finding.Message, StringComparison.Ordinal);
+        Assert.Contains("builds its refusal", finding.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("IF (@@OPTIONS & 2) = 2 OR @@TRANCOUNT > 0")]
     [InlineData("IF (@@TRANCOUNT > 0 OR (@@OPTIONS & 2) <> 0)")]
