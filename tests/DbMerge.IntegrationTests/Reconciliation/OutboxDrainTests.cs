@@ -87,10 +87,14 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
         await RefusedAsync(ErrorRegistry.OutboxInvalidArgument, () => Client.ListOutboxAsync(false, "reconciliation.confirm", null, 10, Ct));
     }
 
-    [Fact]
-    public async Task Two_drainers_running_at_once_never_write_the_same_event_twice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Two_drainers_running_at_once_never_write_the_same_event_twice(bool readCommittedSnapshot)
     {
-        // Given 400 undispatched events
+        // Given (with READ_COMMITTED_SNAPSHOT as given: the claim must skip and lock rows under row versioning too)
+        // 400 undispatched events
+        await GivenReadCommittedSnapshotAsync(readCommittedSnapshot);
         await SeedEventsAsync(400);
 
         // When two drainers run at once: the first one stops after its first line until the second has written one
