@@ -44,7 +44,9 @@ public sealed class DeployScriptInvalidException(IReadOnlyList<Finding> problems
 /// Why/Locks header as comments and a guarded block whose GO batches each run through <c>sp_executesql</c> in one
 /// transaction that also inserts the journal row; every <c>database/</c> script under a bounded lock timeout with
 /// retries; then <c>SET NOEXEC OFF</c> and the end batch that releases the lock and reports.</para>
-/// <para>The stop guard: a failed check or step sets the session-context key <see cref="StopFlagKey"/> and THROWs;
+/// <para>The stop guard: a failed check or step sets the session-context key <see cref="StopFlagKey"/> and THROWs
+/// (a check batch records a pending stop before its work and clears it when it completed, so a check ended by an error
+/// it does not throw itself stops the script as well; a step's errors are caught, recorded and re-thrown);
 /// every later batch that could change anything runs only while that key is unset, and after each point that can
 /// set it a batch switches <c>SET NOEXEC ON</c> so the server compiles the rest without executing it (not even an
 /// <c>sp_executesql</c>). The end batch switches NOEXEC off again, releases the lock and THROWs 51007 naming the
@@ -61,6 +63,9 @@ public static partial class DeployScriptGenerator
     public const int DatabaseNewerError = 51006;
     public const int StoppedError = 51007;
     public const int OpenTransactionError = 51008;
+
+    /// <summary>How the stop recorded by the open-transaction guard (51008) starts: the end batch leaves that transaction alone.</summary>
+    private static readonly string OpenTransactionStopPrefix = $"error {OpenTransactionError}:";
 
     /// <summary>The session-context key that records why the script stopped (every later batch checks it).</summary>
     public const string StopFlagKey = "DbMerge.Deploy.Stopped";
@@ -182,16 +187,19 @@ public static partial class DeployScriptGenerator
               line and reads it once, to detect SQLCMD mode: without SQLCMD mode, or with variable substitution switched
               off (sqlcmd -x), it says so (error 51004) and changes nothing. It needs no -v value, and no other text in it
               is a variable reference (a dollar sign before a parenthesis in carried text is split across two literals).
-              It is pure ASCII (other characters are written as NCHAR(n)), so no code page switch is needed.
+              It is pure ASCII (other characters are written as NCHAR(n)), so no code page switch is needed, and holds
+              no backslash (carried ones are NCHAR(92): T-SQL drops a backslash before a line end from a literal, and
+              the Go sqlcmd reads one as an escape inside quotes).
 
-              Guards, before anything is changed, in this order: SQLCMD mode (51004); no open transaction in the session
-              (51008); not a system database - master, model, msdb, tempdb (51005); the deploy lock 'DbMerge.Deploy',
+              Guards, before anything is changed, in this order: no open transaction in the session (51008; that
+              transaction is left as it was, never rolled back); SQLCMD mode (51004); not a system database - master, model, msdb, tempdb (51005); the deploy lock 'DbMerge.Deploy',
               the runner's, waited for at most 60 s (51003); the database is not newer than this release - its journal
               holds no migration this release lacks (51006); no applied migration changed (51001).
               Stop guard: the script stops at the first error by itself (:on error exit). Where that is not honoured,
               a failed check, migration or database/ script still records why in the session context key
-              DbMerge.Deploy.Stopped; every later batch that could change anything runs only while that key is unset,
-              and SET NOEXEC ON makes the server skip the rest. The last batch switches NOEXEC off, releases the lock
+              DbMerge.Deploy.Stopped (each check batch records a pending stop before its work and clears it only
+              when it completed, so a check ended by any error stops the script too); every later batch that could
+              change anything runs only while that key is unset, and SET NOEXEC ON makes the server skip the rest. The last batch switches NOEXEC off, releases the lock
               and reports 51007 naming the first failure. So nothing after a failure changes anything.
               Safe to run again: each migration runs only when the journal dbo.SchemaVersions has no row for it, in its
               own transaction (XACT_ABORT ON) that also writes its journal row and SHA-256 checksum - the rows
@@ -215,7 +223,7 @@ public static partial class DeployScriptGenerator
         sql.Append(SetvarLine).Append('\n');
         sql.Append("GO\n");
 
-        sql.Append("-- Guard batch: session settings, SQLCMD mode, no open transaction, not a system database. Nothing is changed yet.\n");
+        sql.Append("-- Guard batch: session settings, no open transaction (checked first: it is left as it is), SQLCMD mode, not a system database. Nothing is changed yet.\n");
         sql.Append("SET IMPLICIT_TRANSACTIONS OFF;\n");
         sql.Append("SET NOCOUNT ON;\n");
         sql.Append("SET XACT_ABORT ON;\n");
@@ -226,24 +234,27 @@ public static partial class DeployScriptGenerator
         sql.Append("SET CONCAT_NULL_YIELDS_NULL ON;\n");
         sql.Append("SET NUMERIC_ROUNDABORT OFF;\n");
         sql.Append("SET QUOTED_IDENTIFIER ON;\n");
-        sql.Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
+        Pending(sql, string.Empty, "the guard batch (51008, 51004, 51005)");
+        sql.Append("IF @@TRANCOUNT > 0\n");
+        sql.Append("BEGIN\n");
+        sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the session has an open transaction (@@TRANCOUNT %d); nothing was changed. Run the script in a new session (a new sqlcmd, or a new query window) with no open transaction.")}, @@TRANCOUNT);\n");
+        // THROW honours XACT_ABORT: with it ON the THROW would roll back the caller's transaction it refuses to touch.
+        sql.Append("    SET XACT_ABORT OFF;\n");
+        Stop(sql, "    ", OpenTransactionError, "the session had an open transaction");
+        sql.Append(CultureInfo.InvariantCulture, $"    THROW {OpenTransactionError}, @OpenMessage, 1;\n");
+        sql.Append("END;\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF N'{ModeProbe}' <> N'on'\n");
         sql.Append("BEGIN\n");
         Stop(sql, "    ", NotSqlcmdModeError, "not run in SQLCMD mode");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {NotSqlcmdModeError}, {MessageLiteral("DbMerge deploy: this script must run in SQLCMD mode - sqlcmd -i FILE, or SSMS / Azure Data Studio with SQLCMD Mode switched on (Query menu) - with variable substitution on (not sqlcmd -x). Nothing was changed: every later batch is skipped. (Without SQLCMD mode the two lines starting with a colon above also failed, with 'Incorrect syntax near :'.)")}, 1;\n");
         sql.Append("END;\n");
-        sql.Append("IF @@TRANCOUNT > 0\n");
-        sql.Append("BEGIN\n");
-        sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @OpenMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the session has an open transaction (@@TRANCOUNT %d); nothing was changed. Run the script in a new session (a new sqlcmd, or a new query window) with no open transaction.")}, @@TRANCOUNT);\n");
-        Stop(sql, "    ", OpenTransactionError, "the session had an open transaction");
-        sql.Append(CultureInfo.InvariantCulture, $"    THROW {OpenTransactionError}, @OpenMessage, 1;\n");
-        sql.Append("END;\n");
-        sql.Append("IF DB_ID() <= 4\n");
+        sql.Append(CultureInfo.InvariantCulture, $"IF {DeploymentJournal.SystemDatabasePredicate}\n");
         sql.Append("BEGIN\n");
         sql.Append(CultureInfo.InvariantCulture, $"    DECLARE @SystemMessage nvarchar(2048) = FORMATMESSAGE({MessageLiteral("DbMerge deploy: the current database is %s, a system database; nothing was changed. Run the script in the target database (sqlcmd -d <database>, or choose it in SSMS / Azure Data Studio).")}, DB_NAME());\n");
         Stop(sql, "    ", SystemDatabaseError, "the current database is a system database");
         sql.Append(CultureInfo.InvariantCulture, $"    THROW {SystemDatabaseError}, @SystemMessage, 1;\n");
         sql.Append("END;\n");
+        Completed(sql, string.Empty);
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
         sql.Append("GO\n");
@@ -251,6 +262,7 @@ public static partial class DeployScriptGenerator
         sql.Append("-- The deploy lock (the runner's): held by this session until the end batch releases it.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the deploy-lock step (51003)");
         sql.Append("    DECLARE @LockResult int;\n");
         sql.Append(CultureInfo.InvariantCulture,
             $"    EXEC @LockResult = sys.sp_getapplock @Resource = {Literal(DeploymentJournal.LockResource)}, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = {lockTimeoutMilliseconds};\n");
@@ -260,6 +272,7 @@ public static partial class DeployScriptGenerator
         sql.Append(CultureInfo.InvariantCulture,
             $"        THROW {DeployLockTimeoutError}, {MessageLiteral($"DbMerge deploy: another deployment held the deploy lock {DeploymentJournal.LockResource} for more than {(lockTimeoutMilliseconds / 1000.0).ToString("0.#", CultureInfo.InvariantCulture)} s; nothing was changed. Run the script again when it has finished.")}, 1;\n");
         sql.Append("    END;\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
@@ -272,12 +285,16 @@ public static partial class DeployScriptGenerator
         sql.Append("-- The journal: created, or given its Checksum column (a journal plain DbUp created).\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "creating the journal dbo.SchemaVersions");
         foreach (var line in DeploymentJournal.EnsureSql.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd().Split('\n'))
         {
             sql.Append(line.Length == 0 ? string.Empty : "    " + line).Append('\n');
         }
 
+        Completed(sql, "    ");
         sql.Append("END;\n");
+        sql.Append("GO\n");
+        sql.Append(EngageNoExec).Append('\n');
         sql.Append("GO\n");
     }
 
@@ -292,6 +309,7 @@ public static partial class DeployScriptGenerator
         sql.Append("-- Refuse a database newer than this release (never downgrade) and one whose applied migration changed.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped} AND OBJECT_ID(N'dbo.SchemaVersions', N'U') IS NOT NULL\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the journal checks (51006, 51001)");
         sql.Append("    DROP TABLE IF EXISTS #DbMergeRelease;\n");
         sql.Append("    CREATE TABLE #DbMergeRelease (ScriptName nvarchar(255) COLLATE DATABASE_DEFAULT NOT NULL PRIMARY KEY, Checksum char(64) COLLATE DATABASE_DEFAULT NOT NULL);\n");
         for (var start = 0; start < migrations.Count; start += 500)
@@ -308,7 +326,7 @@ public static partial class DeployScriptGenerator
         sql.Append("    DECLARE @Newer nvarchar(max);\n");
         sql.Append("    SELECT @Newer = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N', ') WITHIN GROUP (ORDER BY j.ScriptName)\n");
         sql.Append("    FROM dbo.SchemaVersions AS j\n");
-        sql.Append("    WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName);\n");
+        sql.Append("    WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT);\n");
         sql.Append("    IF @Newer IS NOT NULL\n");
         sql.Append("    BEGIN\n");
         sql.Append(CultureInfo.InvariantCulture,
@@ -320,7 +338,7 @@ public static partial class DeployScriptGenerator
         sql.Append("    BEGIN\n");
         sql.Append("        DECLARE @Changed nvarchar(max);\n");
         sql.Append("        EXEC sys.sp_executesql\n");
-        sql.Append("            @stmt = N'SELECT @Changed = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N'', '') WITHIN GROUP (ORDER BY j.ScriptName) FROM dbo.SchemaVersions AS j JOIN #DbMergeRelease AS r ON r.ScriptName = j.ScriptName WHERE j.Checksum IS NOT NULL AND j.Checksum <> r.Checksum;',\n");
+        sql.Append("            @stmt = N'SELECT @Changed = STRING_AGG(CONVERT(nvarchar(max), j.ScriptName), N'', '') WITHIN GROUP (ORDER BY j.ScriptName) FROM dbo.SchemaVersions AS j JOIN #DbMergeRelease AS r ON r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT WHERE j.Checksum IS NOT NULL AND j.Checksum COLLATE DATABASE_DEFAULT <> r.Checksum;',\n");
         sql.Append("            @params = N'@Changed nvarchar(max) OUTPUT',\n");
         sql.Append("            @Changed = @Changed OUTPUT;\n");
         sql.Append("        IF @Changed IS NOT NULL\n");
@@ -332,6 +350,7 @@ public static partial class DeployScriptGenerator
         sql.Append("        END;\n");
         sql.Append("    END;\n");
         sql.Append("    DROP TABLE #DbMergeRelease;\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
     }
@@ -406,9 +425,13 @@ public static partial class DeployScriptGenerator
 
         // Through sp_executesql: the Checksum column is bound only when this runs (it exists by then), so the batch
         // also compiles, under NOEXEC, against a journal plain DbUp created.
+        // Inside TRY like every step: a failing journal row (a doomed transaction, 3930; a permission) records the stop.
+        sql.Append("    BEGIN TRY\n");
         sql.Append(CultureInfo.InvariantCulture,
-            $"    EXEC sys.sp_executesql @stmt = N'{DeploymentJournal.InsertSql}', @params = N'@ScriptName nvarchar(255), @Checksum char(64)', @ScriptName = {Literal(migration.Name)}, @Checksum = '{checksum}';\n");
-        sql.Append("    COMMIT TRANSACTION;\n");
+            $"        EXEC sys.sp_executesql @stmt = N'{DeploymentJournal.InsertSql}', @params = N'@ScriptName nvarchar(255), @Checksum char(64)', @ScriptName = {Literal(migration.Name)}, @Checksum = '{checksum}';\n");
+        sql.Append("        COMMIT TRANSACTION;\n");
+        sql.Append("    END TRY\n");
+        WriteCatch(sql, "    ", $"migration {migration.Name} (its journal row)");
         sql.Append(CultureInfo.InvariantCulture, $"    PRINT {Literal($"DbMerge deploy: applied {migration.Name}")};\n");
         sql.Append("END;\n");
         sql.Append("GO\n");
@@ -454,6 +477,7 @@ public static partial class DeployScriptGenerator
             $"-- {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock and is retried up to {DeploymentJournal.LockTimeoutRetries} times on 1222.\n");
         sql.Append(CultureInfo.InvariantCulture, $"IF {NotStopped}\n");
         sql.Append("BEGIN\n");
+        Pending(sql, "    ", "the check before the database/ objects");
         if (lastMigration is not null)
         {
             sql.Append(CultureInfo.InvariantCulture, $"    IF NOT EXISTS (SELECT 1 FROM dbo.SchemaVersions WHERE ScriptName = {Literal(lastMigration)})\n");
@@ -465,6 +489,7 @@ public static partial class DeployScriptGenerator
         }
 
         sql.Append(CultureInfo.InvariantCulture, $"    SET LOCK_TIMEOUT {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds};\n");
+        Completed(sql, "    ");
         sql.Append("END;\n");
         sql.Append("GO\n");
         sql.Append(EngageNoExec).Append('\n');
@@ -502,7 +527,9 @@ public static partial class DeployScriptGenerator
         sql.Append("GO\n");
         sql.Append(CultureInfo.InvariantCulture, $"DECLARE @Stopped nvarchar(4000) = CONVERT(nvarchar(4000), {StopFlag});\n");
         sql.Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
-        sql.Append("IF @@TRANCOUNT > 0\n");
+        sql.Append("SET LOCK_TIMEOUT -1;\n"); // the session default again (an SSMS window goes on being used)
+        // A transaction the session had before the script (51008) is the caller's: left as it was, never rolled back here.
+        sql.Append(CultureInfo.InvariantCulture, $"IF @@TRANCOUNT > 0 AND (@Stopped IS NULL OR @Stopped NOT LIKE N'{OpenTransactionStopPrefix}%')\n");
         sql.Append("BEGIN\n");
         sql.Append("    ROLLBACK TRANSACTION;\n");
         sql.Append("    SET @Stopped = COALESCE(@Stopped, N'a transaction left open (rolled back)');\n");
@@ -522,6 +549,35 @@ public static partial class DeployScriptGenerator
             $"PRINT {Literal($"DbMerge deploy: done ({migrationCount} migration(s) in this script, each applied unless already journaled; {objectCount} database object script(s) run).")};\n");
         sql.Append("GO\n");
     }
+
+    /// <summary>
+    /// Records, first thing in a guarded batch that is not a carried step, that the batch has not completed: any error
+    /// that ends the batch before <see cref="Completed"/> (one the batch does not THROW itself: a permission, a collation
+    /// conflict, a statement-level recompile error, an attention) leaves the stop recorded, so the NOEXEC switch after it
+    /// engages. The guards fail closed.
+    /// </summary>
+    private static void Pending(StringBuilder sql, string indent, string step) =>
+        sql.Append(indent).Append(CultureInfo.InvariantCulture,
+            $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = {MessageLiteral($"{step} did not complete: an error above ended it")};\n");
+
+    /// <summary>The last statement of a batch that began with <see cref="Pending"/>: it completed, no stop.</summary>
+    private static void Completed(StringBuilder sql, string indent) =>
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = NULL;\n");
+
+    /// <summary>The CATCH of a step: roll back its transaction, record the stop with the original error, re-throw it.</summary>
+    private static void WriteCatch(StringBuilder sql, string indent, string what)
+    {
+        sql.Append(indent).Append("BEGIN CATCH\n");
+        sql.Append(indent).Append("    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\n");
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    DECLARE @Stopped nvarchar(4000) = {StoppedReason(what)};\n");
+        sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = @Stopped;\n");
+        sql.Append(indent).Append("    THROW;\n");
+        sql.Append(indent).Append("END CATCH;\n");
+    }
+
+    /// <summary>The stop reason recorded in a CATCH: the original error number and message, and where.</summary>
+    private static string StoppedReason(string what) =>
+        $"LEFT(CONCAT(N'error ', ERROR_NUMBER(), N' in {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)}: ', ERROR_MESSAGE()), 1000)";
 
     /// <summary>Records why the script stops (the session-context key every later batch checks), before the THROW that follows.</summary>
     private static void Stop(StringBuilder sql, string indent, int error, string reason) =>
@@ -548,19 +604,14 @@ public static partial class DeployScriptGenerator
             return;
         }
 
-        var stopped = $"LEFT(CONCAT(N'error ', ERROR_NUMBER(), N' in {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)}: ', ERROR_MESSAGE()), 1000)";
+        var stopped = StoppedReason(what);
         sql.Append(indent).Append("DECLARE @Statement nvarchar(max) = ").Append(Literal(batch.Text)).Append(";\n");
         if (!retryLockTimeout)
         {
             sql.Append(indent).Append("BEGIN TRY\n");
             sql.Append(indent).Append("    EXEC sys.sp_executesql @stmt = @Statement;\n");
             sql.Append(indent).Append("END TRY\n");
-            sql.Append(indent).Append("BEGIN CATCH\n");
-            sql.Append(indent).Append("    IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\n");
-            sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    DECLARE @Stopped nvarchar(4000) = {stopped};\n");
-            sql.Append(indent).Append(CultureInfo.InvariantCulture, $"    EXEC sys.sp_set_session_context @key = N'{StopFlagKey}', @value = @Stopped;\n");
-            sql.Append(indent).Append("    THROW;\n");
-            sql.Append(indent).Append("END CATCH;\n");
+            WriteCatch(sql, indent, what);
             return;
         }
 
@@ -581,8 +632,11 @@ public static partial class DeployScriptGenerator
         sql.Append(indent).Append("            THROW;\n");
         sql.Append(indent).Append("        END;\n");
         sql.Append(indent).Append("        DECLARE @Wait int = POWER(2, @Attempt - 1);\n");
+        // RAISERROR ... WITH NOWAIT, not PRINT: the server sends PRINT output only when the batch ends or a packet fills,
+        // so a DBA would see nothing while this object waits (up to a minute), then every retry line at once.
         sql.Append(indent).Append(CultureInfo.InvariantCulture,
-            $"        PRINT CONCAT(N'DbMerge deploy: {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)} waited {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock (1222); retry ', @Attempt, N'/{retries} in ', @Wait, N' s.');\n");
+            $"        DECLARE @Retry nvarchar(2048) = CONCAT(N'DbMerge deploy: {Sanitize(what).Replace("'", "''", StringComparison.Ordinal)} waited {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds} ms for its schema lock (1222); retry ', @Attempt, N'/{retries} in ', @Wait, N' s.');\n");
+        sql.Append(indent).Append("        RAISERROR(N'%s', 0, 1, @Retry) WITH NOWAIT;\n");
         sql.Append(indent).Append("        DECLARE @Delay char(8) = CONVERT(char(8), DATEADD(SECOND, @Wait, CONVERT(datetime, 0)), 108);\n");
         sql.Append(indent).Append("        WAITFOR DELAY @Delay;\n");
         sql.Append(indent).Append("        SET @Attempt += 1;\n");
@@ -633,6 +687,10 @@ public static partial class DeployScriptGenerator
 
             CheckTempTablesStayInTheirBatch(file, batch, tempTablesCreated, problems);
             CheckSessionOptions(file, batch, problems);
+            if (file.RelativePath.StartsWith("migrations/", StringComparison.Ordinal))
+            {
+                CheckNoTransactionControl(file, batch, problems);
+            }
 
             var (start, end) = segments.First(s => batch.StartOffset >= s.Start && batch.StartOffset < s.End);
             var text = file.Text[start..end].Trim();
@@ -713,6 +771,43 @@ public static partial class DeployScriptGenerator
         }
     }
 
+    /// <summary>
+    /// A migration runs in one transaction the deployment owns, together with its journal row (the deploy script's
+    /// BEGIN TRANSACTION ... COMMIT around its batches, DbUp's transaction per script): a COMMIT in it would commit part
+    /// of the migration without its journal row (the next run applies it again), a ROLLBACK or BEGIN TRANSACTION would
+    /// end or unbalance that transaction. Savepoints (SAVE TRANSACTION, ROLLBACK TRANSACTION name) stay inside it.
+    /// </summary>
+    private static void CheckNoTransactionControl(SqlScriptFile file, TSqlBatch batch, List<Finding> problems)
+    {
+        var visitor = new TransactionControlVisitor();
+        batch.Accept(visitor);
+        foreach (var (statement, line) in visitor.Found)
+        {
+            problems.Add(new Finding(file.RelativePath, line, RuleId,
+                $"{statement} in a migration: a migration runs in one transaction that the deployment owns and that also writes its " +
+                "journal row, so its own COMMIT would commit part of it without the journal row (the next run would apply it again), " +
+                "and its own BEGIN/ROLLBACK would unbalance or end that transaction. Leave transaction control to the deployment " +
+                "(a savepoint, SAVE TRANSACTION / ROLLBACK TRANSACTION name, is fine)."));
+        }
+    }
+
+    private sealed class TransactionControlVisitor : TSqlFragmentVisitor
+    {
+        public List<(string Statement, int Line)> Found { get; } = [];
+
+        public override void Visit(BeginTransactionStatement node) => Found.Add(("BEGIN TRANSACTION", node.StartLine));
+
+        public override void Visit(CommitTransactionStatement node) => Found.Add(("COMMIT", node.StartLine));
+
+        public override void Visit(RollbackTransactionStatement node)
+        {
+            if (node.Name is null)
+            {
+                Found.Add(("ROLLBACK", node.StartLine));
+            }
+        }
+    }
+
     private sealed class SessionOptionVisitor : TSqlFragmentVisitor
     {
         public List<PredicateSetStatement> Found { get; } = [];
@@ -749,7 +844,7 @@ public static partial class DeployScriptGenerator
 
     /// <summary>
     /// sqlcmd treats some line starts as its own commands wherever they are - inside a batch, a comment or a string
-    /// (":r", ":setvar", "!!", "exit", a line holding only "go" or "go 2", ...). Every line of a carried file ends up at
+    /// (":r", ":setvar", "!!", "exit", "exit the loop", "go", "go 2", "on error ...", ...). Every line of a carried file ends up at
     /// the start of a line of the deploy script (inside a string literal), so such a line is refused with file and line.
     /// </summary>
     private static void CheckForSqlcmdCommands(SqlScriptFile file, IReadOnlySet<int> separatorLines, List<Finding> problems)
@@ -763,7 +858,7 @@ public static partial class DeployScriptGenerator
                 problems.Add(new Finding(file.RelativePath, i + 1, RuleId,
                     $"this line starts like a sqlcmd command ('{Sanitize(line.Trim())}'): in the deploy script sqlcmd (and SSMS in SQLCMD mode) " +
                     "would execute it wherever it stands, even inside a comment or a string. Reword the line (e.g. put the word in a " +
-                    "sentence) so that none starts with ':', '!!', 'exit', 'quit', 'reset' or 'ed', or holds 'go' alone or with a count."));
+                    "sentence) so that none starts with ':' or '!!', none starts with 'go', 'exit', 'quit', 'ed' or 'on error' followed by a space or the line end, and none is 'reset'."));
             }
         }
     }
@@ -776,7 +871,9 @@ public static partial class DeployScriptGenerator
             .Where(t => t.TokenType == TSqlTokenType.Go).Select(t => t.Line).ToHashSet();
     }
 
-    [GeneratedRegex(@"^\s*(:|!!|go(\s+\d+)?\s*$|(exit|quit)\s*(\(.*\))?\s*$|(reset|ed)\s*$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    // At least as broad as go-sqlcmd's command grammar (pkg/sqlcmd/commands.go): GO, EXIT, QUIT, ED and ON ERROR are
+    // commands with any text after a space ("exit the loop ..." is an EXIT with bad arguments), the colon optional.
+    [GeneratedRegex(@"^\s*(:|!!|go(\s.*)?$|(exit|quit)(\s.*|\(.*)?$|ed(\s.*)?$|reset\s*$|on\s+error(\s.*)?$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SqlcmdCommandLine();
 
     /// <summary>
@@ -805,6 +902,13 @@ public static partial class DeployScriptGenerator
                 $"the generated script holds {probes} sqlcmd variable reference(s); exactly one, {ModeProbe}, is intended. Report this as a bug.");
         }
 
+        var backslash = text.IndexOf('\\', StringComparison.Ordinal);
+        if (backslash >= 0)
+        {
+            yield return new Finding(where, text[..backslash].Count(c => c == '\n') + 1, RuleId,
+                "the generated script would contain a backslash (a line continuation in T-SQL literals, an escape to go-sqlcmd); report this as a bug.");
+        }
+
         var nonAscii = text.AsSpan().IndexOfAnyExcept(PrintableAscii);
         if (nonAscii >= 0)
         {
@@ -819,7 +923,8 @@ public static partial class DeployScriptGenerator
     /// <summary>
     /// The exact value as a T-SQL expression in pure ASCII: <c>N'…'</c> with quotes doubled when it can be;
     /// otherwise a concatenation that spells each non-ASCII UTF-16 unit as <c>NCHAR(n)</c> and splits every
-    /// "$(" across two literals (so sqlcmd never sees a variable reference), starting with
+    /// "$(" across two literals (so sqlcmd never sees a variable reference) and spells every backslash as <c>NCHAR(92)</c>
+    /// (a line continuation before a line end; an escape to go-sqlcmd's batch scanner), starting with
     /// <c>CONVERT(nvarchar(max), …)</c> so the concatenation cannot truncate at 4000 characters. Usable wherever
     /// an expression is allowed (DECLARE initializers, comparisons, VALUES), not as a THROW message.
     /// </summary>
@@ -839,7 +944,10 @@ public static partial class DeployScriptGenerator
         for (var i = 0; i < value.Length; i++)
         {
             var c = value[i];
-            if (c > '~' || (c < ' ' && c is not '\t' and not '\r' and not '\n'))
+            // A backslash is spelled too: before a line end T-SQL drops it and the line end from a string literal (a
+            // carried "-- C:\" comment would swallow the next line), and go-sqlcmd reads it as an escape inside quotes
+            // (it would lose track of where the literal ends, and of every GO after it).
+            if (c > '~' || c == '\\' || (c < ' ' && c is not '\t' and not '\r' and not '\n'))
             {
                 EndRun();
                 pieces.Add(string.Create(CultureInfo.InvariantCulture, $"NCHAR({(int)c})"));
@@ -880,7 +988,7 @@ public static partial class DeployScriptGenerator
                 _ => "-",
             })
             .Replace("*/", "* /", StringComparison.Ordinal).Replace("$(", "$ (", StringComparison.Ordinal)
-            .Select(c => c is '\r' or '\n' or '\t' ? ' ' : c < ' ' || c > '~' ? '?' : c).ToArray());
+            .Select(c => c is '\r' or '\n' or '\t' ? ' ' : c == '\\' ? '/' : c < ' ' || c > '~' ? '?' : c).ToArray());
 
     /// <summary>Typographic characters of prose (arrows, dashes, quotes, ellipsis) that have a plain ASCII spelling.</summary>
     [GeneratedRegex("[\u2190\u2192\u2026\u2018\u2019\u201C\u201D\u2264\u2265\u2013\u2014\u2212]")]

@@ -23,6 +23,13 @@ public static class DeploymentJournal
     /// <summary>The <c>sp_getapplock</c> resource every DbMerge deployment (runner or script) holds while it runs.</summary>
     public const string LockResource = "DbMerge.Deploy";
 
+    /// <summary>
+    /// True (as a T-SQL predicate) when the current database is a system database: by name, not by DB_ID() &lt;= 4 — in
+    /// Azure SQL Database DB_ID() values are only unique within a database or elastic pool (DB_ID docs), so an id says
+    /// nothing there, while the names are fixed everywhere. The runner's check and the deploy script's 51005 use this one.
+    /// </summary>
+    public const string SystemDatabasePredicate = "DB_NAME() IN (N'master', N'model', N'msdb', N'tempdb')";
+
     /// <summary>Default wait for another deployment's lock, in milliseconds (the deploy script's value too).</summary>
     public const int DefaultLockTimeoutMilliseconds = 60_000;
 

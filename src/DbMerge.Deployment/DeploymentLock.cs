@@ -16,8 +16,9 @@ public sealed class DeploymentLock : IAsyncDisposable
         "EXEC @Result = sys.sp_getapplock @Resource = @Resource, @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = @LockTimeout; " +
         "SELECT @Result;";
 
-    /// <summary>The connection's database, and whether it is a system database (master, model, msdb, tempdb: ids 1-4).</summary>
-    internal const string DatabaseSql = "SELECT DB_NAME() AS DatabaseName, CONVERT(bit, CASE WHEN DB_ID() <= 4 THEN 1 ELSE 0 END) AS IsSystem;";
+    /// <summary>The connection's database, and whether it is a system database (master, model, msdb, tempdb, by name).</summary>
+    internal const string DatabaseSql =
+        "SELECT DB_NAME() AS DatabaseName, CONVERT(bit, CASE WHEN " + DeploymentJournal.SystemDatabasePredicate + " THEN 1 ELSE 0 END) AS IsSystem;";
 
     private const string ReleaseLockSql =
         "IF APPLOCK_MODE('public', @Resource, 'Session') <> 'NoLock' EXEC sys.sp_releaseapplock @Resource = @Resource, @LockOwner = 'Session';";

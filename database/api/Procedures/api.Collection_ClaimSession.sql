@@ -19,16 +19,17 @@ GO
     so that an over-long or non-ASCII value is refused (51551) instead of silently cut or converted to '?'; it is
     never echoed in messages (a session id is a credential). The audit keeps only its SHA-256.
     Locks (in the DbMerge lock order, details in dbmerge.Collection_ClaimCore): L1 the user's applock
-    DbMerge.User:<id> (as user merges take it); L2 the user's app.User row exclusively; L3 the session's collections, locked (X on the current rows, by a non-updating UPDATE: current
-    data under RCSI too) in keyset batches lowest CollectionId first (a concurrent claim of the same session
-    queues on the first row and then finds nothing), moved in batches of 1000; then dbmerge.CollectionClaim /
-    CollectionClaimItem. Seeks: the session's rows on the
+    DbMerge.User:<id> (as user merges take it), then the session's applock DbMerge.Session:<SHA-256 of the id>
+    (a concurrent claim of the same session waits there and, once the first committed, finds nothing); L2 the
+    user's app.User row exclusively; L3 the session's collections, locked (X on the current rows, by a
+    non-updating UPDATE: current data under RCSI too) in keyset batches lowest CollectionId first, moved in
+    batches of 1000; then dbmerge.CollectionClaim / CollectionClaimItem. Seeks: the session's rows on the
     filtered IX_app_Collection_AnonymousSessionId (WHERE AnonymousSessionId IS NOT NULL): 'AnonymousSessionId =
     @SessionId' implies the filter for every parameter value under ANSI_NULLS ON, so a cached plan may seek it
     (and the predicate also states 'AnonymousSessionId IS NOT NULL' literally); the user's names on
     IX_app_Collection_OwnerUserId; the latest claim of the session (@ClaimedByUserId) on
     IX_dbmerge_CollectionClaim_SessionIdHash (filtered WHERE SessionIdHash IS NOT NULL, same reasoning).
-    Lock waits follow the caller's SET LOCK_TIMEOUT and command timeout; a lock not granted in time (the applock,
+    Lock waits follow the caller's SET LOCK_TIMEOUT and command timeout; a lock not granted in time (an applock,
     or a row lock: engine error 1222, re-thrown by the CATCH) is 51564; nothing changes on either.
   Transaction: OWNS its transaction; parameters are validated before it begins. Called inside an open
     transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51556) before anything else, without touching the
@@ -46,8 +47,8 @@ GO
     51552  the user does not exist, is inactive or was merged away (from dbmerge.Collection_ClaimCore)
     51556  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (the caller's transaction is untouched)
     51563  post-condition failed; rolled back (from dbmerge.Collection_ClaimCore)
-    51564  a lock was not granted within the caller's LOCK_TIMEOUT: the applock DbMerge.User:<id> (from the core) or a
-           row lock (engine error 1222, re-thrown); nothing changed, retry
+    51564  a lock was not granted within the caller's LOCK_TIMEOUT: the applock DbMerge.User:<id> or DbMerge.Session:<hash>
+           (from the core) or a row lock (engine error 1222, re-thrown); nothing changed, retry
   Example:
     DECLARE @ClaimId bigint, @Count int, @By int;
     EXEC api.Collection_ClaimSession @SessionId = N'k3j4h5g6', @UserId = 42, @RequestedBy = N'web login',

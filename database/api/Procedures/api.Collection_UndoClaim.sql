@@ -27,7 +27,9 @@ GO
     user merges of these accounts serialize - a second undo of the same claim waits here and then sees it undone;
     L3 the claimed collections in keyset batches of 1000: locked by a non-updating UPDATE (X on the current rows,
     under RCSI too - see dbmerge.Collection_ClaimCore), compared with what the claim left, held to the end, then
-    restored in batches of 1000; then dbmerge.CollectionClaim (UndoneAt). Lock waits follow the caller's
+    restored in batches of 1000, each row only if it still has exactly what the claim left (under optimized
+    locking a non-updating UPDATE's lock may not outlast its statement; a row changed in between fails the
+    post-condition, 51563, rolled back); then dbmerge.CollectionClaim (UndoneAt). Lock waits follow the caller's
     SET LOCK_TIMEOUT (51564: an applock, or a row lock's 1222 re-thrown by the CATCH). At most 1000 collection rows (3000 key locks) or 1001 user rows per statement.
     Seeks: the claim on PK_dbmerge_CollectionClaim; its items on PK_dbmerge_CollectionClaimItem (ClaimId,
     CollectionId); users on PK_app_User; collections on PK_app_Collection.
@@ -47,7 +49,8 @@ GO
     51559  a collection changed since the claim (the message names the first and the count); nothing changed
     51560  an account the collections came from no longer exists or was merged since; nothing changed
     51561  the caller is not a member of DbMergeOperator (or db_owner)
-    51563  post-condition failed (a checked collection did not restore, or the claim row did not update); rolled back
+    51563  post-condition failed (a checked collection did not restore - it changed after the check -, or the claim
+           row did not update); rolled back
     51564  a lock was not granted within the caller's LOCK_TIMEOUT: an applock DbMerge.User:<id>, or a row lock
            (engine error 1222, re-thrown by the CATCH); nothing changed, retry
   Example:
@@ -291,7 +294,14 @@ BEGIN
                     ON c.CollectionId = i.CollectionId
                 WHERE i.CollectionId > @From
                   AND i.CollectionId <= @To
-                  AND c.OwnerUserId = @ToUserId;
+                  /* Still exactly what the claim left, as checked above (the check's locks should guarantee it;
+                     under optimized locking they may not): a row changed in between is not restored, and the
+                     post-condition below rolls the undo back instead of overwriting the change. */
+                  AND c.OwnerUserId = @ToUserId
+                  AND c.AnonymousSessionId IS NULL
+                  AND c.Name = i.NewName COLLATE Latin1_General_100_BIN2
+                  AND DATALENGTH(c.Name) = DATALENGTH(i.NewName)
+                  AND c.UpdatedAt = i.NewUpdatedAt;
 
                 SET @Restored += @@ROWCOUNT;
                 SET @From = @To;
@@ -300,7 +310,7 @@ BEGIN
             /* 7. Post-conditions, then the claim is undone. */
             IF @Restored <> @Items
             BEGIN
-                SET @Message = FORMATMESSAGE(N'api.Collection_UndoClaim: %d collection(s) of claim %I64d were checked but %d restored; rolled back, nothing was changed.',
+                SET @Message = FORMATMESSAGE(N'api.Collection_UndoClaim: %d collection(s) of claim %I64d were checked but %d restored (a collection changed after the check); rolled back, nothing was changed.',
                     @Items, @ClaimId, @Restored);
                 THROW 51563, @Message, 1;
             END;

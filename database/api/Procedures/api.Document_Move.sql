@@ -56,6 +56,8 @@ GO
       the effective role                                    dbmerge.Document_EffectiveRole (UQ_app_Document_Path =,
                                                              UQ_app_DocumentAccess_DocumentId_UserId)
       the move sequence                                     PK_dbmerge_DocumentMove
+      the users whose rows a scope change writes            dbmerge.Document_MoveUsers (IX_app_DocumentAccess_DocumentId,
+                                                             UQ_app_DocumentInvitation_DocumentId_Email, IX_app_User_Email)
     No (Depth, Path) or parent-path index is needed: every sibling lookup above is one seek on UQ_app_Document_Path,
     and another index on app.Document would add two key writes to every rewritten row.
     Every planning read of app.Document except the two PK reads of the document and the target is covered by
@@ -94,7 +96,15 @@ GO
     any path is built, for every position, so a target at depth 36 gives 51207, never a truncation error 2628)
     and a step overflow, runs before the first write.
     Lock order (COORDINATION §2), as implemented:
-      L1  applocks (transaction-owned, @LockTimeout ms): a move that involves the root level (the document is a
+      L1  applocks (transaction-owned, @LockTimeout ms). First, when the move changes scope (judged from the paths
+          read before any lock), N'DbMerge.User:<id>' Shared, ascending UserId, for every user whose rows it writes
+          (dbmerge.Document_MoveUsers: the users of the accesses it deletes, the accounts its deleted invitations
+          are addressed to and their issuers, the owners a promoted root receives) — the applocks a user merge takes
+          Exclusive before it writes those users' access and invitation rows. Shared: moves do not wait for each
+          other on them.
+          Under the tree locks the set is read again; a user not yet locked is locked then without waiting
+          (@LockTimeout 0: a request that never waits closes no wait cycle), or the move fails with 51210.
+          Then a move that involves the root level (the document is a
           root, or a sibling position relative to a root) takes N'DbMerge.Roots' Exclusive (root paths may shift:
           it excludes every other tree operation); any other move takes N'DbMerge.Roots' IntentExclusive, then
           N'DbMerge.Tree:' + <root path> Exclusive for the source and the target tree, ascending (one when equal).
@@ -105,8 +115,15 @@ GO
           their inserts' foreign-key checks then never wait for a merge holding those rows). The actor's row is
           read (not kept) before any write too. No app.User row is read after the first write.
       L3  app.DocumentAccess (delete, owner insert), then app.DocumentInvitation (delete), then app.Document (path
-          rewrite), then dbmerge.DocumentMove and dbmerge.Outbox: the merge writes DocumentAccess and
-          DocumentInvitation before Document, so the same order here cannot deadlock with it.
+          rewrite), then dbmerge.DocumentMove and dbmerge.Outbox, the merge's table order. The table order alone
+          does not keep a merge and a move apart (the merge locks one user's rows of app.DocumentAccess /
+          app.DocumentInvitation across documents, the move one document's rows across users, in other orders):
+          the DbMerge.User applocks above do. Residuals, both a possible 1205 (re-thrown; the transaction is
+          rolled back, nothing changed): an application write that grants a user access to the document after the
+          second read while a merge of that user runs; and app.Document itself: a merge re-points CreatorUserId of
+          its source's documents in IX_app_Document_CreatorUserId order while this move rewrites paths in path
+          order, and the creators of the rewritten rows are not applocked (that would read every rewritten row's
+          clustered record once more).
       Every lock wait, applocks and row locks, reads before and after the applocks included, is bounded by
       @LockTimeout (SET LOCK_TIMEOUT for the procedure); a row lock not granted in time is 51210 like an applock.
   Transaction: OWNS its transaction; parameters are validated before BEGIN TRANSACTION. Called inside an open
@@ -127,7 +144,8 @@ GO
     51205  @ActorUserId is NULL but the caller is not a member of DbMergeOperator (or db_owner)
     51206  a child position targets the document itself or one of its descendants
     51207  the result would be too deep (path > 252 characters, depth > 36) or a step would overflow 'ZZZZZZZ'
-    51210  an applock or a row lock was not granted within @LockTimeout ms (nothing changed; safe to retry)
+    51210  an applock or a row lock was not granted within @LockTimeout ms, or a user whose rows the move writes was
+           found held by a user merge under the tree locks (nothing changed; safe to retry)
     51212  @DocumentId, @TargetDocumentId or a valid @LockTimeout is missing
     51213  the document or the target moved to another tree while waiting for the lock (safe to retry)
     51214  called inside an open transaction or with IMPLICIT_TRANSACTIONS ON (the caller's transaction is untouched)
@@ -229,6 +247,7 @@ BEGIN
     DECLARE @OpExpected         int;
     DECLARE @OpRows             int;
     DECLARE @Bound              varchar(252);
+    DECLARE @Lower              varchar(253);
     DECLARE @Upper              varchar(253);
     DECLARE @Rows               int;
     DECLARE @PathsRewritten     int = 0;
@@ -242,6 +261,11 @@ BEGIN
     DECLARE @OwnerCount         int = 0;
     DECLARE @OwnerFrom          int;
     DECLARE @LockedUsers        int;
+    DECLARE @PreParentPath      varchar(252);
+    DECLARE @PreRootId          int;
+    DECLARE @LockCount          int = 0;
+    DECLARE @LockOrdinal        int;
+    DECLARE @UserResource       nvarchar(255);
     DECLARE @MoveSequence       int;
     DECLARE @Payload            nvarchar(max);
     DECLARE @OldRootOwner TABLE
@@ -253,6 +277,16 @@ BEGIN
     DECLARE @OwnerUser TABLE
     (
         UserId int NOT NULL PRIMARY KEY
+    );
+    DECLARE @LockUser TABLE                     -- the users whose DbMerge.User:<id> applocks the move holds
+    (
+        Ordinal int IDENTITY(1, 1) NOT NULL PRIMARY KEY,
+        UserId  int NOT NULL UNIQUE
+    );
+    DECLARE @LateUser TABLE                     -- the same users found again after the tree locks, not yet locked
+    (
+        Ordinal int IDENTITY(1, 1) NOT NULL PRIMARY KEY,
+        UserId  int NOT NULL
     );
     DECLARE @Op TABLE
     (
@@ -308,6 +342,47 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Document_Move: target document %d does not exist (moving document %d).', @TargetDocumentId, @DocumentId);
             THROW 51201, @Message, 1;
+        END;
+
+        /* ---- 2b. L1 user applocks: N'DbMerge.User:<id>' Shared, ascending UserId, before N'DbMerge.Roots' and the
+                trees (COORDINATION §2). Only a move that changes scope writes rows belonging to or addressed to users:
+                the users of the accesses it deletes, the accounts its deleted invitations address and their issuers,
+                the owners a promoted root receives (dbmerge.Document_MoveUsers). A user merge takes its users' applocks Exclusive
+                before it writes their access and invitation rows (it locks them per user, this move per document: the
+                two would otherwise deadlock inside the table); Shared, so moves do not wait for each other on them.
+                The set is read from the paths above, without locks held, and read again under the tree locks (13). */
+        SET @PreParentPath = CASE WHEN @IsChild = 1 THEN @TgtPath ELSE LEFT(@TgtPath, DATALENGTH(@TgtPath) - 7) END;
+
+        IF DATALENGTH(@DocPath) = 7 OR DATALENGTH(@PreParentPath) = 0 OR LEFT(@PreParentPath, 7) <> LEFT(@DocPath, 7)
+        BEGIN
+            SELECT @PreRootId = d.DocumentId FROM app.Document AS d WHERE d.Path = LEFT(@DocPath, 7);  -- UQ_app_Document_Path =
+
+            INSERT INTO @LockUser (UserId)
+            SELECT mu.UserId
+            FROM dbmerge.Document_MoveUsers(@DocumentId, @PreRootId,
+                     CASE WHEN DATALENGTH(@DocPath) = 7 AND DATALENGTH(@PreParentPath) = 0 THEN 1 ELSE 0 END,
+                     CASE WHEN DATALENGTH(@DocPath) > 7 AND DATALENGTH(@PreParentPath) = 0 THEN 1 ELSE 0 END) AS mu
+            ORDER BY mu.UserId;                      -- the IDENTITY follows the ORDER BY: applocks in ascending UserId
+
+            SET @LockCount = @@ROWCOUNT;
+            SET @LockOrdinal = 0;
+
+            /* A loop over users, not over data: sp_getapplock takes one resource per call. */
+            WHILE @LockOrdinal < @LockCount
+            BEGIN
+                SET @LockOrdinal += 1;
+                SELECT @UserResource = CONCAT(N'DbMerge.User:', lu.UserId) FROM @LockUser AS lu WHERE lu.Ordinal = @LockOrdinal;
+
+                EXEC @LockResult = sys.sp_getapplock @Resource = @UserResource, @LockMode = 'Shared',
+                     @LockOwner = 'Transaction', @LockTimeout = @LockTimeout;
+
+                IF @LockResult < 0
+                BEGIN
+                    SET @Message = FORMATMESSAGE(N'api.Document_Move: could not lock %s (a user whose rows the move of document %d writes) within %d ms (result %d): a user merge holds it; nothing changed, retry.',
+                        @UserResource, @DocumentId, @LockTimeout, @LockResult);
+                    THROW 51210, @Message, 1;
+                END;
+            END;
         END;
 
         SET @RootLevel = CASE WHEN DATALENGTH(@DocPath) = 7 OR (@IsChild = 0 AND DATALENGTH(@TgtPath) = 7) THEN 1 ELSE 0 END;
@@ -696,10 +771,42 @@ BEGIN
             SET @PathsRewritten = @ShiftRows + @DocumentsMoved;
         END;
 
-        /* ---- 13. Scope change, and the owners a promoted root receives (reads: before the first write). ------ */
+        /* ---- 13. Scope change, its users' applocks, the owners a promoted root receives (before the first write). */
         SET @ScopeChanged = CASE WHEN @DocLen = 7 OR @ParentLen = 0 OR LEFT(@NewParentPath, 7) <> LEFT(@DocPath, 7) THEN 1 ELSE 0 END;
         SET @StaysRoot = CASE WHEN @DocLen = 7 AND @ParentLen = 0 THEN 1 ELSE 0 END;
         SET @BecomesRoot = CASE WHEN @DocLen > 7 AND @ParentLen = 0 THEN 1 ELSE 0 END;
+
+        /* L1 again, under the tree locks: a user whose rows the scope change writes and whose applock step 2b did
+           not take (an access granted or re-pointed by a merge that committed meanwhile, or a scope that changed
+           with the paths) gets it now, out of the L1 order but WITHOUT waiting (@LockTimeout = 0): a request that
+           never waits closes no wait cycle. Not granted: a user merge holds that user; 51210, nothing changed, retry. */
+        IF @ScopeChanged = 1
+        BEGIN
+            INSERT INTO @LateUser (UserId)
+            SELECT mu.UserId
+            FROM dbmerge.Document_MoveUsers(@DocumentId, @OldRootId, @StaysRoot, @BecomesRoot) AS mu
+            WHERE NOT EXISTS (SELECT 1 FROM @LockUser AS lu WHERE lu.UserId = mu.UserId)
+            ORDER BY mu.UserId;
+
+            SET @LockCount = @@ROWCOUNT;
+            SET @LockOrdinal = 0;
+
+            WHILE @LockOrdinal < @LockCount
+            BEGIN
+                SET @LockOrdinal += 1;
+                SELECT @UserResource = CONCAT(N'DbMerge.User:', lu.UserId) FROM @LateUser AS lu WHERE lu.Ordinal = @LockOrdinal;
+
+                EXEC @LockResult = sys.sp_getapplock @Resource = @UserResource, @LockMode = 'Shared',
+                     @LockOwner = 'Transaction', @LockTimeout = 0;
+
+                IF @LockResult < 0
+                BEGIN
+                    SET @Message = FORMATMESSAGE(N'api.Document_Move: %s (a user whose rows the move of document %d writes, found after the tree locks) is held by a user merge (result %d); nothing changed, retry.',
+                        @UserResource, @DocumentId, @LockResult);
+                    THROW 51210, @Message, 1;
+                END;
+            END;
+        END;
 
         IF @BecomesRoot = 1
         BEGIN
@@ -790,6 +897,13 @@ BEGIN
 
             IF @OpKind = 'move'
             BEGIN
+                /* Each batch starts just past the previous one (@Bound + '0' is the smallest path above @Bound: '0' is
+                   the lowest step character, and a shorter string compares as if padded with spaces, which sort below
+                   it). Starting again at @OpFrom would re-read, batch after batch, the keys already moved away: they
+                   stay in UQ_app_Document_Path as ghost records until this transaction commits, so a 100,000-document
+                   subtree would step over ~5 million of them (twice per batch), a cost quadratic in the subtree. */
+                SET @Lower = @OpFrom;
+
                 WHILE 1 = 1
                 BEGIN
                     SET @Bound = NULL;
@@ -799,7 +913,7 @@ BEGIN
                     (
                         SELECT TOP (@BatchSize) d.Path
                         FROM app.Document AS d
-                        WHERE d.Path >= @OpFrom AND d.Path < @OpHi
+                        WHERE d.Path >= @Lower AND d.Path < @OpHi
                         ORDER BY d.Path
                     ) AS b;
 
@@ -809,10 +923,11 @@ BEGIN
                        SET Path      = @OpNew + SUBSTRING(d.Path, @OpFromLen + 1, 252),
                            UpdatedAt = @Now
                     FROM app.Document AS d WITH (FORCESEEK)   -- UQ_app_Document_Path range: never a scan on a guessed estimate
-                    WHERE d.Path >= @OpFrom AND d.Path <= @Bound;
+                    WHERE d.Path >= @Lower AND d.Path <= @Bound;
 
                     SET @OpRows += @@ROWCOUNT;
                     IF @OpRows > @OpExpected BREAK;   -- never loops on: the check below reports it
+                    SET @Lower = @Bound + '0';
                 END;
             END
             ELSE

@@ -23,7 +23,7 @@ RETURN
 (
     SELECT CONVERT(varchar(7),
                CASE WHEN @Number BETWEEN 1 AND 78364164095 THEN
-                   SUBSTRING(a.Alphabet, CONVERT(int, (@Number / 2176782336) % 36) + 1, 1)
+                   SUBSTRING(a.Alphabet, CONVERT(int, (@Number / CONVERT(bigint, 2176782336)) % 36) + 1, 1)
                  + SUBSTRING(a.Alphabet, CONVERT(int, (@Number / 60466176) % 36) + 1, 1)
                  + SUBSTRING(a.Alphabet, CONVERT(int, (@Number / 1679616) % 36) + 1, 1)
                  + SUBSTRING(a.Alphabet, CONVERT(int, (@Number / 46656) % 36) + 1, 1)

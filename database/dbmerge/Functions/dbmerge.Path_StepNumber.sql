@@ -22,7 +22,7 @@ RETURN
 (
     SELECT CASE WHEN DATALENGTH(@Step) = 7
                  AND @Step COLLATE Latin1_General_BIN2 NOT LIKE '%[^0-9A-Z]%'
-           THEN CONVERT(bigint, CHARINDEX(SUBSTRING(@Step, 1, 1) COLLATE Latin1_General_BIN2, a.Alphabet) - 1) * 2176782336
+           THEN CONVERT(bigint, CHARINDEX(SUBSTRING(@Step, 1, 1) COLLATE Latin1_General_BIN2, a.Alphabet) - 1) * CONVERT(bigint, 2176782336)
               + CONVERT(bigint, CHARINDEX(SUBSTRING(@Step, 2, 1) COLLATE Latin1_General_BIN2, a.Alphabet) - 1) * 60466176
               + CONVERT(bigint, CHARINDEX(SUBSTRING(@Step, 3, 1) COLLATE Latin1_General_BIN2, a.Alphabet) - 1) * 1679616
               + CONVERT(bigint, CHARINDEX(SUBSTRING(@Step, 4, 1) COLLATE Latin1_General_BIN2, a.Alphabet) - 1) * 46656

@@ -37,30 +37,46 @@ GO
         transaction-owned, in ascending UserId - the applocks user merges take - so a claim serializes with a
         merge of either account even where the merge does not lock the user rows first (the applock-only merge of
         issue 9's predecessor): without them, a claim holding a user row and a merge holding the collections it
-        moved could each wait for the other. The wait follows the caller's LOCK_TIMEOUT (@@LOCK_TIMEOUT, -1 =
-        no limit): not granted in time -> 51564, nothing changed.
+        moved could each wait for the other. Then, for a session claim only, the applock
+        N'DbMerge.Session:<SHA-256 of the session id, hex>' (Exclusive, transaction-owned; taken by claims only,
+        always after their DbMerge.User applocks): two claims of one session serialize here, before either reads
+        the session's rows. The waits follow the caller's LOCK_TIMEOUT (@@LOCK_TIMEOUT, -1 = no limit): not
+        granted in time -> 51564, nothing changed.
     L2  the app.User rows of the user and of the legacy accounts involved, exclusively, in ascending UserId, by
         one non-updating UPDATE (SET UpdatedAt = UpdatedAt: an UPDATE reads the current row and takes X under
-        READ COMMITTED, READ COMMITTED SNAPSHOT and optimized locking alike) driven by the @Account table variable
+        READ COMMITTED and READ COMMITTED SNAPSHOT; under optimized locking the row lock may end with the
+        statement - see L3 - which is one reason claims and merges also serialize on L1) driven by the @Account table variable
         (clustered PRIMARY KEY, ascending) through nested loops (OPTION (LOOP JOIN, FORCE ORDER)), which takes
         the row locks in that order. The states it OUTPUTs are the re-check under the lock: a user merged away,
         deactivated or deleted since the unlocked read is refused (51552), an explicit legacy account that is no
         longer one is refused (51553 / 51554), and with @LegacyUserId NULL accounts that stopped being legacy are
         skipped. A user merge of either account takes the same applocks (L1) and locks the same rows before
-        anything else (L2), so claim and merge serialize and cannot deadlock; racing inserts of collections for a
-        locked user wait (their FK check reads the row).
+        anything else (L2), so claim and merge serialize and cannot deadlock. The X lock of a non-updating UPDATE
+        stops writers (their U/X requests wait), but NOT necessarily a locking READ COMMITTED reader: SQL Server
+        skips the shared row lock on a page without uncommitted changes, and a non-updating update leaves the
+        page clean (Paul White, "The Case of the Missing Shared Locks"). So an application insert of a
+        collection for a locked account (its FK check is such a read) may not wait: inserted during a legacy
+        claim it stays in the legacy account (a repeat claim takes it), and for the claiming user its name may
+        repeat a claimed one (names may repeat).
     L3  app.Collection: the claimed rows, locked in keyset batches of @BatchSize (1000) lowest CollectionId first
-        by a non-updating UPDATE (SET UpdatedAt = UpdatedAt) whose OUTPUT is the plan, and held to the end, so
-        nothing changes them between the plan and the move. Why an UPDATE rather than SELECT WITH (UPDLOCK,
+        by a non-updating UPDATE (SET UpdatedAt = UpdatedAt) whose OUTPUT is the plan, and held to the end
+        (without optimized locking; see below), so nothing changes them between the plan and the move. Why an UPDATE rather than SELECT WITH (UPDLOCK,
         READCOMMITTEDLOCK): an UPDATE is documented to select its rows from the current data, not from row
         versions, under READ COMMITTED SNAPSHOT (and, with optimized locking, to re-qualify a row after waiting
         for its lock), so what the plan reads is what it locked under every isolation setting; the table hints
         page says READCOMMITTEDLOCK is ignored beside UPDLOCK, which leaves a SELECT's semantics under RCSI to
-        inference. Exactly one winner: two claims of one session both seek the session's rows from the lowest
-        CollectionId; the second waits on the first row's lock, and once the first commits the row is no
-        longer the session's (its IX_app_Collection_AnonymousSessionId key is gone; a re-qualified row has
-        AnonymousSessionId NULL), so it qualifies no row and claims nothing, without an error. The same holds
-        for two claims of one legacy account, which already serialize on its app.User row (L2).
+        inference. Exactly one winner: two claims of one session serialize on the session's applock (L1), so
+        the second reads the session's rows only after the first committed - it finds none and claims nothing,
+        without an error, under READ COMMITTED, RCSI and optimized locking alike (its reads start after the
+        commit). Row locks alone would not give that cleanly: the second's UPDATE, seeking the filtered index,
+        holds U on a key of IX_app_Collection_AnonymousSessionId while it waits for the first's X on the row,
+        and the first's move must delete that key - a deadlock. Two claims of one legacy account come from one
+        user (one active account per e-mail) and serialize on its DbMerge.User applock (L1).
+        Under optimized locking (Azure SQL Database: always on) row locks are released after each row and only
+        the TID of a MODIFIED row protects it; whether a non-updating UPDATE stamps its TID is not documented.
+        So the move does not rely on the plan's locks: it re-checks that each row still has the name and
+        UpdatedAt the plan read (and is still the source's), and a row that changed is not moved and fails the
+        post-condition (51563, rolled back) - never a lost update of a rename.
         Then the moves, keyset batches of 1000 rows by CollectionId.
         Then DbMerge's own tables: dbmerge.CollectionClaim, then dbmerge.CollectionClaimItem (batches of 1000).
     Before L1 the procedure only reads app.User (the user's e-mail, the legacy accounts' ids) to learn what to lock;
@@ -73,9 +89,13 @@ GO
     error 1222, which the api procedures' CATCH re-throws as 51564 (either way the transaction is rolled back,
     nothing changed, retry); and the client's command
     timeout (XACT_ABORT rolls back on attention).
-    Escalation: no statement touches more than 1000 collection rows (at most 4000 key locks: clustered key plus
-    the IX_app_Collection_OwnerUserId old and new keys and the IX_app_Collection_AnonymousSessionId key) or more
-    than 1001 user rows (51555 beyond that), all below the 5000-lock escalation threshold.
+    Escalation: the threshold is 5000 locks taken by ONE statement on one index (or table reference); locks
+    an earlier statement of the transaction took do not count towards it (they are escalated with it only if a
+    statement triggers it) - "Lock Escalation (Database Engine)". No statement touches more than 1000 collection
+    rows (per index at most 2000 key locks: the move deletes an IX_app_Collection_OwnerUserId key and inserts
+    one per row; 1000 clustered, 1000 IX_app_Collection_AnonymousSessionId) or more than 1001 user rows (51555
+    beyond that). The instance-wide lock-memory threshold can still escalate a statement of a very large
+    claim, which holds every claimed row's lock to the end.
 
   Index of every predicate:
     app.User       UserId = @UserId / the @Account join: PK_app_User (clustered seek).
@@ -115,9 +135,11 @@ GO
     51553  the legacy account @LegacyUserId does not exist
     51554  @LegacyUserId is not a legacy account of the user: the user itself, another e-mail, active, or merged
     51555  more than 1000 legacy accounts share the user's e-mail: claim them one at a time (@LegacyUserId)
-    51564  an account's applock DbMerge.User:<id> was not granted within the caller's LOCK_TIMEOUT (safe to retry)
+    51564  an applock (an account's DbMerge.User:<id>, the session's DbMerge.Session:<hash>) was not granted within the
+           caller's LOCK_TIMEOUT (safe to retry)
     51562  called without an open transaction
-    51563  post-condition: a locked, planned collection did not move, or the renaming did not converge; rolled back
+    51563  post-condition: a locked, planned collection did not move (it changed since the plan read it), or the
+           renaming did not converge; rolled back
     1222   (engine) a row lock wait exceeded the caller's LOCK_TIMEOUT: rolled back, nothing changed (the api
            procedures re-throw it as 51564)
   Example:
@@ -263,6 +285,26 @@ BEGIN
             BEGIN
                 SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %s was not granted within the lock timeout (%d ms; sp_getapplock returned %d): a user merge or another claim holds it (user %d). Nothing was changed; retry.',
                     @Resource, @LockTimeout, @LockResult, @UserId);
+                THROW 51564, @Message, 1;
+            END;
+        END;
+
+        /* L1, last, session claims only: the session's applock, so that two claims of one session by different
+           users serialize BEFORE either reads the session's rows - the second reads them after the first
+           committed and finds none. This does not depend on how row locks behave (plan shape, RCSI, optimized
+           locking): claims that met only on the session's row locks could deadlock (the waiter's U lock on the
+           IX_app_Collection_AnonymousSessionId key against the winner's move deleting that key). Named by the
+           SHA-256 of the session id, never the id itself (sys.dm_tran_locks shows resource names; the id is a
+           credential). Only claims take it, always after their DbMerge.User applocks: it closes no cycle. */
+        IF @SessionId IS NOT NULL
+        BEGIN
+            SET @Resource = CONCAT(N'DbMerge.Session:', CONVERT(nvarchar(64), HASHBYTES('SHA2_256', @SessionId), 2));
+            EXEC @LockResult = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction',
+                 @LockTimeout = @LockTimeout;
+            IF @LockResult < 0
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: the session''s applock was not granted within the lock timeout (%d ms; sp_getapplock returned %d): another claim of the same session holds it (user %d). Nothing was changed; retry.',
+                    @LockTimeout, @LockResult, @UserId);
                 THROW 51564, @Message, 1;
             END;
         END;
@@ -485,7 +527,11 @@ BEGIN
             CROSS APPLY dbmerge.Collection_NamePrefix(g.Base, 200 - s.SuffixLength) AS f;
 
             /* Numbers already taken: every taken name '<Prefix> (<k>)' (k >= 2 written canonically: ASCII digits,
-               no leading zero) blocks k for the group whose prefix for that suffix length is <Prefix>. */
+               no leading zero) blocks k for the group whose prefix for that suffix length is <Prefix> - equal
+               case-insensitively AND of the same length: '=' pads trailing spaces, so without the length a taken
+               'Poems  (2)' (two spaces), which 'Poems (2)' does not equal, would block 2 and the claim would skip
+               to 'Poems (3)' against the rule (smallest free k). Equal strings of different length ('ss' = 'ß')
+               are left to the rounds below, as before. */
             INSERT INTO #Blocked (GroupId, Number)
             SELECT DISTINCT v.GroupId, x.Number
             FROM #Taken AS t
@@ -500,6 +546,7 @@ BEGIN
                                 CASE WHEN dt.DigitText IS NOT NULL
                                      THEN LEFT(n.Name, LEN(n.Name) - (d.Digits + 3)) END AS Prefix) AS x
             INNER JOIN #Variant AS v ON v.Prefix = x.Prefix AND v.SuffixLength = x.SuffixLength
+                                      AND DATALENGTH(v.Prefix) = DATALENGTH(x.Prefix)
             WHERE x.Number >= 2;
 
             UPDATE g
@@ -509,10 +556,16 @@ BEGIN
             /* Candidate numbers 2 .. Members + Blocked + 1: at least Members of them are free in each group. */
             SET @MaxNumber = ISNULL((SELECT MAX(g.Members + g.Blocked) FROM #Group AS g), 0);
 
-            WITH d AS (SELECT v.n FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS v (n))
+            /* TOP with ORDER BY on the ROW_NUMBER column itself: which rows a TOP keeps is defined only by its
+               ORDER BY, and ordering by the sequence column needs no sort (the rows come out in that order), so
+               the TOP still stops after @MaxNumber rows of the 10^7 cross join. */
+            WITH d AS (SELECT v.n FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS v (n)),
+            r AS (SELECT ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS RowNumber
+                  FROM d AS d1 CROSS JOIN d AS d2 CROSS JOIN d AS d3 CROSS JOIN d AS d4 CROSS JOIN d AS d5 CROSS JOIN d AS d6 CROSS JOIN d AS d7)
             INSERT INTO #Number (Number)
-            SELECT TOP (@MaxNumber) CONVERT(int, ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) + 1)
-            FROM d AS d1 CROSS JOIN d AS d2 CROSS JOIN d AS d3 CROSS JOIN d AS d4 CROSS JOIN d AS d5 CROSS JOIN d AS d6 CROSS JOIN d AS d7;
+            SELECT TOP (@MaxNumber) CONVERT(int, r.RowNumber + 1)
+            FROM r
+            ORDER BY r.RowNumber;
 
             /* The r-th free number of a group goes to the group's r-th collection (CollectionId order). */
             WITH free AS
@@ -600,16 +653,22 @@ BEGIN
                 WHERE p.CollectionId > @From
                   AND p.CollectionId <= @To
                   AND ((@SessionId IS NOT NULL AND c.AnonymousSessionId = @SessionId)
-                       OR (@SessionId IS NULL AND c.OwnerUserId = p.SourceUserId));
+                       OR (@SessionId IS NULL AND c.OwnerUserId = p.SourceUserId))
+                  /* Still exactly what the plan read (the plan's locks should guarantee it; under optimized
+                     locking they may not - header, L3): a row renamed or updated since is not moved, and the
+                     post-condition below rolls the claim back instead of overwriting the change. */
+                  AND c.Name = p.OldName COLLATE Latin1_General_100_BIN2
+                  AND DATALENGTH(c.Name) = DATALENGTH(p.OldName)
+                  AND c.UpdatedAt = p.OldUpdatedAt;
 
                 SET @From = @To;
             END;
 
-            /* ==== 6. Post-condition: every planned (locked) collection moved ============================ */
+            /* ==== 6. Post-condition: every planned (locked) collection moved, unchanged since the plan ==== */
             SET @Moved = (SELECT COUNT(*) FROM #Moved);
             IF @Moved <> @Planned
             BEGIN
-                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %d collection(s) were locked for user %d but %d moved; rolled back, nothing was changed.',
+                SET @Message = FORMATMESSAGE(N'dbmerge.Collection_ClaimCore: %d collection(s) were locked for user %d but %d moved (a collection changed or moved since the plan read it); rolled back, nothing was changed.',
                     @Planned, @UserId, @Moved);
                 THROW 51563, @Message, 1;
             END;

@@ -55,6 +55,6 @@ public static partial class ErrorRegistry
         new(CollectionInvariantViolated, "CollectionInvariantViolated", CollectionClaimCore, DbMergeErrorKind.InvariantViolated,
             "A post-condition failed (a locked collection did not move or restore, the renaming did not converge, or the claim row did not update); the transaction was rolled back."),
         new(CollectionLockTimeout, "CollectionLockTimeout", CollectionClaimCore, DbMergeErrorKind.LockTimeout,
-            "A lock was not granted within the caller's LOCK_TIMEOUT: a user's applock (DbMerge.User:<id>, held by a user merge or another claim) or a row lock (engine error 1222, re-thrown); nothing changed, retry (claim-session, claim-legacy, undo-claim)."),
+            "A lock was not granted within the caller's LOCK_TIMEOUT: a user's applock (DbMerge.User:<id>, held by a user merge or another claim), a session's (DbMerge.Session:<hash>, held by another claim of that session) or a row lock (engine error 1222, re-thrown); nothing changed, retry (claim-session, claim-legacy, undo-claim)."),
     ];
 }

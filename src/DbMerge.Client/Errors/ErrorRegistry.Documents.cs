@@ -29,7 +29,7 @@ public static partial class ErrorRegistry
         new(51209, "DocumentCreatorNotFoundOrInactive", DocumentCreate, DbMergeErrorKind.NotFound,
             "The creator is missing, does not exist or is inactive."),
         new(51210, "DocumentTreeLockTimeout", DocumentMove, DbMergeErrorKind.LockTimeout,
-            "A tree applock (DbMerge.Roots / DbMerge.Tree:<root path>) or a row lock was not granted within the lock timeout; nothing changed, retry (create, move)."),
+            "A tree applock (DbMerge.Roots / DbMerge.Tree:<root path>), a move's DbMerge.User:<id> applock (a user merge holds the user) or a row lock was not granted within the lock timeout; nothing changed, retry (create, move)."),
         new(51211, "DocumentTitleInvalid", DocumentCreate, DbMergeErrorKind.InvalidArgument,
             "The title is missing, blank or longer than 255 characters."),
         new(51212, "DocumentParameterMissing", DocumentMove, DbMergeErrorKind.InvalidArgument,

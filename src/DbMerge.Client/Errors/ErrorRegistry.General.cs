@@ -25,6 +25,6 @@ public static partial class ErrorRegistry
         new(51007, "DeployStopped", DeployScript, DbMergeErrorKind.InvalidState,
             "The deploy script's last batch: an earlier check or step failed (its error is above, and this message names it), so every batch after it was skipped and nothing after that point was applied; the deploy lock is released. Fix the cause and run the script again."),
         new(51008, "DeployOpenTransaction", DeployScript, DbMergeErrorKind.InvalidState,
-            "The deploy script was started in a session with an open transaction (an earlier run interrupted in the same SSMS window, or IMPLICIT_TRANSACTIONS); it changed nothing. Run it in a new session."),
+            "The deploy script was started in a session with an open transaction (an earlier run interrupted in the same SSMS window, or IMPLICIT_TRANSACTIONS); it changed nothing and left that transaction as it was (not rolled back). Run it in a new session."),
     ];
 }

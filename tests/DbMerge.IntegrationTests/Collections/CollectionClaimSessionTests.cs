@@ -1,3 +1,4 @@
+using System.Data;
 using DbMerge.Client;
 using DbMerge.Client.Errors;
 using DbMerge.IntegrationTests.Infrastructure;
@@ -67,6 +68,23 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
 
         // And both of each colliding pair exist, with the names the result reported
         Assert.Equal(["Reading list", "Poems (2)", "Favourites", "Reading list (2)", "Poems", "poems (3)"], await NamesOfAsync(w.Ada));
+    }
+
+    [Fact]
+    public async Task A_name_with_two_spaces_before_its_number_does_not_take_that_number_from_a_claimed_name()
+    {
+        // Given Ada owning "Diary" and "Diary  (2)" (two spaces: not equal to "Diary (2)", '=' pads only trailing
+        // spaces), and a session holding "Diary"
+        var w = await GivenTheWorldAsync();
+        await ExecAsync("INSERT INTO app.Collection (Name, OwnerUserId) VALUES (N'Diary', @U), (N'Diary  (2)', @U);", ("@U", w.Ada));
+        await ExecAsync("INSERT INTO app.Collection (Name, AnonymousSessionId) VALUES (N'Diary', 'diary-session');");
+
+        // When she claims that session
+        var result = await Client.ClaimSessionCollectionsAsync("diary-session", w.Ada, cancellationToken: Ct);
+
+        // Then the claimed one is "Diary (2)": the smallest k whose "Diary (k)" she does not have
+        var c = Assert.Single(result.Collections);
+        Assert.Equal(("Diary (2)", "Diary", true), (c.Name, c.OriginalName, c.Renamed));
     }
 
     [Fact]
@@ -147,7 +165,7 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
     public async Task Two_users_claiming_one_session_at_once_exactly_one_gets_the_collections_and_the_other_is_told_so(bool readCommittedSnapshot)
     {
         // Given (with READ_COMMITTED_SNAPSHOT as given) the world, and a third connection holding the session's rows
-        // exclusively, so both claims get past their unlocked reads and queue on the rows
+        // exclusively, so that one claim queues on the rows and the other on the session's applock
         if (readCommittedSnapshot)
         {
             await UseOwnDatabaseAsync(); // changes a database option
@@ -185,6 +203,58 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
         var now = await CollectionsAsync(session);
         Assert.Equal(4, now.Count);
         Assert.All(now.Values, c => Assert.Equal(winner.UserId, c.Owner));
+        Assert.Equal(1, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.CollectionClaim;"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Two_direct_claims_of_one_session_serialize_on_its_applock_and_the_loser_gets_nothing_without_any_error_not_even_a_deadlock(bool readCommittedSnapshot)
+    {
+        // Given (with READ_COMMITTED_SNAPSHOT as given) the world, and a third connection holding the session's rows
+        // exclusively, so that the first claim waits on the rows
+        if (readCommittedSnapshot)
+        {
+            await UseOwnDatabaseAsync(); // changes a database option
+            await ExecAsync($"ALTER DATABASE [{DatabaseName}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE;");
+            SqlConnection.ClearAllPools();
+            Assert.True(await ScalarAsync<bool>("SELECT is_read_committed_snapshot_on FROM sys.databases WHERE database_id = DB_ID();"));
+        }
+
+        var w = await GivenTheWorldAsync();
+        Task<(int Rows, int? ClaimedBy)> ada, bob;
+        await using (var holder = await HoldAsync(
+                         $"UPDATE app.Collection SET UpdatedAt = UpdatedAt WHERE AnonymousSessionId = '{CollectionWorld.AdaSession}' AND AnonymousSessionId IS NOT NULL;"))
+        {
+            // When Ada and Bob call api.Collection_ClaimSession directly - no client, so no deadlock retry - at once
+            ada = Task.Run(() => ClaimDirectlyAsync(CollectionWorld.AdaSession, w.Ada), Ct);
+            bob = Task.Run(() => ClaimDirectlyAsync(CollectionWorld.AdaSession, w.Bob), Ct);
+
+            // Then one waits for the held rows and the other for the session's applock (not for the rows: the two
+            // never meet on row locks, where the waiter's U lock on the filtered index key could deadlock the winner)
+            await WaitUntilAsync(
+                async () => (await LockWaitersAsync(blockedBy: holder.Session)).Count == 1 && await ScalarAsync<int>(ApplockWaiters) == 1,
+                TimeSpan.FromSeconds(30),
+                "one claim waiting for the session's rows and the other for the session's applock");
+            foreach (var (session, waitType, resource) in await LockWaitersAsync())
+            {
+                Output.WriteLine($"waiting: session {session} {waitType} {resource}");
+            }
+
+            Assert.False(ada.IsCompleted || bob.IsCompleted);
+        }
+
+        // And once the holder lets go, both calls succeed (a SqlException - 1205 included - fails the test here):
+        // one got the four collections, the other none, and its @ClaimedByUserId names the winner
+        var outcomes = await Task.WhenAll(ada, bob);
+        await DumpClaimsAsync();
+        var users = new[] { w.Ada, w.Bob };
+        var winner = Assert.Single(Enumerable.Range(0, 2), i => outcomes[i].Rows == 4);
+        var loser = 1 - winner;
+        Assert.Equal((0, (int?)users[winner]), outcomes[loser]);
+        Assert.Equal(users[winner], outcomes[winner].ClaimedBy);
+        Assert.Equal(4, await ScalarAsync<int>("SELECT COUNT(*) FROM app.Collection WHERE OwnerUserId = @U AND CollectionId IN (@a, @b, @c, @d);",
+            ("@U", users[winner]), ("@a", w["s.favourites"]), ("@b", w["s.reading"]), ("@c", w["s.poems"]), ("@d", w["s.poems.lower"])));
         Assert.Equal(1, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.CollectionClaim;"));
     }
 
@@ -235,6 +305,34 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
         Assert.Equal(ErrorRegistry.CollectionLockTimeout, error.Number);
         Assert.Equal(DbMergeErrorKind.LockTimeout, ErrorRegistry.Get(error.Number).Kind);
         Assert.Contains($"DbMerge.User:{w.Ada}", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task A_claim_waiting_longer_than_the_callers_lock_timeout_for_the_sessions_applock_is_refused_with_51564()
+    {
+        // Given a session holding the applock another claim of Ada's session would hold: DbMerge.Session:<SHA-256 hex>
+        var w = await GivenTheWorldAsync();
+        var before = await SnapshotAsync();
+        var resource = "DbMerge.Session:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(CollectionWorld.AdaSession)));
+        await using var holder = await OpenAsync();
+        await using (var take = new SqlCommand(
+                         "DECLARE @R int; EXEC @R = sys.sp_getapplock @Resource = @Resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = 0; SELECT @R;",
+                         holder))
+        {
+            take.Parameters.AddWithValue("@Resource", resource);
+            Assert.True((int)(await take.ExecuteScalarAsync(Ct))! >= 0);
+        }
+
+        // When Ada claims her session with a 300 ms lock timeout
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(
+            "SET LOCK_TIMEOUT 300; EXEC api.Collection_ClaimSession @SessionId = @S, @UserId = @U;", ("@S", CollectionWorld.AdaSession), ("@U", w.Ada)));
+
+        // Then it is refused with the lock-timeout number, the message does not echo the session id, and nothing changed
+        Output.WriteLine(error.Message);
+        Assert.Equal(ErrorRegistry.CollectionLockTimeout, error.Number);
+        Assert.Contains("the session's applock", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(CollectionWorld.AdaSession, error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
     }
 
@@ -343,5 +441,29 @@ public sealed class CollectionClaimSessionTests(SqlServerFixture fixture, ITestO
 
         Assert.Equal(ErrorRegistry.CollectionCoreRequiresTransaction, error.Number);
         Assert.Equal(before, await SnapshotAsync());
+    }
+
+    /// <summary>Application locks of this database some session waits for (only claims take them in these tests).</summary>
+    private const string ApplockWaiters =
+        "SELECT COUNT(*) FROM sys.dm_tran_locks WHERE resource_database_id = DB_ID() AND resource_type = N'APPLICATION' AND request_status = N'WAIT';";
+
+    /// <summary>api.Collection_ClaimSession on its own connection, without the client (which retries a deadlock victim): rows returned, @ClaimedByUserId.</summary>
+    private async Task<(int Rows, int? ClaimedBy)> ClaimDirectlyAsync(string sessionId, int userId)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new SqlCommand("api.Collection_ClaimSession", connection) { CommandType = CommandType.StoredProcedure, CommandTimeout = 120 };
+        command.Parameters.Add(new SqlParameter("@SessionId", SqlDbType.NVarChar, 4000) { Value = sessionId });
+        command.Parameters.Add(new SqlParameter("@UserId", SqlDbType.Int) { Value = userId });
+        var claimedBy = command.Parameters.Add(new SqlParameter("@ClaimedByUserId", SqlDbType.Int) { Direction = ParameterDirection.Output });
+        var rows = 0;
+        await using (var reader = await command.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct))
+            {
+                rows++;
+            }
+        }
+
+        return (rows, claimedBy.Value is int by ? by : null);
     }
 }

@@ -79,6 +79,8 @@ public sealed class CollectionUndoClaimTests(SqlServerFixture fixture, ITestOutp
 
     [Theory]
     [InlineData("renamed")]
+    [InlineData("renamed by case only")]
+    [InlineData("renamed by a trailing space")]
     [InlineData("updated")]
     [InlineData("deleted")]
     [InlineData("moved by a merge")]
@@ -92,6 +94,14 @@ public sealed class CollectionUndoClaimTests(SqlServerFixture fixture, ITestOutp
         {
             case "renamed":
                 await ExecAsync("UPDATE app.Collection SET Name = N'Letters to Charles' WHERE CollectionId = @C;", ("@C", letters));
+                break;
+            case "renamed by case only":
+                // Equal to 'Letters' under the case-insensitive collations, not byte for byte: still a change.
+                await ExecAsync("UPDATE app.Collection SET Name = N'letters' WHERE CollectionId = @C;", ("@C", letters));
+                break;
+            case "renamed by a trailing space":
+                // Equal to 'Letters' under '=' in every collation (trailing spaces are padded), not in length.
+                await ExecAsync("UPDATE app.Collection SET Name = N'Letters ' WHERE CollectionId = @C;", ("@C", letters));
                 break;
             case "updated":
                 await ExecAsync("UPDATE app.Collection SET UpdatedAt = DATEADD(SECOND, 1, UpdatedAt) WHERE CollectionId = @C;", ("@C", letters));
@@ -112,7 +122,12 @@ public sealed class CollectionUndoClaimTests(SqlServerFixture fixture, ITestOutp
         // Then it is refused with 51559 naming the (first) changed collection and what happened to it, and nothing changed
         Assert.IsType<DbMergeConflictException>(error);
         var first = change == "moved by a merge" ? claim.Collections.Min(c => c.CollectionId) : letters;
-        var what = change == "moved by a merge" ? "moved to another owner" : change;
+        var what = change switch
+        {
+            "moved by a merge" => "moved to another owner",
+            "renamed by case only" or "renamed by a trailing space" => "renamed",
+            _ => change,
+        };
         Assert.Contains($"collection {first} of claim {claim.ClaimId} was {what}", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
     }

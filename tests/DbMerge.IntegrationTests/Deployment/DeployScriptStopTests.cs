@@ -95,6 +95,68 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
         Assert.Empty(await DeploymentTestSupport.LinesAsync(tempdb, "SELECT name FROM sys.schemas WHERE name IN (N'app', N'dbmerge', N'api');", Cancel));
     }
 
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task A_journal_check_ended_by_an_error_it_does_not_throw_itself_stops_the_script_and_applies_nothing(string client)
+    {
+        // Given a half-migrated database whose second (applied) migration's journal checksum differs from the file (so the
+        // script must refuse with 51001), and a deploying user (db_owner) who may not read the journal's Checksum column:
+        // the changed-migration check itself fails with 230 instead of refusing
+        var database = await HalfMigratedAsync("stop_checkfails", Fixture.Layout);
+        await ExecuteAsync(database,
+            $"UPDATE dbo.SchemaVersions SET Checksum = '{new string('f', 64)}' WHERE ScriptName = N'{Fixture.Layout.Migrations()[1].Name}'; " +
+            "CREATE USER DbMergeDeployTester WITHOUT LOGIN; ALTER ROLE db_owner ADD MEMBER DbMergeDeployTester; " +
+            "DENY SELECT ON dbo.SchemaVersions (Checksum) TO DbMergeDeployTester;");
+        var before = await SnapshotAsync(database);
+
+        // When the script runs as that user
+        var run = await RunAsync(client, database,
+            "EXECUTE AS USER = N'DbMergeDeployTester';\nGO\n" + DeployScriptGenerator.Build(Fixture.Layout).Text);
+
+        // Then the check's own error (230) stopped it: no migration ran, the journal and the schema are as they were
+        Assert.Contains(230, run.Errors);
+        Assert.DoesNotContain("DbMerge deploy: applying", run.Output, StringComparison.Ordinal);
+        if (client.EndsWith("errors ignored", StringComparison.Ordinal))
+        {
+            Assert.Equal(DeployScriptGenerator.StoppedError, run.Errors[^1]);
+            Assert.Contains("the journal checks (51006, 51001) did not complete", run.Output, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.NotEqual(0, run.ExitCode);
+        }
+
+        Assert.Equal(before, await SnapshotAsync(database));
+    }
+
+    [Theory]
+    [MemberData(nameof(Clients))]
+    public async Task A_journal_whose_ScriptName_has_another_collation_than_the_database_is_checked_and_deployed(string client)
+    {
+        // Given a half-migrated database whose journal columns have a collation other than the database's (a journal
+        // created before the database collation was changed: both its text columns keep the old one)
+        var database = await HalfMigratedAsync("collation_journal", Fixture.Layout);
+        await ExecuteAsync(database,
+            "DECLARE @Other sysname = CASE WHEN CONVERT(sysname, DATABASEPROPERTYEX(DB_NAME(), 'Collation')) = N'Latin1_General_BIN2' THEN N'Latin1_General_CI_AS' ELSE N'Latin1_General_BIN2' END; " +
+            "DECLARE @Sql nvarchar(max) = N'ALTER TABLE dbo.SchemaVersions ALTER COLUMN ScriptName nvarchar(255) COLLATE ' + @Other + N' NOT NULL; " +
+            "ALTER TABLE dbo.SchemaVersions ALTER COLUMN Checksum char(64) COLLATE ' + @Other + N' NULL;'; " +
+            "EXEC sys.sp_executesql @Sql;");
+        Assert.Equal(["0"], await DeploymentTestSupport.LinesAsync(database,
+            "SELECT CONVERT(nvarchar(10), COUNT(*)) FROM sys.columns WHERE object_id = OBJECT_ID(N'dbo.SchemaVersions') AND collation_name = CONVERT(sysname, DATABASEPROPERTYEX(DB_NAME(), 'Collation'));", Cancel));
+
+        // When the script runs
+        var run = await RunAsync(client, database, DeployScriptGenerator.Build(Fixture.Layout).Text);
+
+        // Then it compared the journal without a collation conflict (468) and deployed the rest
+        Assert.Empty(run.Errors);
+        if (run.ExitCode is { } exitCode)
+        {
+            Assert.Equal(0, exitCode);
+        }
+
+        Assert.Equal(DeploymentTestSupport.ExpectedJournal(Fixture.Layout), await DeploymentTestSupport.JournalAsync(database, Cancel));
+    }
+
     [Fact]
     public async Task Opened_without_SQLCMD_mode_the_script_says_so_and_changes_nothing()
     {
@@ -110,6 +172,44 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
         Assert.Equal(DeployScriptGenerator.StoppedError, run.Errors[^1]);
         Assert.Contains("SQLCMD mode", run.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("DbMerge deploy: applying", run.Output, StringComparison.Ordinal);
+        Assert.False(await DeploymentTestSupport.TableExistsAsync(database, "dbo.SchemaVersions", Cancel));
+        Assert.Empty(await DeploymentTestSupport.SchemaAsync(database, Cancel));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Run_in_a_session_with_an_open_transaction_the_script_refuses_with_51008_and_leaves_that_transaction_and_its_work_as_they_were(bool sqlcmdMode)
+    {
+        // Given a query window with work of its own in an open transaction (and, without SQLCMD mode, a script that
+        // would also fail its SQLCMD-mode guard)
+        var database = await Fixture.CreateScratchDatabaseAsync("stop_opentran", Cancel);
+        await ExecuteAsync(database, "CREATE TABLE dbo.CallerWork (Id int NOT NULL);");
+        await using var window = new SqlConnection(database);
+        await window.OpenAsync(Cancel);
+        await using (var begin = new SqlCommand("BEGIN TRANSACTION; INSERT INTO dbo.CallerWork (Id) VALUES (1);", window))
+        {
+            await begin.ExecuteNonQueryAsync(Cancel);
+        }
+
+        // When the script runs in that window, on through errors
+        var run = await DeploymentTestSupport.RunLikeSsmsAsync(window, DeployScriptGenerator.Build(Fixture.Layout).Text, sqlcmdMode, Cancel);
+        Output.WriteLine(run.Output);
+
+        // Then it refused with 51008 first, reported the stop, created nothing, and the caller's transaction is still
+        // open with its uncommitted row (neither the refusal's THROW nor the end batch rolled it back)
+        Assert.Equal(DeployScriptGenerator.OpenTransactionError, run.Errors.First(e => e >= 51000));
+        Assert.Equal(DeployScriptGenerator.StoppedError, run.Errors[^1]);
+        await using (var check = new SqlCommand("SELECT CONCAT(@@TRANCOUNT, N' ', (SELECT COUNT(*) FROM dbo.CallerWork));", window))
+        {
+            Assert.Equal("1 1", await check.ExecuteScalarAsync(Cancel));
+        }
+
+        await using (var rollback = new SqlCommand("ROLLBACK TRANSACTION;", window))
+        {
+            await rollback.ExecuteNonQueryAsync(Cancel);
+        }
+
         Assert.False(await DeploymentTestSupport.TableExistsAsync(database, "dbo.SchemaVersions", Cancel));
         Assert.Empty(await DeploymentTestSupport.SchemaAsync(database, Cancel));
     }
@@ -171,6 +271,14 @@ public sealed class DeployScriptStopTests(SqlServerFixture fixture, ITestOutputH
         await new Migrator(new MigratorOptions { Layout = layout, StopAfterMigration = layout.Migrations()[HalfWay - 1].Name }).MigrateAsync(database, Cancel);
         Assert.Equal(HalfWay, (await DeploymentTestSupport.JournalAsync(database, Cancel)).Count);
         return database;
+    }
+
+    private static async Task ExecuteAsync(string database, string sql)
+    {
+        await using var connection = new SqlConnection(database);
+        await connection.OpenAsync(Cancel);
+        await using var command = new SqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Cancel);
     }
 
     /// <summary>The journal and the schema listing: what a refused run must leave exactly as it was.</summary>

@@ -429,14 +429,17 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
             Assert.Equal(4, await hold.ExecuteNonQueryAsync(Ct));
         }
 
-        // When moves that delete accesses and invitations, copy owners, find the last root and shift roots run with a 2 s lock timeout
+        // When moves that delete accesses and invitations, copy owners, find the last root and shift roots run with a 2 s lock timeout.
+        // The promotion is relative to E, not G: the procedure reads its target's row by PK_app_Document (the header says so),
+        // and G's clustered row is the one the other session holds; the last root (G) is found on UQ_app_Document_Path only.
         var crossTree = await MoveAsync(f["B"], f["E"], "last-child", lockTimeoutMs: 2000);
-        var promotion = await MoveAsync(f["D1"], f["G"], "last-sibling", lockTimeoutMs: 2000);
+        var promotion = await MoveAsync(f["D1"], f["E"], "last-sibling", lockTimeoutMs: 2000); // after G (4): root 5
         var rootShift = await MoveAsync(f["E1"], f["A"], "first-sibling", lockTimeoutMs: 2000); // roots A, E shift; G is the break
 
         // Then they completed while the other session still holds its locks (a wait would have been 51210)
         Assert.Equal(1, crossTree.AccessesDeleted);
         Assert.Equal(2, promotion.OwnersRestored);
+        Assert.Equal("0000005", await ScalarAsync<string>("SELECT Path FROM app.Document WHERE DocumentId = @d;", ("@d", f["D1"])));
         Assert.Equal(2, rootShift.SiblingsShifted);
         Assert.Empty(await LockWaitersAsync());
         await transaction.RollbackAsync(Ct);
@@ -512,6 +515,99 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
         Assert.Equal(2, moved.OwnersRestored);
     }
 
+    private async Task<(SqlConnection Connection, SqlTransaction Transaction, int Session)> HoldApplockAsync(string resource)
+    {
+        var connection = await OpenAsync();
+        int session;
+        await using (var spid = new SqlCommand("SELECT @@SPID;", connection))
+        {
+            session = Convert.ToInt32(await spid.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var transaction = (SqlTransaction)await connection.BeginTransactionAsync(Ct);
+        await using var take = new SqlCommand(
+            "DECLARE @r int; EXEC @r = sys.sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 0; SELECT @r;",
+            connection, transaction);
+        take.Parameters.AddWithValue("@resource", resource);
+        Assert.Equal(0, Convert.ToInt32(await take.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture));
+        return (connection, transaction, session);
+    }
+
+    /// <summary>who a user merge holds (its DbMerge.User:&lt;id&gt; applock, Exclusive): the access holder or the invitee.</summary>
+    public static TheoryData<string> HeldUsers => new() { "Bob", "invitee" };
+
+    [Theory]
+    [MemberData(nameof(HeldUsers))]
+    public async Task A_scope_change_waits_for_the_user_applocks_of_the_accesses_and_invitations_it_deletes_before_any_tree_lock_or_write(string held)
+    {
+        // Given C (Bob reader; an invitation of c@example.org, which is an account's address) and another session
+        // holding, as a user merge of that user does before it writes its access and invitation rows, its applock
+        var f = await GivenTheForestAsync();
+        var invitee = await ScalarAsync<int>("INSERT INTO app.[User] (Email, DisplayName) OUTPUT inserted.UserId VALUES (N'C@Example.org', N'Invitee');");
+        var (holder, transaction, holderSession) = await HoldApplockAsync($"DbMerge.User:{(held == "Bob" ? f.Bob : invitee)}");
+        await using var holderConnection = holder;
+        await using var holderTransaction = transaction;
+
+        // When C moves to another tree (its access and its invitation are deleted)
+        var move = MoveAsync(f["C"], f["E"], "last-child", lockTimeoutMs: 30000);
+        await WaitUntilAsync(async () => (await LockWaitersAsync(holderSession)).Count > 0, TimeSpan.FromSeconds(20), $"the move to wait for {held}'s applock");
+        var waiter = (await LockWaitersAsync(holderSession)).Single();
+
+        // Then it waits there holding no tree applock and no write lock on accesses, invitations or documents
+        var heldLocks = await RowsAsync(
+            """
+            SELECT l.resource_type AS ResourceType, l.resource_description AS Description, l.request_mode AS Mode, l.request_status AS Status
+            FROM sys.dm_tran_locks AS l
+            LEFT JOIN sys.partitions AS p ON p.hobt_id = l.resource_associated_entity_id AND l.resource_type IN (N'KEY', N'PAGE', N'RID')
+            WHERE l.request_session_id = @s AND l.resource_database_id = DB_ID() AND l.request_status = N'GRANT'
+              AND ((l.resource_type = N'APPLICATION' AND (l.resource_description LIKE N'%DbMerge.Roots%' OR l.resource_description LIKE N'%DbMerge.Tree%'))
+                   OR (l.request_mode IN (N'X', N'IX') AND p.object_id IN (OBJECT_ID(N'app.DocumentAccess'), OBJECT_ID(N'app.DocumentInvitation'), OBJECT_ID(N'app.Document'))));
+            """, ("@s", waiter.Session));
+        Dump("tree applocks and write locks of the waiting move", heldLocks);
+        Assert.Empty(heldLocks);
+
+        // and once the merge's applock is released it completes
+        await transaction.RollbackAsync(Ct);
+        var moved = await move;
+        Assert.Equal(1, moved.AccessesDeleted);
+        Assert.Equal(1, moved.InvitationsDeleted);
+    }
+
+    [Fact]
+    public async Task A_user_found_under_the_tree_locks_whose_applock_a_merge_holds_is_51210_at_once_and_nothing_changes()
+    {
+        // Given a session holding tree A's applock, and the move of C (Bob reader) to E waiting for it after taking Bob's applock
+        var f = await GivenTheForestAsync();
+        var newcomer = await ScalarAsync<int>("INSERT INTO app.[User] (Email, DisplayName) OUTPUT inserted.UserId VALUES (N'newcomer@forest.example.org', N'Newcomer');");
+        var (tree, treeTransaction, treeSession) = await HoldApplockAsync("DbMerge.Tree:0000001");
+        await using var treeConnection = tree;
+        await using var treeLock = treeTransaction;
+        var move = MoveAsync(f["C"], f["E"], "last-child", lockTimeoutMs: 30000);
+        await WaitUntilAsync(async () => (await LockWaitersAsync(treeSession)).Count > 0, TimeSpan.FromSeconds(20), "the move to wait for tree A's applock");
+
+        // and, meanwhile, the application grants Newcomer access to C and a user merge of Newcomer takes its applock
+        await ExecAsync("INSERT INTO app.DocumentAccess (DocumentId, UserId, Role) VALUES (@c, @n, 'reader');", ("@c", f["C"]), ("@n", newcomer));
+        var before = await SnapshotAsync();
+        var (merge, mergeTransaction, _) = await HoldApplockAsync($"DbMerge.User:{newcomer}");
+        await using var mergeConnection = merge;
+        await using var mergeLock = mergeTransaction;
+
+        // When the tree lock is released
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await treeTransaction.RollbackAsync(Ct);
+
+        // Then the move finds Newcomer under the tree locks, cannot take its applock without waiting, and refuses at once
+        // (well before its 30 s lock timeout): a lock taken out of order never waits; nothing changed
+        Assert.Equal(51210, await RefusedAsync(() => move));
+        Output.WriteLine($"refused {clock.ElapsedMilliseconds} ms after the tree lock was released");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), "the move waited for the newcomer's applock");
+        Assert.Equal(before, await SnapshotAsync());
+
+        // and once the merge is done, the retry deletes both accesses
+        await mergeTransaction.RollbackAsync(Ct);
+        Assert.Equal(2, (await MoveAsync(f["C"], f["E"], "last-child")).AccessesDeleted);
+    }
+
     [Fact]
     public async Task A_rewrite_of_thousands_of_rows_never_escalates_to_a_table_lock()
     {
@@ -552,6 +648,7 @@ public sealed class DocumentMoveScaleTests(SqlServerFixture fixture, ITestOutput
     [Fact]
     public async Task Outbox_dedupe_keys_are_the_document_and_its_move_sequence_and_a_rolled_back_move_takes_no_number()
     {
+        await UseOwnDatabaseAsync(); // plants a trigger on app.Document: never in the class's shared database (COORDINATION §7)
         var f = await GivenTheForestAsync();
 
         // When C moves twice, a third move fails after its writes (rolled back), and a fourth succeeds

@@ -94,6 +94,52 @@ public sealed partial class CollectionProcedureContractTests
     public void The_undo_locks_the_user_rows_before_any_collection_and_marks_the_claim_undone_after_the_last_collection_statement() =>
         AssertLockOrder(UndoClaim);
 
+    [Fact]
+    public void Two_claims_of_one_session_serialize_on_the_sessions_applock_taken_after_the_user_applocks_and_named_by_its_hash()
+    {
+        // Row locks alone do not serialize two claims of one session cleanly (the waiter's U lock on the filtered
+        // index key against the winner's move deleting it: a deadlock), so the core takes DbMerge.Session:<hash>.
+        var (_, procedure) = Parse(Core);
+        var text = Load(Core).Text;
+        var applocks = ProcedureRuleSupportAll<ExecuteStatement>(procedure)
+            .Where(e => Text(e).Contains("sys.sp_getapplock", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        Assert.Equal(2, applocks.Count);
+
+        // The user applocks (the loop) come first, then the session's: no procedure takes a DbMerge.User applock after it.
+        var userLoop = Regex.Match(text, @"SELECT @Resource = CONCAT\(N'DbMerge\.User:', o\.UserId\)");
+        var session = Regex.Match(text, @"SET @Resource = CONCAT\(N'DbMerge\.Session:', CONVERT\(nvarchar\(64\), HASHBYTES\('SHA2_256', @SessionId\), 2\)\);");
+        Assert.True(userLoop.Success, "the user applocks are named DbMerge.User:<id>");
+        Assert.True(session.Success, "the session's applock is named by the SHA-256 of the session id, never the id (it is a credential)");
+        Assert.True(userLoop.Index < session.Index && session.Index < text.IndexOf("EXEC @LockResult", session.Index, StringComparison.Ordinal),
+            "the session's applock is taken after the user applocks");
+        Assert.DoesNotMatch(@"DbMerge\.Session:'\s*,\s*@SessionId", text);
+
+        // Only for a session claim.
+        Assert.Matches(@"IF @SessionId IS NOT NULL\s+BEGIN\s+SET @Resource = CONCAT\(N'DbMerge\.Session:'", text);
+    }
+
+    [Theory]
+    [InlineData(Core, "p.OldName", "p.OldUpdatedAt")]
+    [InlineData(UndoClaim, "i.NewName", "i.NewUpdatedAt")]
+    public void The_move_and_the_restore_write_a_row_only_if_it_still_has_exactly_the_name_and_UpdatedAt_read_before(
+        string relativePath, string name, string updatedAt)
+    {
+        // The statement that changes the owner must not rely on the earlier non-updating UPDATE's locks (under
+        // optimized locking they may end with that statement): it re-checks the row, and the post-condition
+        // (moved / restored count) turns a row changed in between into 51563 and a rollback, never a lost update.
+        var (_, procedure) = Parse(relativePath);
+        var writes = ProcedureRuleSupportAll<UpdateStatement>(procedure)
+            .Where(u => References(u, "app", "Collection")
+                        && u.UpdateSpecification.SetClauses.OfType<AssignmentSetClause>().Any(a => a.Column?.MultiPartIdentifier.Identifiers.Last().Value == "OwnerUserId"))
+            .ToList();
+        var write = Assert.Single(writes);
+        var where = Text(write.UpdateSpecification.WhereClause);
+        Assert.Contains($"c.Name = {name} COLLATE Latin1_General_100_BIN2", where, StringComparison.Ordinal);
+        Assert.Contains($"DATALENGTH(c.Name) = DATALENGTH({name})", where, StringComparison.Ordinal);
+        Assert.Contains($"c.UpdatedAt = {updatedAt}", where, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(Core)]
     [InlineData(UndoClaim)]
@@ -117,6 +163,19 @@ public sealed partial class CollectionProcedureContractTests
         var boundaries = Regex.Matches(Load(relativePath).Text, @"SELECT @To = MAX\(b\.CollectionId\)\s+FROM \(SELECT TOP \((?<top>[^)]+)\)");
         Assert.NotEmpty(boundaries);
         Assert.All(boundaries, m => Assert.Equal("@BatchSize", m.Groups["top"].Value));
+    }
+
+    [Theory]
+    [InlineData(Core)]
+    [InlineData(ClaimSession)]
+    [InlineData(UndoClaim)]
+    [InlineData("database/api/Procedures/api.CollectionClaim_List.sql")]
+    public void Every_TOP_has_an_ORDER_BY_so_that_which_rows_it_keeps_is_defined(string relativePath)
+    {
+        var (_, procedure) = Parse(relativePath);
+        var tops = ProcedureRuleSupportAll<QuerySpecification>(procedure).Where(q => q.TopRowFilter is not null).ToList();
+        Assert.NotEmpty(tops);
+        Assert.All(tops, q => Assert.True(q.OrderByClause is not null, $"{relativePath}:{q.StartLine}: TOP without ORDER BY: {Text(q)}"));
     }
 
     [Fact]
@@ -148,6 +207,15 @@ public sealed partial class CollectionProcedureContractTests
         Assert.Contains("'Name (k)'", header, StringComparison.Ordinal);
         Assert.Contains("2628", header, StringComparison.Ordinal);
         Assert.Contains("Latin1_General_100_CI_AS", header, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_taken_name_blocks_a_number_only_when_its_prefix_equals_the_groups_in_length_too()
+    {
+        // '=' pads trailing spaces: 'Poems ' = 'Poems', yet 'Poems  (2)' is not 'Poems (2)'; without the length a
+        // taken 'Poems  (2)' would block 2 and the claim would skip the smallest free number.
+        var text = Load(Core).Text;
+        Assert.Matches(@"INNER JOIN #Variant AS v ON v\.Prefix = x\.Prefix AND v\.SuffixLength = x\.SuffixLength\s+AND DATALENGTH\(v\.Prefix\) = DATALENGTH\(x\.Prefix\)", text);
     }
 
     [Fact]
@@ -195,10 +263,13 @@ public sealed partial class CollectionProcedureContractTests
         var applocks = ProcedureRuleSupportAll<ExecuteStatement>(procedure)
             .Where(e => Text(e).Contains("sys.sp_getapplock", StringComparison.OrdinalIgnoreCase))
             .ToList();
-        var applock = Assert.Single(applocks);
-        Assert.Contains("@LockMode = N'Exclusive', @LockOwner = N'Transaction'", Text(applock), StringComparison.Ordinal);
-        Assert.True(applock.FirstTokenIndex < userLock.FirstTokenIndex,
-            $"{relativePath}: the user rows are locked (line {userLock.StartLine}) before the applocks (line {applock.StartLine}): L1 comes first.");
+        Assert.NotEmpty(applocks);
+        Assert.All(applocks, applock =>
+        {
+            Assert.Contains("@LockMode = N'Exclusive', @LockOwner = N'Transaction'", Text(applock), StringComparison.Ordinal);
+            Assert.True(applock.FirstTokenIndex < userLock.FirstTokenIndex,
+                $"{relativePath}: the user rows are locked (line {userLock.StartLine}) before an applock (line {applock.StartLine}): L1 comes first.");
+        });
         var collection = statements.Where(s => References(s, "app", "Collection")).ToList();
         var audit = statements.Where(s => s is UpdateStatement or InsertStatement && Writes(s, "dbmerge", "CollectionClaim")).ToList();
         Assert.NotEmpty(collection);

@@ -121,6 +121,52 @@ public sealed class DeployScriptGeneratorTests
     }
 
     [Fact]
+    public void Backslashes_are_carried_exactly_while_the_script_holds_none()
+    {
+        // A backslash before a line end is a line continuation inside a T-SQL literal: carried raw, the comment line
+        // "-- exported to C:\temp\" would swallow the UPDATE after it. And go-sqlcmd treats a backslash in quotes as an escape.
+        var scratch = Repo.ScratchCopy();
+        const string body = "-- exported to C:\\temp\\\nUPDATE app.[User] SET DisplayName = N'C:\\' WHERE UserId = -1 AND Email LIKE N'%\\_%' ESCAPE N'\\';";
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9989_alter_app_User_planted.sql"), "/* header \\ */\n" + body + "\nGO\n");
+
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.DoesNotContain('\\', script.Text);
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        Assert.Contains("/* header \\ */\n" + body, StatementLiterals(parsed));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Go_sqlcmd_cuts_the_script_at_exactly_its_GO_lines_and_sees_no_other_command_than_its_two(bool planted)
+    {
+        var layout = Repo.Layout;
+        if (planted)
+        {
+            // Carried text that trips a naive batch scanner: backslashes before quotes and line ends, quotes and comment
+            // markers inside strings, a dollar sign before a parenthesis.
+            layout = Repo.ScratchCopy();
+            File.WriteAllText(Path.Combine(layout.MigrationsDirectory, "9988_alter_app_User_planted.sql"),
+                "/* it's \"quoted\" \\ */\n-- C:\\dir\\\nUPDATE app.[User] SET DisplayName = N'a\\' + N'/* -- $' + N'(x) \"' WHERE UserId = -1;\nGO\n" +
+                "UPDATE app.[User] SET DisplayName = N'it''s\\''' WHERE UserId = -2;\nGO\n");
+        }
+
+        var script = DeployScriptGenerator.Build(layout);
+        Assert.True(script.IsValid, string.Join("\n", script.Problems));
+        Assert.Empty(Parse(script.TransactSql, out var parsed));
+        var separators = parsed.ScriptTokenStream.Where(t => t.TokenType == TSqlTokenType.Go).Select(t => t.Line).ToList();
+
+        var scan = GoSqlcmdScanner.Read(script.Text);
+
+        Assert.Null(scan.Error);
+        Assert.False(scan.EndsInsideQuoteOrComment);
+        Assert.Equal(separators, scan.Commands.Where(c => c.Text == "GO").Select(c => c.Line));
+        Assert.Equal([":on error exit", ":setvar DbMergeSqlcmdMode \"on\""], scan.Commands.Where(c => c.Text != "GO").Select(c => c.Text));
+    }
+
+    [Fact]
     public void Each_migrations_Why_and_Locks_header_is_repeated_as_comments_above_its_block()
     {
         var script = DeployScriptGenerator.Generate(Repo.Layout);
@@ -161,6 +207,12 @@ public sealed class DeployScriptGeneratorTests
     [InlineData("/*\n   go\n*/\nSELECT 1 AS One;\nGO\n", 2)]
     [InlineData("/*\n   GO 2\n*/\nSELECT 1 AS One;\nGO\n", 2)]
     [InlineData("SELECT N'\n!! rm -rf /\n' AS One;\nGO\n", 2)]
+    [InlineData("/*\n exit the loop when done\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n  go on with the next step\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n on error the CATCH rolls back\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n quit early\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n ed notes\n*/\nSELECT 1 AS One;\nGO\n", 2)]
+    [InlineData("/*\n goto\n exited\n editing\n online errors\n on errors\n*/\nSELECT 1 AS One;\nGO\n", 0)]
     [InlineData("-- fine\nSELECT 1 AS One;\n  go\n/* fine */\n", 0)]
     public void A_line_that_sqlcmd_would_execute_is_a_problem_with_file_and_line(string sql, int line)
     {
@@ -193,6 +245,34 @@ public sealed class DeployScriptGeneratorTests
 
         Assert.Equal(("migrations/9993_alter_app_User_planted.sql", 1), (problem.File, problem.Line));
         Assert.Contains(option, problem.Message);
+    }
+
+    [Theory]
+    [InlineData("UPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nCOMMIT;\nGO\n", "COMMIT", 2)]
+    [InlineData("BEGIN TRANSACTION;\nUPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nCOMMIT TRANSACTION;\nGO\n", "BEGIN TRANSACTION", 1)]
+    [InlineData("BEGIN TRY\n    UPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nEND TRY\nBEGIN CATCH\n    IF @@TRANCOUNT > 0 ROLLBACK;\n    THROW;\nEND CATCH;\nGO\n", "ROLLBACK", 5)]
+    public void Transaction_control_in_a_migration_is_a_problem_because_the_deployment_owns_its_transaction(string sql, string statement, int line)
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9987_alter_app_User_planted.sql"), sql);
+
+        var problems = DeployScriptGenerator.Build(scratch).Problems;
+
+        var problem = problems.First(p => p.File == "migrations/9987_alter_app_User_planted.sql");
+        Assert.Equal((line, DeployScriptGenerator.RuleId), (problem.Line, problem.Rule));
+        Assert.StartsWith(statement + " in a migration", problem.Message);
+    }
+
+    [Fact]
+    public void A_savepoint_in_a_migration_and_transactions_inside_database_procedures_are_fine()
+    {
+        var scratch = Repo.ScratchCopy();
+        File.WriteAllText(Path.Combine(scratch.MigrationsDirectory, "9986_alter_app_User_planted.sql"),
+            "SAVE TRANSACTION BeforeUpdate;\nUPDATE app.[User] SET DisplayName = NULL WHERE UserId = -1;\nIF @@ROWCOUNT > 1 ROLLBACK TRANSACTION BeforeUpdate;\nGO\n");
+
+        var script = DeployScriptGenerator.Build(scratch);
+
+        Assert.True(script.IsValid, string.Join("\n", script.Problems)); // the repository's procedures BEGIN and COMMIT their own transactions
     }
 
     [Fact]

@@ -105,11 +105,54 @@ public sealed class DeployScriptGuardTests
             return index;
         }
 
-        var order = new[] { "THROW 51004", "THROW 51008", "THROW 51005", "sp_getapplock", "THROW 51003", "THROW 51006", "THROW 51001", "CREATE TABLE dbo.SchemaVersions", "BEGIN TRANSACTION" }
+        var order = new[] { "THROW 51008", "THROW 51004", "THROW 51005", "sp_getapplock", "THROW 51003", "THROW 51006", "THROW 51001", "CREATE TABLE dbo.SchemaVersions", "BEGIN TRANSACTION" }
             .Select(At).ToList();
 
         Assert.Equal(order.Order(), order);
-        Assert.True(At("IF DB_ID() <= 4") < At("CREATE TABLE dbo.SchemaVersions"));
+        Assert.True(At("IF DB_NAME() IN (N'master', N'model', N'msdb', N'tempdb')") < At("CREATE TABLE dbo.SchemaVersions"));
+    }
+
+    [Fact]
+    public void A_system_database_is_recognised_by_name_in_the_script_and_the_runner_alike_not_by_DB_ID()
+    {
+        // DB_ID() values in Azure SQL Database are unique only within a database or elastic pool: an id test could
+        // refuse a user database there; the four names are fixed everywhere.
+        Assert.Contains($"IF {DeploymentJournal.SystemDatabasePredicate}\n", Script.Value.Text);
+        Assert.Contains(DeploymentJournal.SystemDatabasePredicate, DeploymentLock.DatabaseSql);
+        Assert.DoesNotContain("DB_ID()", Script.Value.Text);
+        Assert.DoesNotContain("DB_ID()", DeploymentLock.DatabaseSql);
+        Assert.Empty(DeployScriptGeneratorTests.Parse("SELECT CASE WHEN " + DeploymentJournal.SystemDatabasePredicate + " THEN 1 END AS IsSystem;", out _));
+    }
+
+    [Fact]
+    public void The_open_transaction_guard_comes_first_and_switches_XACT_ABORT_off_before_it_throws_so_the_callers_transaction_survives()
+    {
+        // THROW honours XACT_ABORT: under ON it would roll back the very transaction the guard refuses to touch. And it
+        // must run before the SQLCMD-mode and system-database THROWs, which run with XACT_ABORT ON.
+        var guard = Batches()[GuardBatchIndex(Batches())];
+        var ifs = guard.Statements.OfType<IfStatement>().ToList();
+        Assert.True(ifs.Count >= 3);
+        var first = ifs[0];
+        Assert.Contains(DeployScriptGenerator.OpenTransactionError, ThrowNumbers(first));
+        var body = Assert.IsType<BeginEndBlockStatement>(first.ThenStatement).StatementList.Statements;
+        var xactAbortOff = body.ToList().FindIndex(st => st is PredicateSetStatement { IsOn: false } p && (p.Options & SetOptions.XactAbort) != 0);
+        Assert.True(xactAbortOff >= 0, "no SET XACT_ABORT OFF in the 51008 branch");
+        Assert.True(xactAbortOff < body.ToList().FindIndex(st => st is ThrowStatement), "SET XACT_ABORT OFF must come before THROW 51008");
+        Assert.All(ifs.Skip(1).SelectMany(ThrowNumbers), n => Assert.NotEqual(DeployScriptGenerator.OpenTransactionError, n));
+    }
+
+    [Fact]
+    public void The_end_batch_never_rolls_back_the_transaction_the_open_transaction_guard_refused_and_resets_the_lock_timeout()
+    {
+        var end = Batches()[^1];
+        var rollbackIf = end.Statements.OfType<IfStatement>().Single(i => DbMerge.Schema.SqlText.TextOf(i.ThenStatement).Contains("ROLLBACK", StringComparison.Ordinal));
+        var condition = DbMerge.Schema.SqlText.TextOf(rollbackIf.Predicate);
+
+        Assert.Contains("@@TRANCOUNT > 0", condition);
+        Assert.Contains($"@Stopped NOT LIKE N'error {DeployScriptGenerator.OpenTransactionError}:%'", condition);
+        Assert.Contains(end.Statements, st => st is SetCommandStatement c && DbMerge.Schema.SqlText.TextOf(c).Contains("LOCK_TIMEOUT -1", StringComparison.Ordinal));
+        // The 51008 stop is recorded with exactly that prefix.
+        Assert.Contains($"@value = N'error {DeployScriptGenerator.OpenTransactionError}: ", Script.Value.Text);
     }
 
     [Fact]
@@ -167,24 +210,145 @@ public sealed class DeployScriptGuardTests
 
         Assert.Empty(script.Migrations);
         Assert.All(migrations, m => Assert.Contains($"(N'{m.Name}', '{MigrationChecksums.ComputeFile(m.FullPath)}')", checks));
-        Assert.Contains("WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName)", checks);
+        Assert.Contains("WHERE NOT EXISTS (SELECT 1 FROM #DbMergeRelease AS r WHERE r.ScriptName = j.ScriptName COLLATE DATABASE_DEFAULT)", checks);
+    }
+
+    [Fact]
+    public void The_journal_is_compared_in_the_database_collation_so_a_journal_column_of_another_collation_cannot_conflict()
+    {
+        var text = Script.Value.Text;
+        var checks = text[text.IndexOf("CREATE TABLE #DbMergeRelease", StringComparison.Ordinal)..text.IndexOf("THROW 51001", StringComparison.Ordinal)];
+
+        // Every comparison of a journal column with a #DbMergeRelease column names the collation (else 468 when they differ).
+        var comparisons = Regex.Matches(checks, @"(?<left>[rj]\.\w+)(?<collate> COLLATE DATABASE_DEFAULT)? (?<op>=|<>) (?<right>[rj]\.\w+)(?<collate2> COLLATE DATABASE_DEFAULT)?");
+        Assert.Equal(3, comparisons.Count);
+        Assert.All(comparisons, m => Assert.True(m.Groups["collate"].Success || m.Groups["collate2"].Success, $"'{m.Value}' compares without COLLATE"));
+    }
+
+    [Fact]
+    public void Every_guarded_batch_that_does_work_outside_a_recording_TRY_fails_closed_it_records_a_pending_stop_first_and_clears_it_last()
+    {
+        // A batch can end by an error it does not THROW itself (a permission, a collation conflict, a statement-level
+        // recompile error, an attention): unless the stop was recorded before its work, the NOEXEC switch after it would
+        // not engage and a client that goes on would run the next batches without that batch's checks.
+        var batches = Batches();
+        var guard = GuardBatchIndex(batches);
+        var open = new List<string>();
+        for (var i = guard; i < batches.Count - 2; i++)
+        {
+            var batch = batches[i];
+            var work = new WorkVisitor();
+            batch.Accept(work);
+            if (work.Uncovered.Count > 0 && !IsBracketed(batch))
+            {
+                open.Add($"batch {i} (line {batch.StartLine}): {string.Join("; ", work.Uncovered)}");
+            }
+        }
+
+        Assert.True(open.Count == 0, "batches whose work can fail without recording a stop:\n" + string.Join("\n", open));
+        var bracketed = batches.Count(IsBracketed);
+        Assert.True(bracketed == 5, $"{bracketed} bracketed batches: expected the guard batch, the deploy lock, the journal checks, the journal and the check before the database/ objects");
+        Assert.True(IsBracketed(batches[guard]), "the guard batch does not record a pending stop first");
+    }
+
+    [Fact]
+    public void Every_journal_row_is_written_inside_TRY_whose_CATCH_records_the_stop_and_rethrows()
+    {
+        var all = 0;
+        var covered = 0;
+        foreach (var batch in Batches())
+        {
+            var work = new WorkVisitor();
+            batch.Accept(work);
+            all += work.JournalInserts;
+            covered += work.JournalInsertsInTry;
+        }
+
+        Assert.Equal(Repo.Layout.Migrations().Count, all);
+        Assert.Equal(all, covered);
     }
 
     [Fact]
     public void Database_objects_wait_at_most_the_object_lock_timeout_and_are_retried_on_1222_a_bounded_number_of_times()
     {
         var text = Script.Value.Text;
-        var objects = text[text.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..];
+        var objects = text[text.IndexOf("-- Re-runnable objects", StringComparison.Ordinal)..text.IndexOf("-- End:", StringComparison.Ordinal)];
         var perObject = Regex.Matches(objects, @"^ +EXEC sys\.sp_executesql @stmt = @Statement;$", RegexOptions.Multiline).Count;
 
         Assert.True(perObject >= Repo.Layout.DatabaseObjects().Count);
         Assert.Contains($"    SET LOCK_TIMEOUT {DeploymentJournal.DatabaseObjectLockTimeoutMilliseconds};\n", objects);
         Assert.Equal(perObject, Regex.Matches(objects, $@"IF ERROR_NUMBER\(\) <> 1222 OR @Attempt > {DeploymentJournal.LockTimeoutRetries}\n").Count);
         Assert.Equal(perObject, Regex.Matches(objects, @"WAITFOR DELAY @Delay;").Count);
+        // each retry is reported at once (PRINT output would wait for the end of the batch)
+        Assert.Equal(perObject, Regex.Matches(objects, @"RAISERROR\(N'%s', 0, 1, @Retry\) WITH NOWAIT;\n +DECLARE @Delay").Count);
+        Assert.DoesNotContain("PRINT CONCAT(N'DbMerge deploy: ", objects);
         Assert.DoesNotContain("SET LOCK_TIMEOUT -1", objects);
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The batch's statements (or those of its one guarding IF's BEGIN...END): the first one that is not a SET records a
+    /// stop (not NULL), the last one clears it (NULL).
+    /// </summary>
+    private static bool IsBracketed(TSqlBatch batch)
+    {
+        IList<TSqlStatement> statements = batch.Statements is [IfStatement { ThenStatement: BeginEndBlockStatement block }]
+            ? block.StatementList.Statements
+            : batch.Statements;
+        var first = statements.FirstOrDefault(s => s is not PredicateSetStatement and not SetCommandStatement);
+        return first is not null && IsSetSessionContext(first, out var pending) && pending is not null and not NullLiteral &&
+               IsSetSessionContext(statements[^1], out var cleared) && cleared is NullLiteral;
+    }
+
+    /// <summary>
+    /// Statements that read or change the database (EXEC other than sp_set_session_context, SELECT, DML, DDL), split into
+    /// those inside a TRY whose CATCH records the stop and re-throws and those outside one.
+    /// </summary>
+    private sealed class WorkVisitor : TSqlFragmentVisitor
+    {
+        private readonly List<(int Start, int End)> _recordingTries = [];
+
+        private readonly List<TSqlStatement> _work = [];
+
+        public int JournalInserts => _work.Count(IsJournalInsert);
+
+        public int JournalInsertsInTry => _work.Count(w => IsJournalInsert(w) && IsCovered(w));
+
+        public List<string> Uncovered => _work.Where(w => !IsCovered(w)).Select(w => Snippet(w)).ToList();
+
+        public override void Visit(TryCatchStatement node)
+        {
+            var stops = new StopVisitor();
+            node.CatchStatements.Accept(stops);
+            if (stops.Rethrows.Count > 0 && stops.Rethrows.All(r => r.RecordedBefore))
+            {
+                _recordingTries.Add((node.TryStatements.StartOffset, node.TryStatements.StartOffset + node.TryStatements.FragmentLength));
+            }
+        }
+
+        public override void Visit(TSqlStatement node)
+        {
+            var isWork = node switch
+            {
+                ExecuteStatement e => !IsSetSessionContext(e, out _),
+                SelectStatement or InsertStatement or UpdateStatement or DeleteStatement => true,
+                CreateTableStatement or AlterTableStatement or DropTableStatement or DropObjectsStatement => true,
+                _ => false,
+            };
+            if (isWork)
+            {
+                _work.Add(node);
+            }
+        }
+
+        private bool IsCovered(TSqlStatement statement) =>
+            _recordingTries.Any(t => statement.StartOffset >= t.Start && statement.StartOffset < t.End);
+
+        private static bool IsJournalInsert(TSqlStatement statement) =>
+            statement is ExecuteStatement { ExecuteSpecification.ExecutableEntity: ExecutableProcedureReference proc } &&
+            proc.Parameters.Any(p => p.Variable?.Name == "@stmt" && p.ParameterValue is StringLiteral { Value: DeploymentJournal.InsertSql });
+    }
 
     private static bool IsStopFlag(ScalarExpression expression) =>
         expression is FunctionCall { FunctionName.Value: var name, Parameters: [StringLiteral { Value: Key }] } &&

@@ -102,6 +102,40 @@ public sealed class DocumentMoveShapeTests
         });
     }
 
+    /// <summary>The variable a WHERE clause bounds Path from below with (<c>d.Path &gt;= @x</c>), if any.</summary>
+    private static string? LowerBoundOnPath(WhereClause? where) =>
+        where is null
+            ? null
+            : ProcedureRuleSupport.All<BooleanComparisonExpression>(where)
+                .Where(c => c.ComparisonType is BooleanComparisonType.GreaterThanOrEqualTo or BooleanComparisonType.GreaterThan
+                            && c.FirstExpression is ColumnReferenceExpression { MultiPartIdentifier.Identifiers: var ids } && ids[^1].Value == "Path")
+                .Select(c => (c.SecondExpression as VariableReference)?.Name)
+                .FirstOrDefault();
+
+    [Fact]
+    public void Each_batch_of_a_subtree_move_starts_past_the_previous_batch_not_at_the_start_of_the_range()
+    {
+        // The keys a batch moves away stay in UQ_app_Document_Path as ghost records until the transaction commits: a
+        // batch that seeks from the start of the range again re-reads all of them (quadratic in the subtree).
+        var procedure = Procedure(MoveFile);
+        var update = Writes(procedure)
+            .Where(w => w.Target == "app.Document")
+            .Select(w => (UpdateStatement)w.Statement)
+            .Single(u => ProcedureRuleSupport.All<VariableReference>(u.UpdateSpecification.SetClauses[0]).Any(v => v.Name == "@OpNew"));
+        var loop = ProcedureRuleSupport.All<WhileStatement>(procedure)
+            .Where(w => w.FirstTokenIndex < update.FirstTokenIndex && update.LastTokenIndex <= w.LastTokenIndex)
+            .MinBy(w => w.LastTokenIndex - w.FirstTokenIndex)!;
+        var lower = LowerBoundOnPath(update.UpdateSpecification.WhereClause);
+
+        Assert.NotNull(lower);
+        Assert.NotEqual("@OpFrom", lower);
+        var boundary = ProcedureRuleSupport.All<QuerySpecification>(loop)
+            .Single(q => Unwrap(q.TopRowFilter?.Expression) is VariableReference { Name: "@BatchSize" });
+        Assert.Equal(lower, LowerBoundOnPath(boundary.WhereClause));
+        var advanced = ProcedureRuleSupport.All<SetVariableStatement>(loop).Where(v => v.Variable.Name == lower).ToList();
+        Assert.Contains(advanced, v => ProcedureRuleSupport.All<VariableReference>(v.Expression).Any(r => r.Name == "@Bound"));
+    }
+
     [Fact]
     public void Every_delete_of_the_documents_accesses_and_invitations_is_batched()
     {
@@ -170,6 +204,65 @@ public sealed class DocumentMoveShapeTests
 
         var userLock = Assert.Single(locked);
         Assert.True(userLock.FirstTokenIndex > lastApplock, "the L2 user-row lock comes before an L1 applock");
+    }
+
+    private static List<(ExecuteStatement Statement, Dictionary<string, ScalarExpression> Args)> Applocks(TSqlFragment root) =>
+        [.. ProcedureRuleSupport.All<ExecuteStatement>(root)
+            .Select(e => (Statement: e, Reference: e.ExecuteSpecification.ExecutableEntity as ExecutableProcedureReference))
+            .Where(e => e.Reference?.ProcedureReference.ProcedureReference.Name.BaseIdentifier.Value == "sp_getapplock")
+            .Select(e => (e.Statement, e.Reference!.Parameters.ToDictionary(p => p.Variable!.Name, p => p.ParameterValue, StringComparer.OrdinalIgnoreCase)))];
+
+    [Fact]
+    public void A_scope_change_takes_its_users_applocks_Shared_before_the_tree_applocks_and_again_under_them_without_waiting()
+    {
+        // COORDINATION §2 L1: DbMerge.User:<id> (the applocks a user merge takes before it writes its users' access and
+        // invitation rows) before DbMerge.Roots / DbMerge.Tree; a user found only under the tree locks is locked without
+        // waiting, so the out-of-order request can never close a wait cycle.
+        var procedure = Procedure(MoveFile);
+        var applocks = Applocks(procedure);
+        var user = applocks.Where(a => a.Args["@Resource"] is VariableReference { Name: "@UserResource" }).OrderBy(a => a.Statement.FirstTokenIndex).ToList();
+        var tree = applocks.Except(user).ToList();
+        var firstWrite = Writes(procedure).Where(w => w.Target.StartsWith("app.", StringComparison.Ordinal)).Min(w => w.Statement.FirstTokenIndex);
+
+        Assert.Equal(2, user.Count);
+        Assert.Contains(tree, t => t.Args["@Resource"] is StringLiteral { Value: "DbMerge.Roots" });
+        Assert.All(user, u => Assert.Equal("Shared", Assert.IsType<StringLiteral>(u.Args["@LockMode"]).Value));
+        Assert.True(user[0].Statement.FirstTokenIndex < tree.Min(t => t.Statement.FirstTokenIndex), "the user applocks come after a tree applock");
+        Assert.Equal("@LockTimeout", Assert.IsType<VariableReference>(user[0].Args["@LockTimeout"]).Name);
+        Assert.True(user[1].Statement.FirstTokenIndex > tree.Max(t => t.Statement.FirstTokenIndex) && user[1].Statement.LastTokenIndex < firstWrite,
+            "the second look at the users is not between the tree applocks and the first write");
+        Assert.Equal("0", Assert.IsType<IntegerLiteral>(user[1].Args["@LockTimeout"]).Value);
+        Assert.All(user, u => Assert.True(InsideWhile(procedure, u.Statement), $"line {u.Statement.StartLine}: one applock per user needs a loop"));
+
+        var resource = ProcedureRuleSupport.All<SelectSetVariable>(procedure).Where(v => v.Variable.Name == "@UserResource").ToList();
+        Assert.NotEmpty(resource);
+        Assert.All(resource, r => Assert.Contains(ProcedureRuleSupport.All<StringLiteral>(r.Expression), l => l.Value == "DbMerge.User:"));
+
+        var fills = ProcedureRuleSupport.All<InsertStatement>(procedure)
+            .Where(i => i.InsertSpecification.Target is VariableTableReference { Variable.Name: "@LockUser" or "@LateUser" })
+            .ToList();
+        Assert.Equal(2, fills.Count);
+        Assert.All(fills, fill => Assert.Contains(ProcedureRuleSupport.All<SchemaObjectFunctionTableReference>(fill),
+            t => t.SchemaObject.SchemaIdentifier?.Value == "dbmerge" && t.SchemaObject.BaseIdentifier.Value == "Document_MoveUsers"));
+    }
+
+    [Fact]
+    public void The_users_of_a_scope_change_are_those_of_its_deleted_accesses_and_invitations_and_the_owners_it_copies()
+    {
+        var file = Repo.Layout.DatabaseObjects().Single(f => f.RelativePath == "database/dbmerge/Functions/dbmerge.Document_MoveUsers.sql");
+        var function = ProcedureRuleSupport.All<CreateOrAlterFunctionStatement>(DbMerge.Schema.SqlText.Parse(file).Fragment!).Single();
+        var tables = ProcedureRuleSupport.All<NamedTableReference>(function)
+            .Select(t => $"{t.SchemaObject.SchemaIdentifier?.Value}.{t.SchemaObject.BaseIdentifier.Value}")
+            .ToList();
+
+        Assert.Equal(2, tables.Count(t => t == "app.DocumentAccess"));       // the document's accesses; the old root's owners
+        Assert.Equal(2, tables.Count(t => t == "app.DocumentInvitation"));   // the invitees; the issuers
+        Assert.Contains("app.User", tables);                                 // the accounts an invitation is addressed to
+        Assert.Contains(ProcedureRuleSupport.All<ColumnReferenceExpression>(function), c => c.MultiPartIdentifier.Identifiers[^1].Value == "IssuerUserId");
+        var emailJoin = ProcedureRuleSupport.All<BooleanComparisonExpression>(function).Any(c =>
+            c.FirstExpression is ColumnReferenceExpression { MultiPartIdentifier.Identifiers: var l } && l[^1].Value == "Email"
+            && c.SecondExpression is ColumnReferenceExpression { MultiPartIdentifier.Identifiers: var r } && r[^1].Value == "Email");
+        Assert.True(emailJoin, "the invitees are not found by e-mail");
     }
 
     [Theory]

@@ -63,7 +63,23 @@ public sealed class ValidateVerbTests
         { "a temp table used across GO batches", "migrations/0055_alter_app_User_planted.sql",
             Header + "CREATE TABLE #Ids (Id int NOT NULL);\nGO\nSELECT i.Id FROM #Ids AS i;\nGO\n", 8, "script" },
         { "SET NOEXEC in a migration", "migrations/0055_alter_app_User_planted.sql", Header + "SET NOEXEC ON;\nGO\n", 6, "script" },
+        { "a COMMIT in a migration", "migrations/0055_alter_app_User_planted.sql", Header + "PRINT N'one';\nCOMMIT;\nGO\n", 7, "script" },
+        { "a comment line starting 'exit ...'", "migrations/0055_alter_app_User_planted.sql", Header + "/*\n  exit the loop when done\n*/\nPRINT N'one';\nGO\n", 7, "script" },
     };
+
+    [Fact]
+    public async Task A_repository_file_that_cannot_be_read_is_one_usage_line_naming_it_not_an_unexpected_error()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "symbolic links need privileges on Windows");
+        var copy = Repo.ScratchCopy();
+        File.CreateSymbolicLink(Path.Combine(copy.MigrationsDirectory, "0055_alter_app_User_planted.sql"), Path.Combine(copy.Root, "no-such-file.sql"));
+
+        var result = await CliHarness.RunAsync(["validate", "--json", "--repo", copy.Root]);
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.Error}");
+        Assert.DoesNotContain("unexpected error", result.Error, StringComparison.Ordinal);
+        Assert.Contains("0055_alter_app_User_planted.sql", result.Error, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Inputs))]
