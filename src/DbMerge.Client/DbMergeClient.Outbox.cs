@@ -22,7 +22,9 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// Claims up to <paramref name="max"/> undispatched events, oldest first (optionally of one type); the claim commits
     /// before this returns. The payloads are whole: a confirmation event carries its token in "secret" — write it only
-    /// where the mailer reads it, then <see cref="MarkOutboxDispatchedAsync"/>. Operator-only. Errors 51530, 51531.
+    /// where the mailer reads it, then <see cref="MarkOutboxDispatchedAsync"/>. Write no event once its claim may have
+    /// lapsed (<see cref="OutboxEvent.ReclaimableAt"/>): another drainer may be writing it by then. Operator-only.
+    /// Errors 51530, 51531.
     /// </summary>
     public Task<IReadOnlyList<OutboxEvent>> ClaimOutboxAsync(
         int max, string? eventType, string? claimedBy, CancellationToken cancellationToken = default) =>
@@ -42,7 +44,7 @@ public sealed partial class DbMergeClient
                     events.Add(new OutboxEvent(
                         reader.Get<long>("OutboxId"), reader.Get<string>("EventType"), reader.Get<string>("DedupeKey"),
                         reader.Get<string>("Payload"), reader.Get<DateTime>("CreatedAt"), reader.Get<DateTime>("ClaimedAt"),
-                        reader.Get<int>("Attempts")));
+                        reader.Get<int>("Attempts"), reader.Get<DateTime>("ReclaimableAt")));
                 }
 
                 return events;

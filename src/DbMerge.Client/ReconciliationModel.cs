@@ -240,8 +240,13 @@ public sealed record ReconciliationCancelled(int RequestId, string Status, strin
 /// <summary>A row of <c>api.Reconciliation_Counts</c>.</summary>
 public sealed record ReconciliationStatusCount(string Status, int Requests);
 
-/// <summary>An event claimed from the outbox by <c>api.Outbox_Claim</c>: the payload is whole (it may hold a token).</summary>
-public sealed record OutboxEvent(long OutboxId, string EventType, string DedupeKey, string Payload, DateTime CreatedAt, DateTime ClaimedAt, int Attempts);
+/// <summary>
+/// An event claimed from the outbox by <c>api.Outbox_Claim</c>: the payload is whole (it may hold a token).
+/// <see cref="ReclaimableAt"/> (server time) is when the claim lapses and another drainer may claim the event again:
+/// write an event only while its claim is younger than <c>ReclaimableAt - ClaimedAt</c>.
+/// </summary>
+public sealed record OutboxEvent(long OutboxId, string EventType, string DedupeKey, string Payload, DateTime CreatedAt, DateTime ClaimedAt, int Attempts,
+    DateTime? ReclaimableAt = null);
 
 /// <summary>Result of <c>api.Outbox_MarkDispatched</c>.</summary>
 public sealed record OutboxDispatched(int Requested, int Marked, int AlreadyDispatched);

@@ -16,10 +16,16 @@ GO
                 Seeks: IX_dbmerge_Outbox_Undispatched (OutboxId) WHERE DispatchedAt IS NULL, or with @EventType
                 IX_dbmerge_Outbox_Undispatched_EventType (EventType, OutboxId) WHERE DispatchedAt IS NULL; both
                 include ClaimedAt for the retry test. At most 1,000 rows per call.
+                Every row carries ReclaimableAt, when its claim lapses (ClaimedAt + outbox.retry_delay_seconds, the
+                server's clock): from then on another drainer may claim and write the event again, so a drainer must
+                not start writing an event of the batch once that much time may have passed since its claim (the
+                runner's OutboxDrainer stops at 90 % of the delay and leaves the rest claimed for a retry): that is
+                what keeps two running drainers from writing the same event.
   Transaction:  none of its own: one UPDATE, atomic and committed on its own (the claim must be visible to other
                 drainers before this one writes anything).
   Result set:   up to @Max rows by OutboxId: OutboxId bigint, EventType varchar(100), DedupeKey nvarchar(200),
-                Payload nvarchar(max) (JSON), CreatedAt datetime2(3), ClaimedAt datetime2(3), Attempts int
+                Payload nvarchar(max) (JSON), CreatedAt datetime2(3), ClaimedAt datetime2(3), Attempts int,
+                ReclaimableAt datetime2(3)
   Errors:
                 51530 the caller is not a member of DbMergeOperator or db_owner
                 51531 @Max is not 1..1000, @EventType is blank, or the setting outbox.retry_delay_seconds is invalid
@@ -106,7 +112,8 @@ BEGIN
         END;
 
         /* ---- result ---------------------------------------------------------------------------------- */
-        SELECT c.OutboxId, c.EventType, c.DedupeKey, c.Payload, c.CreatedAt, c.ClaimedAt, c.Attempts
+        SELECT c.OutboxId, c.EventType, c.DedupeKey, c.Payload, c.CreatedAt, c.ClaimedAt, c.Attempts,
+               DATEADD(SECOND, @Delay, c.ClaimedAt) AS ReclaimableAt
         FROM @Claimed AS c
         ORDER BY c.OutboxId;
     END TRY

@@ -18,7 +18,8 @@ internal sealed record ReconciliationCsvFile(string FileName, byte[] Sha256, int
 /// Reads the reconciliation CSV with CsvHelper: a header naming <c>id</c>, <c>active_email</c> and <c>inactive_email</c>
 /// (in any order and case; other columns are ignored, so a rejected-rows file can be fixed and imported again),
 /// UTF-8 with or without a byte order mark, RFC 4180 quoting (separators, quotes and line breaks inside quotes),
-/// CRLF or LF, blank lines (and rows whose fields are all empty) skipped. <c>inactive_email</c> may list several
+/// CRLF or LF, blank lines (and rows whose fields are all empty) skipped; a non-empty field beyond the header's columns
+/// makes its line an error (it would otherwise be dropped unseen). <c>inactive_email</c> may list several
 /// addresses separated by <c>|</c>: each becomes its own pair under the line's id. Line numbers are the input lines
 /// where a record starts.
 /// </summary>
@@ -64,7 +65,7 @@ internal static class ReconciliationCsv
             OnMalformedRecord = r => malformed.TryAdd(r.LineNumber, r.Reason),
         };
 
-        var records = new List<(int Line, string? Id, string? Active, string? Inactive)>();
+        var records = new List<(int Line, string? Id, string? Active, string? Inactive, string? Extra)>();
         using (var csv = CsvReader.Create(bytes, options))
         {
             csv.ReadHeader();
@@ -77,6 +78,7 @@ internal static class ReconciliationCsv
                     $"the first line must name {string.Join(',', Columns)}.");
             }
 
+            var headerCount = csv.Headers.Count;
             while (csv.Read())
             {
                 string? Field(int index) => index < csv.FieldCount ? csv.GetString(index) : null;
@@ -86,21 +88,30 @@ internal static class ReconciliationCsv
                     continue; // a spreadsheet's empty row (",,"): a blank line
                 }
 
-                records.Add((checked((int)csv.LineNumber), id?.Trim(), active?.Trim(), inactive));
+                // A field beyond the header's columns belongs to no column: most often a second inactive address
+                // separated by a comma instead of |. Ignoring it would drop that address without a word, so the
+                // line is an error that says so (empty trailing fields, as spreadsheets write them, are fine).
+                var extra = Enumerable.Range(headerCount, Math.Max(0, csv.FieldCount - headerCount))
+                    .Select(i => csv.GetString(i)).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+                var extraError = extra is null ? null : Cut(
+                    $"the line has {csv.FieldCount} fields but the header names {headerCount} columns; list several inactive addresses " +
+                    "in one field separated by |, not by commas");
+                records.Add((checked((int)csv.LineNumber), id?.Trim(), active?.Trim(), inactive, extraError));
             }
         }
 
         var pairs = new List<ReconciliationImportRow>();
-        foreach (var (line, id, active, inactive) in records)
+        foreach (var (line, id, active, inactive, extraError) in records)
         {
-            pairs.AddRange(PairsOf(line, id, active, inactive, malformed.TryGetValue(line, out var reason) ? reason : null));
+            pairs.AddRange(PairsOf(line, id, active, inactive, malformed.TryGetValue(line, out var reason) ? reason : null, extraError));
         }
 
         return new ReconciliationCsvFile(fileName, sha256, records.Count, ClassifyWithinFile(pairs));
     }
 
     /// <summary>The pairs of one CSV line, with the errors the line's own fields show.</summary>
-    internal static IEnumerable<ReconciliationImportRow> PairsOf(int line, string? id, string? active, string? inactiveList, CsvMalformedReason? malformed)
+    internal static IEnumerable<ReconciliationImportRow> PairsOf(int line, string? id, string? active, string? inactiveList, CsvMalformedReason? malformed,
+        string? lineError = null)
     {
         id = NullIfEmpty(id);
         active = NullIfEmpty(active);
@@ -108,6 +119,7 @@ internal static class ReconciliationCsv
         var rawInactive = NullIfEmpty(inactiveList?.Trim());
 
         var rowError = malformed is { } m ? $"malformed CSV line ({Describe(m)}); check its quotes"
+            : lineError is not null ? lineError
             : id is null ? "id is missing"
             : id.Length > MaxSourceIdLength ? $"id is longer than {MaxSourceIdLength} characters"
             : active is null ? "active_email is missing"

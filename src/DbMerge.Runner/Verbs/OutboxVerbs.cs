@@ -33,7 +33,7 @@ internal static class OutboxVerbs
         var verbose = CommonOptions.Verbose();
         var json = new Option<bool>("--json")
         {
-            Description = "Write the closing summary to stderr as JSON ({written, marked, stopped}); stdout is JSON lines (one event each) either way.",
+            Description = "Write the closing summary to stderr as JSON ({written, marked, deferred, stopped}); stdout is JSON lines (one event each) either way.",
         };
         var command = new Command("drain",
             "Write undispatched events to stdout as JSON lines ({id, type, dedupeKey, createdAt, attempts, payload}) for a mailer, oldest first, " +
@@ -72,8 +72,11 @@ internal static class OutboxVerbs
                     }
                 }, ct).ConfigureAwait(false);
             context.Error.WriteLine(parse.GetValue(json)
-                ? System.Text.Json.JsonSerializer.Serialize(new { written = report.Written, marked = report.Marked, stopped = report.Stopped }, CliContext.JsonOptions)
-                : $"dbmerge: {report.Written} event(s) written, {report.Marked} marked dispatched{(report.Stopped ? "; stopped" : string.Empty)}.");
+                ? System.Text.Json.JsonSerializer.Serialize(
+                    new { written = report.Written, marked = report.Marked, deferred = report.Deferred, stopped = report.Stopped }, CliContext.JsonOptions)
+                : $"dbmerge: {report.Written} event(s) written, {report.Marked} marked dispatched" +
+                  (report.Deferred > 0 ? $", {report.Deferred} left claimed (written too slowly: claimed again after outbox.retry_delay_seconds)" : string.Empty) +
+                  $"{(report.Stopped ? "; stopped" : string.Empty)}.");
             return report.Stopped ? ExitCodes.NotConfirmed : ExitCodes.Success;
         });
         return command;

@@ -87,10 +87,14 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
         await RefusedAsync(ErrorRegistry.OutboxInvalidArgument, () => Client.ListOutboxAsync(false, "reconciliation.confirm", null, 10, Ct));
     }
 
-    [Fact]
-    public async Task Two_drainers_running_at_once_never_write_the_same_event_twice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Two_drainers_running_at_once_never_write_the_same_event_twice(bool readCommittedSnapshot)
     {
-        // Given 400 undispatched events
+        // Given (with READ_COMMITTED_SNAPSHOT as given: the claim must skip and lock rows under row versioning too)
+        // 400 undispatched events
+        await GivenReadCommittedSnapshotAsync(readCommittedSnapshot);
         await SeedEventsAsync(400);
 
         // When two drainers run at once: the first one stops after its first line until the second has written one
@@ -149,6 +153,51 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_drainer_whose_consumer_stalls_past_the_retry_delay_leaves_its_batch_to_the_other_drainer_and_repeats_at_most_the_line_in_flight()
+    {
+        // Given a retry delay of 2 seconds (a setting is reference data, kept across resets: own database) and 5 events
+        await UseOwnDatabaseAsync();
+        await Client.SetSettingAsync(DbMergeSettingNames.OutboxRetryDelaySeconds, "2", Ct);
+        await SeedEventsAsync(5);
+
+        // When the first drainer claims all five, writes its first line, and its consumer then stalls on the second line
+        // until that claim has lapsed and a second drainer has drained what it may take
+        var secondDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new GatedWriter(onFirstLine: () => Task.CompletedTask, onSecondFlush: async () =>
+        {
+            stalled.TrySetResult();
+            await secondDone.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        });
+        var first = Task.Run(() => DrainAsync(slow, batchSize: 5, claimedBy: "slow"), Ct);
+        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await WaitUntilAsync(async () => await ScalarAsync<int>("""
+                SELECT IIF(SUM(IIF(DispatchedAt IS NOT NULL, 1, 0)) = 1
+                           AND SUM(IIF(DispatchedAt IS NULL AND ClaimedAt < DATEADD(SECOND, -2, SYSUTCDATETIME()), 1, 0)) = 4, 1, 0)
+                FROM dbmerge.Outbox;
+                """) == 1,
+            TimeSpan.FromSeconds(20), "the first line marked in the background, and the claim of the other four lapsed");
+        var fast = new StringWriter();
+        var second = await DrainAsync(fast, claimedBy: "fast");
+        secondDone.TrySetResult();
+        var slowReport = await first;
+
+        // Then the first line was not repeated (it was marked while the consumer stalled); the second drainer wrote the
+        // other four on their second attempt; the first drainer, back, started none of the three after the stalled one:
+        // only the line that was in flight during the stall was written by both
+        var a = Lines(slow.Text).Select(l => l.GetProperty("id").GetInt64()).ToList();
+        var b = Lines(fast.ToString()).Select(l => l.GetProperty("id").GetInt64()).ToList();
+        Output.WriteLine($"slow wrote [{string.Join(", ", a)}], deferred {slowReport.Deferred}; fast wrote [{string.Join(", ", b)}]");
+        Assert.Equal(2, a.Count);
+        Assert.Equal(4, b.Count);
+        Assert.Equal([a[1]], a.Intersect(b));
+        Assert.Equal((2, 3, 4), (slowReport.Written, slowReport.Deferred, second.Written));
+        Assert.All(Lines(fast.ToString()), l => Assert.Equal(2, l.GetProperty("attempts").GetInt32()));
+        Assert.Equal(5, a.Concat(b).Distinct().Count());
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.Outbox WHERE DispatchedAt IS NULL;"));
+    }
+
+    [Fact]
     public async Task A_drain_of_one_type_leaves_the_others_and_max_bounds_the_lines()
     {
         await GivenTheWorldAsync();
@@ -177,8 +226,11 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
         Assert.Equal(7, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.Outbox WHERE DispatchedAt IS NULL AND ClaimedAt IS NOT NULL;"));
     }
 
-    /// <summary>A writer that runs <paramref name="onFirstLine"/> before its first line and can fail after some lines.</summary>
-    private sealed class GatedWriter(Func<Task> onFirstLine, int? failAfter = null) : TextWriter
+    /// <summary>
+    /// A writer that runs <paramref name="onFirstLine"/> before its first line, can fail after some lines, and runs
+    /// <paramref name="onSecondFlush"/> when its second line is flushed (a consumer that stalls on that line).
+    /// </summary>
+    private sealed class GatedWriter(Func<Task> onFirstLine, int? failAfter = null, Func<Task>? onSecondFlush = null) : TextWriter
     {
         private readonly StringBuilder _text = new();
         private int _lines;
@@ -216,6 +268,7 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
             _lines++;
         }
 
-        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public override Task FlushAsync(CancellationToken cancellationToken) =>
+            _lines == 2 && onSecondFlush is not null ? onSecondFlush() : Task.CompletedTask;
     }
 }

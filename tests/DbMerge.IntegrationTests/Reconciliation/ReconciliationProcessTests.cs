@@ -122,11 +122,22 @@ public sealed class ReconciliationProcessTests(SqlServerFixture fixture, ITestOu
         Assert.Equal(2, report.Failed);
     }
 
-    [Fact]
-    public async Task Two_processors_in_parallel_process_every_ready_request_exactly_once_while_both_run()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Two_processors_in_parallel_process_every_ready_request_exactly_once_while_both_run(bool readCommittedSnapshot)
     {
-        // Given twelve ready requests (twelve people with two accounts)
-        await UseOwnDatabaseAsync();
+        // Given (with READ_COMMITTED_SNAPSHOT as given: the claim must skip and lock rows under row versioning too)
+        // twelve ready requests (twelve people with two accounts)
+        if (readCommittedSnapshot)
+        {
+            await GivenReadCommittedSnapshotAsync(true);
+        }
+        else
+        {
+            await UseOwnDatabaseAsync();
+        }
+
         var csv = new StringBuilder("id,active_email,inactive_email\n");
         var pairs = new List<(int Active, int Inactive)>();
         for (var i = 1; i <= 12; i++)
@@ -154,9 +165,9 @@ public sealed class ReconciliationProcessTests(SqlServerFixture fixture, ITestOu
             Assert.True((int)(await hold.ExecuteScalarAsync(Ct))! >= 0);
         }
 
-        // When two processors run at once
-        var first = Task.Run(() => ProcessAsync(client: Client), Ct);
-        var second = Task.Run(() => ProcessAsync(client: Client), Ct);
+        // When two processors run at once (a lock timeout far above the waits below: the blocked merge must outwait them)
+        var first = Task.Run(() => ProcessAsync(client: Client, lockTimeout: TimeSpan.FromMinutes(2)), Ct);
+        var second = Task.Run(() => ProcessAsync(client: Client, lockTimeout: TimeSpan.FromMinutes(2)), Ct);
 
         // Then one of them is stuck inside the first request's merge (waiting for the lock), while the other one merges
         // all the eleven others: both were processing at the same time

@@ -145,13 +145,31 @@ public abstract class ReconciliationTestBase(SqlServerFixture fixture, ITestOutp
         Assert.Equal(before, after);
     }
 
-    internal async Task<ReconciliationProcessReport> ProcessAsync(bool retryErrors = false, bool dryRun = false, int? max = null, DbMergeClient? client = null)
+    internal async Task<ReconciliationProcessReport> ProcessAsync(bool retryErrors = false, bool dryRun = false, int? max = null, DbMergeClient? client = null,
+        TimeSpan? lockTimeout = null)
     {
         var report = await new ReconciliationProcessor(client ?? Client).RunAsync(
-            new ReconciliationProcessor.Options(max, dryRun, retryErrors, TimeSpan.FromSeconds(30), "tests"), r =>
+            new ReconciliationProcessor.Options(max, dryRun, retryErrors, lockTimeout ?? TimeSpan.FromSeconds(30), "tests"), r =>
                 Output.WriteLine($"request {r.RequestId}: {(r.Succeeded ? $"done, run {r.Result!.MergeRunId}" : $"error {r.ErrorNumber}: {r.ErrorMessage}")}"),
             Ct);
         return report;
+    }
+
+    /// <summary>
+    /// Gives this test its own database with READ_COMMITTED_SNAPSHOT ON (the Azure SQL Database default: plain reads see
+    /// row versions and do not wait), or leaves it on its class's database (locking READ COMMITTED).
+    /// </summary>
+    protected async Task GivenReadCommittedSnapshotAsync(bool on, [System.Runtime.CompilerServices.CallerMemberName] string prefix = "")
+    {
+        if (!on)
+        {
+            return;
+        }
+
+        await UseOwnDatabaseAsync(prefix); // changes a database option
+        await ExecAsync($"ALTER DATABASE [{DatabaseName}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE;");
+        Microsoft.Data.SqlClient.SqlConnection.ClearAllPools(); // ROLLBACK IMMEDIATE ended the pooled sessions of this database
+        Assert.True(await ScalarAsync<bool>("SELECT is_read_committed_snapshot_on FROM sys.databases WHERE database_id = DB_ID();"));
     }
 
     protected async Task<DbMergeException> RefusedAsync(int expectedNumber, Func<Task> call)

@@ -154,6 +154,27 @@ public sealed class ReconciliationCsvTests
     }
 
     [Fact]
+    public void A_line_with_more_fields_than_the_header_is_an_error_instead_of_losing_the_extra_address()
+    {
+        // A comma where | was meant: the second address has no column; without this check it would be dropped unseen.
+        var file = Parse(Header + "A-1,ada@example.org,ada.lovelace@old.example,ada@legacy.example\nA-2,grace@example.org,g.hopper@old.example\n");
+
+        var bad = Assert.Single(file.Pairs, p => p.LineNumber == 2);
+        Assert.Equal(ReconciliationOutcomes.Error, bad.ClientOutcome);
+        Assert.Equal("the line has 4 fields but the header names 3 columns; list several inactive addresses in one field separated by |, not by commas",
+            bad.ClientReason);
+        AssertUndecided(Pair(file, 3));
+    }
+
+    [Fact]
+    public void Empty_fields_after_the_header_s_columns_are_ignored()
+    {
+        var file = Parse("id,active_email,inactive_email,reason\n" + "A-1,ada@example.org,ada.lovelace@old.example,was wrong, ,\n");
+
+        AssertUndecided(Pair(file, 2));
+    }
+
+    [Fact]
     public void Fields_longer_than_their_columns_are_errors()
     {
         var longId = new string('x', ReconciliationCsv.MaxSourceIdLength + 1);

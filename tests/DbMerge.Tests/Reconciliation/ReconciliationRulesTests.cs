@@ -93,4 +93,27 @@ public sealed class ReconciliationRulesTests
             "\"payload\":{\"requestId\":17,\"email\":\"ada@example.org\",\"secret\":{\"token\":\"ab\"}}}",
             line);
     }
+
+    [Fact]
+    public void A_drainer_starts_the_lines_of_a_claim_only_during_the_first_90_percent_of_its_shortest_retry_delay()
+    {
+        var claimedAt = new DateTime(2025, 6, 1, 10, 0, 0);
+        OutboxEvent Claimed(long id, int delaySeconds) =>
+            new(id, "test.event", $"test.event:{id}", "{}", claimedAt, claimedAt, 1, claimedAt.AddSeconds(delaySeconds));
+
+        Assert.Equal(TimeSpan.FromSeconds(270), OutboxDrainer.WriteBudget([Claimed(1, 300), Claimed(2, 300)]));
+        Assert.Equal(TimeSpan.FromSeconds(1.8), OutboxDrainer.WriteBudget([Claimed(1, 2), Claimed(2, 300)]));
+        Assert.Equal(TimeSpan.Zero, OutboxDrainer.WriteBudget([Claimed(1, -5)]));
+        Assert.Equal(TimeSpan.MaxValue, OutboxDrainer.WriteBudget([new OutboxEvent(1, "test.event", "test.event:1", "{}", claimedAt, claimedAt, 1)]));
+    }
+
+    [Fact]
+    public void The_outbox_claim_returns_when_each_claim_lapses_and_the_client_reads_it()
+    {
+        var claim = File.ReadAllText(Path.Combine(Repo.Layout.Root, "database", "api", "Procedures", "api.Outbox_Claim.sql"));
+        var client = File.ReadAllText(Path.Combine(Repo.Layout.Root, "src", "DbMerge.Client", "DbMergeClient.Outbox.cs"));
+
+        Assert.Contains("DATEADD(SECOND, @Delay, c.ClaimedAt) AS ReclaimableAt", claim, StringComparison.Ordinal);
+        Assert.Contains("reader.Get<DateTime>(\"ReclaimableAt\")", client, StringComparison.Ordinal);
+    }
 }
