@@ -73,31 +73,21 @@ public sealed partial class DbMergeClient
     public async Task<CollectionClaimResult> ClaimSessionCollectionsAsync(
         string sessionId, int userId, string? requestedBy = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await ClaimAsync(
-                        CollectionClaimSessionProcedure,
-                        userId,
-                        dryRun: false,
-                        p =>
-                        {
-                            // nvarchar(4000): the procedure refuses an over-long or non-ASCII id (51551) instead of a cut one.
-                            p.Add(new SqlParameter("@SessionId", SqlDbType.NVarChar, 4000) { Value = (object?)sessionId ?? DBNull.Value });
-                            p.Add(new SqlParameter("@UserId", SqlDbType.Int) { Value = userId });
-                            p.Add(new SqlParameter("@RequestedBy", SqlDbType.NVarChar, 128) { Value = (object?)requestedBy ?? DBNull.Value });
-                            p.Add(new SqlParameter("@ClaimedByUserId", SqlDbType.Int) { Direction = ParameterDirection.InputOutput, Value = DBNull.Value });
-                        },
-                        timeout,
-                        cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch (SqlException ex) when (attempt < ClaimDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
-            }
-        }
+        return await RetryDeadlockVictimAsync(() => ClaimAsync(
+                    CollectionClaimSessionProcedure,
+                    userId,
+                    dryRun: false,
+                    p =>
+                    {
+                        // nvarchar(4000): the procedure refuses an over-long or non-ASCII id (51551) instead of a cut one.
+                        p.Add(new SqlParameter("@SessionId", SqlDbType.NVarChar, 4000) { Value = (object?)sessionId ?? DBNull.Value });
+                        p.Add(new SqlParameter("@UserId", SqlDbType.Int) { Value = userId });
+                        p.Add(new SqlParameter("@RequestedBy", SqlDbType.NVarChar, 128) { Value = (object?)requestedBy ?? DBNull.Value });
+                        p.Add(new SqlParameter("@ClaimedByUserId", SqlDbType.Int) { Direction = ParameterDirection.InputOutput, Value = DBNull.Value });
+                    },
+                    timeout,
+                    cancellationToken)
+                , ClaimDeadlockAttempts, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -112,30 +102,20 @@ public sealed partial class DbMergeClient
         int userId, int? legacyUserId = null, bool dryRun = false, string? requestedBy = null, TimeSpan? timeout = null,
         CancellationToken cancellationToken = default)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await ClaimAsync(
-                        CollectionClaimLegacyProcedure,
-                        userId,
-                        dryRun,
-                        p =>
-                        {
-                            p.Add(new SqlParameter("@UserId", SqlDbType.Int) { Value = userId });
-                            p.Add(new SqlParameter("@LegacyUserId", SqlDbType.Int) { Value = (object?)legacyUserId ?? DBNull.Value });
-                            p.Add(new SqlParameter("@DryRun", SqlDbType.Bit) { Value = dryRun });
-                            p.Add(new SqlParameter("@RequestedBy", SqlDbType.NVarChar, 128) { Value = (object?)requestedBy ?? DBNull.Value });
-                        },
-                        timeout ?? _options.LongCommandTimeout,
-                        cancellationToken)
-                    .ConfigureAwait(false);
-            }
-            catch (SqlException ex) when (attempt < ClaimDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
-            }
-        }
+        return await RetryDeadlockVictimAsync(() => ClaimAsync(
+                    CollectionClaimLegacyProcedure,
+                    userId,
+                    dryRun,
+                    p =>
+                    {
+                        p.Add(new SqlParameter("@UserId", SqlDbType.Int) { Value = userId });
+                        p.Add(new SqlParameter("@LegacyUserId", SqlDbType.Int) { Value = (object?)legacyUserId ?? DBNull.Value });
+                        p.Add(new SqlParameter("@DryRun", SqlDbType.Bit) { Value = dryRun });
+                        p.Add(new SqlParameter("@RequestedBy", SqlDbType.NVarChar, 128) { Value = (object?)requestedBy ?? DBNull.Value });
+                    },
+                    timeout ?? _options.LongCommandTimeout,
+                    cancellationToken)
+                , ClaimDeadlockAttempts, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The collections of the user's legacy accounts (api.Collection_ListLegacy); empty: nothing to offer.</summary>

@@ -116,24 +116,14 @@ public sealed partial class DbMergeClient
 
         // A deadlock victim's merge was rolled back completely (the procedure owns its transaction; the failed
         // attempt is recorded as a 'failed' run): running it again is safe. Anything else is the caller's to handle.
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+        return await RetryDeadlockVictimAsync(() => RunMergeProcedureAsync(UserMergeProcedure, dryRun, p =>
             {
-                return await RunMergeProcedureAsync(UserMergeProcedure, dryRun, p =>
-                {
-                    p.Add("@SourceUserId", SqlDbType.Int).Value = sourceUserId;
-                    p.Add("@TargetUserId", SqlDbType.Int).Value = targetUserId;
-                    p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
-                    p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
-                    p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
-                }, lockTimeout, batchSize, maxDuration, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqlException ex) when (attempt < MergeDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
-            }
-        }
+                p.Add("@SourceUserId", SqlDbType.Int).Value = sourceUserId;
+                p.Add("@TargetUserId", SqlDbType.Int).Value = targetUserId;
+                p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
+                p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
+                p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
+            }, lockTimeout, batchSize, maxDuration, cancellationToken), MergeDeadlockAttempts, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -146,22 +136,12 @@ public sealed partial class DbMergeClient
         int userId, string? requestedBy, bool dryRun, CancellationToken cancellationToken = default,
         TimeSpan? lockTimeout = null, int? batchSize = null, TimeSpan? maxDuration = null)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+        return await RetryDeadlockVictimAsync(() => RunMergeProcedureAsync(UserSweepProcedure, dryRun, p =>
             {
-                return await RunMergeProcedureAsync(UserSweepProcedure, dryRun, p =>
-                {
-                    p.Add("@UserId", SqlDbType.Int).Value = userId;
-                    p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
-                    p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
-                }, lockTimeout, batchSize, maxDuration, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqlException ex) when (attempt < MergeDeadlockAttempts && Errors.SqlErrors.IsDeadlock(ex))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
-            }
-        }
+                p.Add("@UserId", SqlDbType.Int).Value = userId;
+                p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
+                p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
+            }, lockTimeout, batchSize, maxDuration, cancellationToken), MergeDeadlockAttempts, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Late references per merge policy (api.User_LateReferences), for <c>dbmerge status</c>.</summary>

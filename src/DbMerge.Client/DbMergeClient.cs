@@ -23,6 +23,27 @@ public sealed partial class DbMergeClient
 
     public DbMergeClientOptions Options => _options;
 
+    /// <summary>
+    /// Runs <paramref name="call"/> — one call of a procedure that owns its transaction — again when SQL Server chose it
+    /// as a deadlock victim (1205): the victim's transaction was rolled back completely, so the call changed nothing and
+    /// repeating it is safe. At most <paramref name="attempts"/> calls, 100 ms × attempt apart; any other error, and
+    /// the last attempt's 1205, are the caller's.
+    /// </summary>
+    internal static async Task<T> RetryDeadlockVictimAsync<T>(Func<Task<T>> call, int attempts, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (SqlException ex) when (attempt < attempts && SqlErrors.IsDeadlock(ex))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Opens a connection with the options' InfoMessage forwarding attached.</summary>
     internal async Task<SqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
