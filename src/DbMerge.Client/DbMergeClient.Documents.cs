@@ -103,7 +103,8 @@ public sealed partial class DbMergeClient
     /// connection's user to be a member of DbMergeOperator (51205). Writes only what must change (the moved subtree, and the siblings
     /// that shift where the destination needs room); a move that leaves the document where it is returns NoOp and writes nothing.
     /// Errors 51200–51207, 51210 (an applock or row lock not granted within <paramref name="lockTimeoutMs"/>), 51212, 51213,
-    /// 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON), 51215.
+    /// 51214 (called inside an open transaction or with IMPLICIT_TRANSACTIONS ON), 51215. A deadlock victim (1205) is
+    /// run again, up to <see cref="MoveDeadlockAttempts"/> attempts.
     /// </summary>
     public Task<DocumentMoved> MoveDocumentAsync(
         int documentId,
@@ -113,7 +114,7 @@ public sealed partial class DbMergeClient
         int lockTimeoutMs = DefaultDocumentLockTimeoutMs,
         TimeSpan? timeout = null,
         CancellationToken cancellationToken = default) =>
-        ExecuteProcedureAsync(
+        RetryDeadlockVictimAsync(() => ExecuteProcedureAsync(
             DocumentMoveProcedure,
             p =>
             {
@@ -142,7 +143,13 @@ public sealed partial class DbMergeClient
                     reader.Get<bool>("NoOp"));
             },
             timeout,
-            cancellationToken);
+            cancellationToken), MoveDeadlockAttempts, cancellationToken);
+
+    /// <summary>
+    /// How often <see cref="MoveDocumentAsync"/> runs a move chosen as deadlock victim (1205) before giving up: a move
+    /// meeting a user merge on app.Document rows is the victim (DEADLOCK_PRIORITY LOW), rolled back completely.
+    /// </summary>
+    public const int MoveDeadlockAttempts = 3;
 
     /// <summary>The subtree of a document in path order with each document's direct accesses. Errors 51200, 51212.</summary>
     public Task<IReadOnlyList<DocumentTreeNode>> GetTreeAsync(

@@ -123,7 +123,9 @@ GO
           second read while a merge of that user runs; and app.Document itself: a merge re-points CreatorUserId of
           its source's documents in IX_app_Document_CreatorUserId order while this move rewrites paths in path
           order, and the creators of the rewritten rows are not applocked (that would read every rewritten row's
-          clustered record once more).
+          clustered record once more). This procedure runs at DEADLOCK_PRIORITY LOW, so in such a deadlock the move
+          is the victim (1205, rolled back, nothing changed; DbMergeClient.MoveDocumentAsync runs it again), never
+          the merge, which has more work to lose.
       Every lock wait, applocks and row locks, reads before and after the applocks included, is bounded by
       @LockTimeout (SET LOCK_TIMEOUT for the procedure); a row lock not granted in time is 51210 like an applock.
   Transaction: OWNS its transaction; parameters are validated before BEGIN TRANSACTION. Called inside an open
@@ -178,6 +180,10 @@ BEGIN
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @DocumentId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetDocumentId), N'NULL'));
         THROW 51214, @OpenMessage, 1;
     END;
+
+    /* A deadlock with a user merge on app.Document rows (see L3 above) makes this move the victim: cheaper to retry.
+       The setting reverts when the procedure returns. */
+    SET DEADLOCK_PRIORITY LOW;
 
     DECLARE @BatchSize          int = 1000;          -- rows per statement (~3 locks each on app.Document: < 5,000)
     DECLARE @MaxStep            bigint = 78364164095; -- 'ZZZZZZZ', the last step dbmerge.Path_Step can encode
