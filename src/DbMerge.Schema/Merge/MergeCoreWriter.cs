@@ -559,13 +559,16 @@ internal sealed class MergeCoreWriter
         var childColumn = Sql.Name(child.Column.Name);
         var others = string.Concat(unique.OtherColumns.Select(o => $" AND {NullSafeEquals($"tc.{Sql.Name(o)}", $"sc.{Sql.Name(o)}", child.Table.Column(o)!)}"));
         var locks = fromBatch ? "UPDLOCK, SERIALIZABLE" : "READCOMMITTEDLOCK";
+        // The source's child (sc) is sought by the parent key alone (child.Seek: an index leading with it); only the
+        // target's child (tc) is sought on the unique index's other columns too, by the source child's values. Naming
+        // them for sc as well would leave each of the two seeks waiting for the other's columns: error 8622.
         w.Line("SET @Refused = NULL;");
         w.Line($"SELECT @Refused = STRING_AGG(CONVERT(nvarchar(max), r.Collision), N'; ')");
         if (fromBatch)
         {
             w.Line($"FROM (SELECT TOP (5) CONCAT(N'source ', b.S_{parentKey}, N' and target ', b.T_{parentKey}, N' both hold ', sc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}, N'/', tc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}) AS Collision");
             w.Line($"      FROM {BatchTable(plan)} AS b");
-            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({unique.Seek.Hint}, {locks}) ON sc.{childColumn} = b.S_{parentKey}");
+            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({child.Seek.Hint}, {locks}) ON sc.{childColumn} = b.S_{parentKey}");
             w.Line($"      JOIN {child.Table.SqlName} AS tc WITH ({unique.Seek.Hint}, {locks}) ON tc.{childColumn} = b.T_{parentKey}{others}");
             w.Line($"      WHERE b.T_{parentKey} IS NOT NULL");
             w.Line($"      ORDER BY b.S_{parentKey}) AS r;");
@@ -575,7 +578,7 @@ internal sealed class MergeCoreWriter
             w.Line($"FROM (SELECT TOP (5) CONCAT(N'source ', s.{Sql.Name(parentKey)}, N' and target ', t.{Sql.Name(parentKey)}, N' (', {KeyText(plan, "s")}, N') both hold ', sc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}, N'/', tc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}) AS Collision");
             w.Line($"      FROM {parent.SqlName} AS s WITH ({plan.Source.Hint}, READCOMMITTEDLOCK)");
             w.Line($"      JOIN {parent.SqlName} AS t WITH ({plan.Partner!.Hint}, READCOMMITTEDLOCK) ON {PartnerJoin(plan, "t", "s", "@TargetUserId")}");
-            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({unique.Seek.Hint}, {locks}) ON sc.{childColumn} = s.{Sql.Name(parentKey)}");
+            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({child.Seek.Hint}, {locks}) ON sc.{childColumn} = s.{Sql.Name(parentKey)}");
             w.Line($"      JOIN {child.Table.SqlName} AS tc WITH ({unique.Seek.Hint}, {locks}) ON tc.{childColumn} = t.{Sql.Name(parentKey)}{others}");
             w.Line($"      WHERE s.{Sql.Name(plan.Column.Name)} = @SourceUserId{Filter(plan.Source, "s")}");
             w.Line($"      ORDER BY s.{Sql.Name(parentKey)}) AS r;");
