@@ -141,6 +141,7 @@ internal sealed class MergeCoreWriter
         w.Line("DECLARE @Now datetime2(3) = SYSUTCDATETIME();");
         w.Line("DECLARE @Deadline datetime2(3);");
         w.Line("DECLARE @Wait int = @LockTimeoutMs;");
+        w.Line("DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging");
         w.Line("DECLARE @Rows int;");
         w.Line("DECLARE @ChildRows int;");
         w.Line("DECLARE @ChangeSeq int = 0;");
@@ -1039,6 +1040,8 @@ internal sealed class MergeCoreWriter
         w.Line("END;");
         w.Line("SET @SummaryJson = (SELECT s.ApplyOrder, s.SchemaName, s.TableName, s.ColumnName, s.Policy, s.Moved, s.Merged, s.Deleted, s.Conflicts");
         w.Line("                    FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);");
+        w.Comment("The failure is logged with the caller's lock timeout, not this run's last @Wait: cut to the time left of the budget (a few ms on the 51115 path), or 0 with @LockTimeoutMs 0, it made MergeRun_Finish's UPDATE of the run's row fail with 1222 on any concurrent reader's lock of it; that 1222 replaced this error for the caller, whose own CATCH then recorded the run failed with 1222 and without its summary.");
+        w.Line("SET LOCK_TIMEOUT @CallerLockTimeout;");
         w.Line("IF @ErrorNumber <> 51118");
         w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;");
