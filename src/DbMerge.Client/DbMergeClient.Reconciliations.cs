@@ -191,20 +191,26 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// Merges one claimed request (inactive account into active account) in its own transaction, recording done with
     /// the merge run, or error after the rollback; with <paramref name="dryRun"/> (and no claim) merges a ready request
-    /// and rolls it back. Uses the long command timeout. Operator-only. Errors 51500–51524 and the merge core's 51100–51119.
+    /// and rolls it back, within the merge budget <paramref name="maxDuration"/> (default
+    /// <see cref="DefaultMergeMaxDuration"/>; 51115 beyond), with the merge's command timeout; an abandoned call clears
+    /// its connection from the pool (the run then shows as abandoned at once). Operator-only. Errors 51500–51524 and the
+    /// merge core's 51100–51119.
     /// </summary>
     public async Task<ReconciliationProcessed> ProcessReconciliationAsync(
         int requestId, Guid? claimId, bool dryRun, TimeSpan? lockTimeout, string? requestedBy,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, TimeSpan? maxDuration = null)
     {
-        var rows = await ExecuteProcedureAsync(
+        var lockWait = lockTimeout ?? DefaultMergeLockTimeout;
+        var budget = maxDuration ?? DefaultMergeMaxDuration;
+        var rows = await RunMergeOnOwnConnectionAsync(
             ReconciliationProcessProcedure,
             p =>
             {
                 p.Add("@RequestId", SqlDbType.Int).Value = requestId;
                 p.Add("@ClaimId", SqlDbType.UniqueIdentifier).Value = (object?)claimId ?? DBNull.Value;
                 p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
-                p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)(lockTimeout ?? DefaultMergeLockTimeout).TotalMilliseconds;
+                p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
+                p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
                 p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
             },
             async (reader, _, ct) =>
@@ -220,7 +226,7 @@ public sealed partial class DbMergeClient
 
                 return result;
             },
-            _options.LongCommandTimeout,
+            MergeCommandTimeout(budget, lockWait),
             cancellationToken).ConfigureAwait(false);
 
         if (rows.Count == 0)

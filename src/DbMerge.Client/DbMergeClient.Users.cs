@@ -109,7 +109,7 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// Merges <paramref name="sourceUserId"/> into <paramref name="targetUserId"/> (api.User_Merge) in one
-    /// transaction; with <paramref name="dryRun"/> the same work is done and rolled back. Uses the long command timeout.
+    /// transaction; with <paramref name="dryRun"/> the same work is done and rolled back. Its command timeout exceeds the budget plus the lock waits (<see cref="MergeCommandTimeout"/>).
     /// </summary>
     /// <exception cref="Errors.DbMergeException">A documented refusal (51100–51113), typed by kind.</exception>
     /// <param name="lockTimeout">Longest wait of any one lock request (default <see cref="DefaultMergeLockTimeout"/>; 51108 beyond).</param>
@@ -191,11 +191,7 @@ public sealed partial class DbMergeClient
     /// <summary>How often <see cref="MergeUsersAsync"/> runs a merge chosen as deadlock victim (1205) before giving up.</summary>
     public const int MergeDeadlockAttempts = 3;
 
-    /// <summary>
-    /// Runs api.User_Merge or api.User_Sweep on a connection of its own. When the call is abandoned (command timeout,
-    /// cancellation) the connection is cleared from the pool instead of returned to it: its session then ends, which
-    /// releases the run's session applock at once, so the run shows as abandoned (a pooled session would keep holding it).
-    /// </summary>
+    /// <summary>Runs api.User_Merge or api.User_Sweep (<see cref="RunMergeOnOwnConnectionAsync"/>).</summary>
     private async Task<UserMergeResult> RunMergeProcedureAsync(
         string procedure, bool dryRun, Action<SqlParameterCollection> addParameters, TimeSpan? lockTimeout, int? batchSize,
         TimeSpan? maxDuration, CancellationToken cancellationToken)
@@ -203,43 +199,59 @@ public sealed partial class DbMergeClient
         var lockWait = lockTimeout ?? DefaultMergeLockTimeout;
         var budget = maxDuration ?? DefaultMergeMaxDuration;
         SqlParameter? runIdParameter = null;
+        var tables = await RunMergeOnOwnConnectionAsync(
+            procedure,
+            p =>
+            {
+                addParameters(p);
+                p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
+                p.Add("@BatchSize", SqlDbType.Int).Value = batchSize ?? DefaultMergeBatchSize;
+                p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
+                runIdParameter = p.Add("@MergeRunId", SqlDbType.BigInt);
+                runIdParameter.Direction = ParameterDirection.InputOutput;
+                runIdParameter.Value = DBNull.Value;
+            },
+            async (reader, _, ct) =>
+            {
+                var rows = new List<(long RunId, MergeTableSummary Row)>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    rows.Add((reader.Get<long>("MergeRunId"), new MergeTableSummary(
+                        reader.Get<string>("SchemaName"), reader.Get<string>("TableName"), reader.Get<string>("ColumnName"),
+                        reader.Get<string>("Policy"), reader.Get<int>("Moved"), reader.Get<int>("Merged"),
+                        reader.Get<int>("Deleted"), reader.Get<int>("Conflicts"))));
+                }
+
+                return rows;
+            },
+            MergeCommandTimeout(budget, lockWait),
+            cancellationToken).ConfigureAwait(false);
+
+        var runId = runIdParameter?.Value is long fromOutput ? fromOutput
+            : tables.Count > 0 ? tables[0].RunId
+            : throw new InvalidOperationException($"{procedure} returned neither a result set nor @MergeRunId.");
+        return new UserMergeResult(runId, dryRun, tables.Select(t => t.Row).ToList());
+    }
+
+    /// <summary>
+    /// Runs a procedure that runs a merge (api.User_Merge, api.User_Sweep, api.Reconciliation_Process) on a connection of
+    /// its own, with a command timeout above the merge's budget and lock waits (<see cref="MergeCommandTimeout"/>). When
+    /// the call is abandoned (command timeout, cancellation) the connection is cleared from the pool instead of returned
+    /// to it: its session then ends, which releases the run's session applock at once, so the run shows as abandoned (a
+    /// pooled session would keep holding it).
+    /// </summary>
+    internal async Task<T> RunMergeOnOwnConnectionAsync<T>(
+        string procedure,
+        Action<SqlParameterCollection> addParameters,
+        Func<SqlDataReader, SqlParameterCollection, CancellationToken, Task<T>> read,
+        TimeSpan commandTimeout,
+        CancellationToken cancellationToken)
+    {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var tables = await ExecuteProcedureAsync(
-                connection,
-                null,
-                procedure,
-                p =>
-                {
-                    addParameters(p);
-                    p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
-                    p.Add("@BatchSize", SqlDbType.Int).Value = batchSize ?? DefaultMergeBatchSize;
-                    p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
-                    runIdParameter = p.Add("@MergeRunId", SqlDbType.BigInt);
-                    runIdParameter.Direction = ParameterDirection.InputOutput;
-                    runIdParameter.Value = DBNull.Value;
-                },
-                async (reader, _, ct) =>
-                {
-                    var rows = new List<(long RunId, MergeTableSummary Row)>();
-                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        rows.Add((reader.Get<long>("MergeRunId"), new MergeTableSummary(
-                            reader.Get<string>("SchemaName"), reader.Get<string>("TableName"), reader.Get<string>("ColumnName"),
-                            reader.Get<string>("Policy"), reader.Get<int>("Moved"), reader.Get<int>("Merged"),
-                            reader.Get<int>("Deleted"), reader.Get<int>("Conflicts"))));
-                    }
-
-                    return rows;
-                },
-                MergeCommandTimeout(budget, lockWait),
-                cancellationToken).ConfigureAwait(false);
-
-            var runId = runIdParameter?.Value is long fromOutput ? fromOutput
-                : tables.Count > 0 ? tables[0].RunId
-                : throw new InvalidOperationException($"{procedure} returned neither a result set nor @MergeRunId.");
-            return new UserMergeResult(runId, dryRun, tables.Select(t => t.Row).ToList());
+            return await ExecuteProcedureAsync(connection, null, procedure, addParameters, read, commandTimeout, cancellationToken)
+                .ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException || (ex is SqlException sql && sql.Number == -2))
         {

@@ -21,7 +21,7 @@ public static class SchemaArtifacts
     public static void WriteDacpac(RepositoryLayout layout, string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var model = BuildValidModel(layout);
+        using var model = BuildValidModel(layout);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
@@ -39,7 +39,7 @@ public static class SchemaArtifacts
     public static string GenerateCreateScript(RepositoryLayout layout, string databaseName)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databaseName);
-        var model = BuildValidModel(layout);
+        using var model = BuildValidModel(layout);
         using var stream = new MemoryStream();
         DacPackageExtensions.BuildPackage(stream, model, Metadata());
         stream.Position = 0;
@@ -52,10 +52,11 @@ public static class SchemaArtifacts
         var result = SchemaVerifier.Verify(layout, VerificationOptions.ModelOnly);
         if (result.HasErrors || result.Model is null)
         {
+            result.Dispose();
             throw new SchemaInvalidException(result.Findings);
         }
 
-        return result.Model;
+        return result.Model; // the caller disposes it (DacFx keeps the model's scripts in temp files until then)
     }
 
     private static PackageMetadata Metadata() => new()

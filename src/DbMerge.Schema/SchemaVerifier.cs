@@ -63,8 +63,11 @@ public sealed record VerificationOptions
 }
 
 /// <summary>The outcome of offline verification.</summary>
-public sealed record VerificationResult(IReadOnlyList<Finding> Findings, TSqlModel? Model, IReadOnlyList<ParsedScript> Scripts)
+public sealed record VerificationResult(IReadOnlyList<Finding> Findings, TSqlModel? Model, IReadOnlyList<ParsedScript> Scripts) : IDisposable
 {
+    /// <summary>Disposes the model: DacFx keeps a script-backed model's scripts in temp files until then.</summary>
+    public void Dispose() => Model?.Dispose();
+
     /// <summary>True when any finding is an error: the repository must not be released.</summary>
     public bool HasErrors => Findings.Any(f => f.Severity == FindingSeverity.Error);
 

@@ -138,6 +138,24 @@ public static class PlantedMergeTables
         """;
 
     /// <summary>
+    /// Appended to <see cref="Sql"/> by the tests of a merge-children child that is unique per parent AND another column
+    /// (at most one badge of each kind per club membership): its collision checks seek the source's child on the parent
+    /// key only (review 9: naming the kind for both children's seeks was error 8622 at run time).
+    /// </summary>
+    public const string ChildUniquePerKindSql = """
+        CREATE TABLE app.PlantedClubBadge
+        (
+            PlantedClubBadgeId  int IDENTITY(1, 1) NOT NULL,
+            PlantedClubMemberId int NOT NULL,
+            Kind                varchar(20) NOT NULL,
+            CONSTRAINT PK_app_PlantedClubBadge PRIMARY KEY CLUSTERED (PlantedClubBadgeId),
+            CONSTRAINT FK_app_PlantedClubBadge_PlantedClubMemberId FOREIGN KEY (PlantedClubMemberId) REFERENCES app.PlantedClubMember (PlantedClubMemberId),
+            CONSTRAINT UQ_app_PlantedClubBadge_PlantedClubMemberId_Kind UNIQUE (PlantedClubMemberId, Kind)
+        );
+        GO
+        """;
+
+    /// <summary>
     /// Copies migrations/, database/, the scenario procedures, README.md and DbMerge.sln of <paramref name="layout"/> to
     /// a scratch folder (deleted when the test ends) and returns its layout: plant in the copy, never in the repository.
     /// </summary>

@@ -12,8 +12,13 @@ GO
     in the same transaction.
   Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
     anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
-  Lock order (README "Lock order"): L2 the sender's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitations of the
-    e-mail (key range), then dbmerge.Outbox. A merge holding the sender makes this call wait, then refuse (51310).
+  Lock order (README "Lock order"): L2 the app.User rows of the sender and of every account holding the invited
+    address (active or not: a merge re-addresses a legacy account's invitations too), ascending UserId (UPDLOCK,
+    HOLDLOCK), then L3 the invitations of the e-mail (key range), then dbmerge.Outbox. A merge holding the sender makes
+    this call wait, then refuse (51310); a merge of an account holding the address (its source or its target) makes it
+    wait until the merge has re-addressed that address's invitations (without the addressee's row, this call's
+    key-range locks on the address's pending invitations and the merge's row locks there, taken in other orders, could
+    deadlock: review 9).
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, Email nvarchar(254),
     ShareMode varchar(10), SenderUserId int, Status varchar(10) ('pending'), CreatedAt datetime2(3)
@@ -62,6 +67,8 @@ BEGIN
     DECLARE @TargetId   int = COALESCE(@ChannelId, @OrganizationId);
     DECLARE @ExistingId int;
     DECLARE @SenderIsActive bit;
+    DECLARE @LockedUsers int;
+    DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);  -- L2: the sender and the address's accounts, ascending
     DECLARE @Created TABLE
     (
         InvitationId int          NOT NULL,
@@ -118,9 +125,24 @@ BEGIN
 
         BEGIN TRANSACTION;
 
-        /* 2. Lock order (README "Lock order"): L2 the sender's user row first (UPDLOCK, HOLDLOCK: held to the end), then
-              the invitations (L3). A merge of the sender holds that row exclusively: this call waits for it, then finds
-              the sender merged away and refuses (51310) instead of writing an invitation from a merged-away user. */
+        /* 2. Lock order (README "Lock order"): L2 first, the user rows of the sender and of every account holding the
+              address (UPDLOCK, HOLDLOCK: held to the end), ascending UserId (nested loops driven by @LockUser's key
+              order), then the invitations (L3). The accounts are read through IX_app_User_Email (covering: no lock is
+              kept, and a merge's exclusive lock on a user's clustered row does not make this read wait). A merge of the
+              sender holds its row exclusively: this call waits for it, then finds the sender merged away and refuses
+              (51310) instead of writing an invitation from a merged-away user. A merge of an account holding the
+              address waits for this call or this call for it, before either touches the address's invitations. */
+        INSERT INTO @LockUser (UserId)
+        SELECT u.UserId FROM app.[User] AS u WHERE u.Email = @Email
+        UNION
+        SELECT @SenderUserId;
+
+        SELECT @LockedUsers = COUNT(*)
+        FROM @LockUser AS lu
+        JOIN app.[User] AS u WITH (UPDLOCK, HOLDLOCK, ROWLOCK)
+          ON u.UserId = lu.UserId
+        OPTION (FORCE ORDER, LOOP JOIN);
+
         SELECT @SenderIsActive = u.IsActive
         FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
         WHERE u.UserId = @SenderUserId;

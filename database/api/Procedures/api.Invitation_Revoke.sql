@@ -8,9 +8,14 @@ GO
     an editor of the target channel (the highest channel role); the actor must be an active user. A revoked
     invitation can no longer be accepted or declined. Revoking an already revoked invitation is a no-op
     (Changed = 0); an accepted or declined invitation cannot be revoked.
-  Lock order (README "Lock order"): L2 the acting user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation,
-    then reads of the actor's memberships; a merge of the actor serializes with it on the user row (the revoke then
-    finds the actor merged away: 51303).
+  Lock order (README "Lock order"): L2 the app.User rows of the acting user and of every account holding the
+    invitation's address (active or not), ascending UserId (UPDLOCK, HOLDLOCK), then L3 the invitation, then reads of
+    the actor's memberships. A merge of the actor serializes with it on the user row (the revoke then finds the actor
+    merged away: 51303); so does a merge of an account holding the address (without the addressee's row, the revoke's
+    lock on the invitation's row, then on its index entry, and the merge's lock on the index entry, then on the row,
+    could deadlock: review 9). The address is read before the transaction (no lock kept); an invitation re-addressed by
+    a merge between that read and the locks is locked under its new address's accounts only if a second merge of them
+    has not started in between (else a possible 1205, nothing changed).
   Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
     anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
@@ -57,6 +62,9 @@ BEGIN
     DECLARE @RespondedAt    datetime2(3);
     DECLARE @Changed        bit = 0;
     DECLARE @ActorIsActive  bit;
+    DECLARE @AddressRead    nvarchar(254);
+    DECLARE @LockedUsers    int;
+    DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);  -- L2: the actor and the address's accounts, ascending
 
     BEGIN TRY
         /* 1. Check parameters (no transaction open). */
@@ -67,9 +75,25 @@ BEGIN
             THROW 51312, @Message, 1;
         END;
 
+        /* The invitation's address, read before the transaction (PK_app_Invitation; no lock kept): whose rows L2 locks. */
+        SELECT @AddressRead = i.Email FROM app.Invitation AS i WHERE i.InvitationId = @InvitationId;
+
         BEGIN TRANSACTION;
 
-        /* 2. L2: the acting user's row first (held to the end). */
+        /* 2. L2 first: the user rows of the actor and of every account holding the address (held to the end), ascending
+              UserId (nested loops driven by @LockUser's key order); the accounts read through IX_app_User_Email
+              (covering: no lock kept, no wait for a merge's lock on a user's clustered row). */
+        INSERT INTO @LockUser (UserId)
+        SELECT u.UserId FROM app.[User] AS u WHERE u.Email = @AddressRead
+        UNION
+        SELECT @ActorUserId;
+
+        SELECT @LockedUsers = COUNT(*)
+        FROM @LockUser AS lu
+        JOIN app.[User] AS u WITH (UPDLOCK, HOLDLOCK, ROWLOCK)
+          ON u.UserId = lu.UserId
+        OPTION (FORCE ORDER, LOOP JOIN);
+
         SELECT @ActorIsActive = u.IsActive
         FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
         WHERE u.UserId = @ActorUserId;

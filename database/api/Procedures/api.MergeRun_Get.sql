@@ -52,6 +52,10 @@ BEGIN
             THROW 51112, @Message, 1;
         END;
 
+        /* Address: JSON_VALUE returns its input's collation (dbmerge.MergeChange.BeforeImage: the database default);
+           compared with app.User.Email (Latin1_General_100_CI_AS, migration 0002) two different implicit collations are
+           error 468 at compile time, so the address takes the e-mail columns' collation explicitly (case-insensitive,
+           as the merge compares addresses). */
         SELECT r.MergeRunId, ISNULL(r.Kind, 'merge') AS Kind, r.SourceUserId, r.TargetUserId, r.RequestedBy, r.Reason, r.IsDryRun,
                CONVERT(varchar(10), CASE WHEN r.Status = 'running'
                                          THEN CASE WHEN APPLOCK_TEST(N'public', CONCAT(N'DbMerge.MergeRun:', r.MergeRunId), N'Exclusive', N'Session') = 1
@@ -88,7 +92,7 @@ BEGIN
                         WHERE u.Email = a.Address AND u.IsActive = 1 AND (r.SourceUserId IS NULL OR u.UserId <> r.SourceUserId) AND (r.TargetUserId IS NULL OR u.UserId <> r.TargetUserId)
                         ORDER BY u.UserId) AS HeldByUserId
                 FROM (SELECT c.PolicySchemaName AS SchemaName, c.PolicyTableName AS TableName, c.PolicyColumnName AS ColumnName,
-                             CONVERT(nvarchar(254), JSON_VALUE(c.BeforeImage, CONCAT(N'$."', c.PolicyColumnName, N'"'))) AS Address
+                             CONVERT(nvarchar(254), JSON_VALUE(c.BeforeImage, CONCAT(N'$."', c.PolicyColumnName, N'"'))) COLLATE Latin1_General_100_CI_AS AS Address
                       FROM dbmerge.MergeChange AS c
                       JOIN dbmerge.MergePolicy AS p
                         ON p.SchemaName = c.PolicySchemaName AND p.TableName = c.PolicyTableName AND p.ColumnName = c.PolicyColumnName

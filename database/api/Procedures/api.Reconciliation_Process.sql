@@ -20,13 +20,16 @@ GO
                 51501 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51520, 51522, 51523, 51524 and the merge core's 51100-51119: from dbmerge.Reconciliation_ProcessOne
   Example:      EXEC api.Reconciliation_Process @RequestId = 17, @ClaimId = 'C0FFEE00-0000-0000-0000-000000000017',
-                     @DryRun = 0, @LockTimeoutMs = 10000, @RequestedBy = N'ops';
+                     @DryRun = 0, @LockTimeoutMs = 10000, @MaxDurationMs = 600000, @RequestedBy = N'ops';
+  Budget:       @MaxDurationMs is the merge's time budget (dbmerge.User_MergeCore, 51115 beyond); a client's command
+                timeout must exceed it plus twice @LockTimeoutMs (DbMergeClient.MergeCommandTimeout).
 */
 CREATE OR ALTER PROCEDURE api.Reconciliation_Process
     @RequestId     int,
     @ClaimId       uniqueidentifier = NULL,
     @DryRun        bit = 0,
     @LockTimeoutMs int = 10000,
+    @MaxDurationMs int = 600000,
     @RequestedBy   nvarchar(128) = NULL
 AS
 BEGIN
@@ -57,6 +60,7 @@ BEGIN
              @ClaimId = @ClaimId,
              @DryRun = @DryRun,
              @LockTimeoutMs = @LockTimeoutMs,
+             @MaxDurationMs = @MaxDurationMs,
              @RequestedBy = @RequestedBy;
     END TRY
     BEGIN CATCH

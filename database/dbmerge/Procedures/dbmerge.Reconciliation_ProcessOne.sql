@@ -9,7 +9,7 @@ GO
                 history row is started by dbmerge.MergeRun_Start before the transaction (committed, status running;
                 the session holds applock DbMerge.MergeRun:<id>, so a run whose session dies shows as abandoned);
                 this procedure owns the transaction; the core locks both users (L1 applocks, L2 user rows), re-checks
-                them, applies every policy in batches of 1000 rows within a time budget of 300000 ms (51115 beyond:
+                them, applies every policy in batches of 1000 rows within the time budget @MaxDurationMs (51115 beyond:
                 a client's command timeout must exceed that plus twice @LockTimeoutMs), journals every change
                 (dbmerge.MergeChange) and writes the committed status inside the transaction; on failure it rolls
                 the transaction back and records the run refused or failed before re-throwing. After the commit (or
@@ -48,18 +48,19 @@ GO
                       claimed at all); nothing was merged, or the merge was rolled back
                 51523 a dry run of a request that is neither ready nor error
                 51524 a parameter is missing or out of range (@ClaimId required unless @DryRun, none for a dry run,
-                      @LockTimeoutMs 0..600000)
+                      @LockTimeoutMs 0..600000, @MaxDurationMs 1000..86400000)
                 51100-51119 from dbmerge.User_MergeCore and dbmerge.MergeRun_Start (e.g. 51104 the inactive account
                       was merged meanwhile, 51106 refused collision, 51108 a lock timed out, 51115 the time budget
                       was used up): recorded on the request, re-thrown
   Example:      EXEC dbmerge.Reconciliation_ProcessOne @RequestId = 17, @ClaimId = 'C0FFEE00-0000-0000-0000-000000000017',
-                     @DryRun = 0, @LockTimeoutMs = 10000, @RequestedBy = N'ops';
+                     @DryRun = 0, @LockTimeoutMs = 10000, @MaxDurationMs = 300000, @RequestedBy = N'ops';
 */
 CREATE OR ALTER PROCEDURE dbmerge.Reconciliation_ProcessOne
     @RequestId     int,
     @ClaimId       uniqueidentifier,
     @DryRun        bit,
     @LockTimeoutMs int,
+    @MaxDurationMs int,
     @RequestedBy   nvarchar(128)
 AS
 BEGIN
@@ -98,10 +99,11 @@ BEGIN
         /* ---- check parameters (no transaction open) -------------------------------------------------- */
         IF @RequestId IS NULL OR @DryRun IS NULL OR (@DryRun = 0 AND @ClaimId IS NULL) OR (@DryRun = 1 AND @ClaimId IS NOT NULL)
            OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000
+           OR @MaxDurationMs IS NULL OR @MaxDurationMs NOT BETWEEN 1000 AND 86400000
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.Reconciliation_ProcessOne: @RequestId and @DryRun are required, @ClaimId is required for a real run and must be NULL for a dry run, @LockTimeoutMs 0..600000 (request %s, dry run %s, lock timeout %s).',
+            SET @Message = FORMATMESSAGE(N'dbmerge.Reconciliation_ProcessOne: @RequestId and @DryRun are required, @ClaimId is required for a real run and must be NULL for a dry run, @LockTimeoutMs 0..600000, @MaxDurationMs 1000..86400000 (request %s, dry run %s, lock timeout %s, budget %s).',
                 ISNULL(CONVERT(nvarchar(12), @RequestId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @DryRun), N'NULL'),
-                ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'));
+                ISNULL(CONVERT(nvarchar(12), @LockTimeoutMs), N'NULL'), ISNULL(CONVERT(nvarchar(12), @MaxDurationMs), N'NULL'));
             THROW 51524, @Message, 1;
         END;
 
@@ -147,7 +149,7 @@ BEGIN
              @TargetUserId = @ActiveUserId,
              @IsDryRun = @DryRun,
              @LockTimeoutMs = @LockTimeoutMs,
-             @MaxDurationMs = 300000,
+             @MaxDurationMs = @MaxDurationMs,
              @BatchSize = 1000,
              @SummaryJson = @SummaryJson OUTPUT;
 

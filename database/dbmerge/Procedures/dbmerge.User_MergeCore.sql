@@ -239,6 +239,7 @@ BEGIN
     DECLARE @Now datetime2(3) = SYSUTCDATETIME();
     DECLARE @Deadline datetime2(3);
     DECLARE @Wait int = @LockTimeoutMs;
+    DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging
     DECLARE @Rows int;
     DECLARE @ChildRows int;
     DECLARE @ChangeSeq int = 0;
@@ -2426,6 +2427,11 @@ BEGIN
         END;
         SET @SummaryJson = (SELECT s.ApplyOrder, s.SchemaName, s.TableName, s.ColumnName, s.Policy, s.Moved, s.Merged, s.Deleted, s.Conflicts
                             FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);
+        /* The failure is logged with the caller's lock timeout, not this run's last @Wait: cut to the time left of
+           the budget (a few ms on the 51115 path), or 0 with @LockTimeoutMs 0, it made MergeRun_Finish's UPDATE of
+           the run's row fail with 1222 on any concurrent reader's lock of it; that 1222 replaced this error for
+           the caller, whose own CATCH then recorded the run failed with 1222 and without its summary. */
+        SET LOCK_TIMEOUT @CallerLockTimeout;
         IF @ErrorNumber <> 51118
             EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;

@@ -38,7 +38,7 @@ internal static class ValidateVerb
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var script = DeployScriptGenerator.Build(layout);
             timings?.Invoke($"deploy script: generated and checked in {watch.ElapsedMilliseconds} ms");
-            var result = SchemaVerifier.Verify(layout, new VerificationOptions
+            using var result = SchemaVerifier.Verify(layout, new VerificationOptions
             {
                 RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
                 ReadmeText = ReadReadme(layout),

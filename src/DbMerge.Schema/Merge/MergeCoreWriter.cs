@@ -141,6 +141,7 @@ internal sealed class MergeCoreWriter
         w.Line("DECLARE @Now datetime2(3) = SYSUTCDATETIME();");
         w.Line("DECLARE @Deadline datetime2(3);");
         w.Line("DECLARE @Wait int = @LockTimeoutMs;");
+        w.Line("DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging");
         w.Line("DECLARE @Rows int;");
         w.Line("DECLARE @ChildRows int;");
         w.Line("DECLARE @ChangeSeq int = 0;");
@@ -559,13 +560,16 @@ internal sealed class MergeCoreWriter
         var childColumn = Sql.Name(child.Column.Name);
         var others = string.Concat(unique.OtherColumns.Select(o => $" AND {NullSafeEquals($"tc.{Sql.Name(o)}", $"sc.{Sql.Name(o)}", child.Table.Column(o)!)}"));
         var locks = fromBatch ? "UPDLOCK, SERIALIZABLE" : "READCOMMITTEDLOCK";
+        // The source's child (sc) is sought by the parent key alone (child.Seek: an index leading with it); only the
+        // target's child (tc) is sought on the unique index's other columns too, by the source child's values. Naming
+        // them for sc as well would leave each of the two seeks waiting for the other's columns: error 8622.
         w.Line("SET @Refused = NULL;");
         w.Line($"SELECT @Refused = STRING_AGG(CONVERT(nvarchar(max), r.Collision), N'; ')");
         if (fromBatch)
         {
             w.Line($"FROM (SELECT TOP (5) CONCAT(N'source ', b.S_{parentKey}, N' and target ', b.T_{parentKey}, N' both hold ', sc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}, N'/', tc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}) AS Collision");
             w.Line($"      FROM {BatchTable(plan)} AS b");
-            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({unique.Seek.Hint}, {locks}) ON sc.{childColumn} = b.S_{parentKey}");
+            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({child.Seek.Hint}, {locks}) ON sc.{childColumn} = b.S_{parentKey}");
             w.Line($"      JOIN {child.Table.SqlName} AS tc WITH ({unique.Seek.Hint}, {locks}) ON tc.{childColumn} = b.T_{parentKey}{others}");
             w.Line($"      WHERE b.T_{parentKey} IS NOT NULL");
             w.Line($"      ORDER BY b.S_{parentKey}) AS r;");
@@ -575,7 +579,7 @@ internal sealed class MergeCoreWriter
             w.Line($"FROM (SELECT TOP (5) CONCAT(N'source ', s.{Sql.Name(parentKey)}, N' and target ', t.{Sql.Name(parentKey)}, N' (', {KeyText(plan, "s")}, N') both hold ', sc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}, N'/', tc.{Sql.Name(child.Table.PrimaryKey!.Columns[0])}) AS Collision");
             w.Line($"      FROM {parent.SqlName} AS s WITH ({plan.Source.Hint}, READCOMMITTEDLOCK)");
             w.Line($"      JOIN {parent.SqlName} AS t WITH ({plan.Partner!.Hint}, READCOMMITTEDLOCK) ON {PartnerJoin(plan, "t", "s", "@TargetUserId")}");
-            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({unique.Seek.Hint}, {locks}) ON sc.{childColumn} = s.{Sql.Name(parentKey)}");
+            w.Line($"      JOIN {child.Table.SqlName} AS sc WITH ({child.Seek.Hint}, {locks}) ON sc.{childColumn} = s.{Sql.Name(parentKey)}");
             w.Line($"      JOIN {child.Table.SqlName} AS tc WITH ({unique.Seek.Hint}, {locks}) ON tc.{childColumn} = t.{Sql.Name(parentKey)}{others}");
             w.Line($"      WHERE s.{Sql.Name(plan.Column.Name)} = @SourceUserId{Filter(plan.Source, "s")}");
             w.Line($"      ORDER BY s.{Sql.Name(parentKey)}) AS r;");
@@ -1036,6 +1040,8 @@ internal sealed class MergeCoreWriter
         w.Line("END;");
         w.Line("SET @SummaryJson = (SELECT s.ApplyOrder, s.SchemaName, s.TableName, s.ColumnName, s.Policy, s.Moved, s.Merged, s.Deleted, s.Conflicts");
         w.Line("                    FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);");
+        w.Comment("The failure is logged with the caller's lock timeout, not this run's last @Wait: cut to the time left of the budget (a few ms on the 51115 path), or 0 with @LockTimeoutMs 0, it made MergeRun_Finish's UPDATE of the run's row fail with 1222 on any concurrent reader's lock of it; that 1222 replaced this error for the caller, whose own CATCH then recorded the run failed with 1222 and without its summary.");
+        w.Line("SET LOCK_TIMEOUT @CallerLockTimeout;");
         w.Line("IF @ErrorNumber <> 51118");
         w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;");

@@ -34,6 +34,7 @@ public static class MergeGenerator
         var findings = new List<Finding>();
         var migrations = layout.Migrations().Select(f => SqlText.Parse(f, findings)).ToList();
         var build = SchemaVerifier.BuildModel(migrations, []);
+        using var model = build.Model; // DacFx keeps the model's scripts in temp files until it is disposed
         findings.AddRange(build.Findings.Where(f => f.Severity == FindingSeverity.Error));
         if (findings.Any(f => f.Severity == FindingSeverity.Error))
         {

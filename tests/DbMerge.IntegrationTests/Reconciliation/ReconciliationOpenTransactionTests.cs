@@ -64,7 +64,7 @@ public sealed class ReconciliationOpenTransactionTests(SqlServerFixture fixture,
                 "EXEC api.Reconciliation_Process @RequestId = @Request, @ClaimId = @Claim, @DryRun = 0, @LockTimeoutMs = 1000, @RequestedBy = NULL;",
                 new (string, object?)[] { ("@Request", request), ("@Claim", claim) }),
             "dbmerge.Reconciliation_ProcessOne" => (
-                "EXEC dbmerge.Reconciliation_ProcessOne @RequestId = @Request, @ClaimId = @Claim, @DryRun = 0, @LockTimeoutMs = 1000, @RequestedBy = NULL;",
+                "EXEC dbmerge.Reconciliation_ProcessOne @RequestId = @Request, @ClaimId = @Claim, @DryRun = 0, @LockTimeoutMs = 1000, @MaxDurationMs = 300000, @RequestedBy = NULL;",
                 new (string, object?)[] { ("@Request", request), ("@Claim", claim) }),
             _ => throw new ArgumentOutOfRangeException(nameof(procedure), procedure, "not a reconciliation procedure"),
         };

@@ -1,4 +1,7 @@
+using DbMerge.Client;
+using DbMerge.Deployment;
 using DbMerge.IntegrationTests.Infrastructure;
+using Microsoft.Data.SqlClient;
 using Xunit;
 
 namespace DbMerge.IntegrationTests.UserMerge;
@@ -91,5 +94,43 @@ public sealed class UserMergeAddressTests(SqlServerFixture fixture, ITestOutputH
         Output.WriteLine(string.Join("\n", verification.Problems));
         Assert.False(verification.Verified);
         Assert.Contains(verification.Problems, p => p.Contains("s@x.test", StringComparison.Ordinal) && p.Contains($"active user {holder}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MergeRun_Get_lists_the_re_addressed_address_in_a_database_whose_default_collation_is_not_the_e_mail_columns()
+    {
+        // Given a database whose default collation (that of dbmerge.MergeChange's images) differs from app.User.Email's
+        // (review 9: api.MergeRun_Get compared the two without COLLATE — error 468 on every call there)
+        var connectionString = await Fixture.CreateScratchDatabaseAsync("OtherCollation", Ct);
+        var name = new SqlConnectionStringBuilder(connectionString).InitialCatalog;
+        await using (var master = new SqlConnection(Fixture.MasterConnectionString))
+        {
+            await master.OpenAsync(Ct);
+            await using var alter = new SqlCommand($"ALTER DATABASE [{name}] COLLATE SQL_Latin1_General_CP1_CI_AS;", master);
+            await alter.ExecuteNonQueryAsync(Ct);
+        }
+
+        await new Migrator(new MigratorOptions { Layout = Fixture.Layout, RetryBaseDelay = TimeSpan.FromMilliseconds(200) }).MigrateAsync(connectionString, Ct);
+        await using (var check = new SqlConnection(connectionString))
+        {
+            await check.OpenAsync(Ct);
+            await using var collation = new SqlCommand("SELECT CONVERT(sysname, DATABASEPROPERTYEX(DB_NAME(), 'Collation'));", check);
+            Assert.Equal("SQL_Latin1_General_CP1_CI_AS", (string?)await collation.ExecuteScalarAsync(Ct));
+        }
+
+        var seed = new MergeSeed(connectionString);
+        var client = new DbMergeClient(new DbMergeClientOptions { ConnectionString = connectionString, InfoMessage = m => Output.WriteLine($"[server] {m}") });
+        var t = await seed.UserAsync("t@x.test");
+        var src = await seed.UserAsync("s@x.test");
+        await seed.InvitationAsync(await seed.ChannelAsync("c"), "s@x.test", "view", null);
+
+        // When the source is merged (its invitation re-addressed) and the run is read back
+        var result = await client.MergeUsersAsync(src, t, "integration test", "tests", false, Ct);
+        var detail = await client.GetMergeRunAsync(result.MergeRunId, Ct);
+
+        // Then the address is listed, held by nobody else, and the run verifies
+        var moved = Assert.Single(detail.Addresses);
+        Assert.Equal(("Invitation", "s@x.test", 1, (int?)null), (moved.TableName, moved.Address, moved.Rows, moved.HeldByUserId));
+        Assert.True((await client.VerifyMergeAsync(result.MergeRunId, Ct)).Verified);
     }
 }

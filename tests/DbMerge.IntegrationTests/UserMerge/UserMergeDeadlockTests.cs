@@ -113,6 +113,53 @@ public sealed class UserMergeDeadlockTests(SqlServerFixture fixture, ITestOutput
         }
     }
 
+    [Theory]
+    [InlineData("revoke")]
+    [InlineData("create")]
+    public async Task A_third_partys_revoke_or_create_for_the_targets_address_waits_on_the_targets_user_row_while_a_merge_runs(string call)
+    {
+        // Given a merge stopped at app.Collection (ApplyOrder 1160: its invitation sections are done, it holds both user
+        // rows since L2), and a pending invitation of the target's address sent by a third user, not touched by the merge
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        var sender = await Seed.UserAsync("sender@x.test");
+        var channel = await Seed.ChannelAsync("c");
+        var other = await Seed.ChannelAsync("other");
+        var invitation = await Seed.InvitationAsync(channel, "t@x.test", "view", sender);
+        var collection = await Seed.CollectionAsync(src);
+        await using var blocker = await HoldAsync("UPDATE app.Collection SET Name = Name + N' (edited)' WHERE CollectionId = @C;", ("@C", collection));
+        var merge = MergeAsync(src, t, lockTimeout: TimeSpan.FromMinutes(2));
+        var (session, _, _) = await WaitForOneBlockedAsync(blocker, "the merge to reach app.Collection");
+
+        // When the sender revokes that invitation, or invites the target's address to another channel
+        Task work = call == "revoke"
+            ? Client.RevokeInvitationAsync(invitation, sender, cancellationToken: Ct)
+            : Client.CreateInvitationAsync(DbMerge.Client.InvitationTarget.Channel(other), "T@x.test", "edit", sender, cancellationToken: Ct);
+
+        // Then it waits for the merge on the target's app.User row (L2: the accounts holding the address, before any
+        // invitation lock), not on an invitation (review 9: it locked the invitation row, then its index entry, while
+        // the merge locks index entries, then rows — a possible deadlock between two DbMerge procedures)
+        await WaitUntilAsync(async () => (await LockWaitersAsync(blockedBy: session)).Count == 1, TimeSpan.FromSeconds(30), $"the {call} to wait for the merge");
+        var waiting = await RowsAsync("""
+            SELECT l.request_session_id AS SessionId, l.resource_type AS ResourceType, OBJECT_NAME(p.object_id) AS TableName, p.index_id AS IndexId
+            FROM sys.dm_tran_locks AS l
+            LEFT JOIN sys.partitions AS p ON p.hobt_id = l.resource_associated_entity_id
+            WHERE l.resource_database_id = DB_ID() AND l.request_status = N'WAIT' AND l.request_session_id <> @Merge;
+            """, ("@Merge", session));
+        Dump($"the {call}'s waiting lock", waiting);
+        var lockWait = Assert.Single(waiting);
+        Assert.Equal(("KEY", "User", 1), ((string)lockWait["ResourceType"]!, (string?)lockWait["TableName"], (int?)lockWait["IndexId"] ?? 0));
+        Assert.False(work.IsCompleted);
+
+        // and both finish once the application transaction ends: no deadlock, the invitation is the target's
+        await blocker.DisposeAsync();
+        var result = await merge;
+        await work;
+        Assert.True((await Client.VerifyMergeAsync(result.MergeRunId, Ct)).Verified);
+        Assert.Equal(call == "revoke" ? "revoked" : "pending", await ScalarAsync<string>("SELECT Status FROM app.Invitation WHERE InvitationId = @I;", ("@I", invitation)));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeRun WHERE ErrorNumber = 1205;"));
+    }
+
     /// <summary>Runs a procedure on a connection of its own and returns its SqlException, if any (no retry).</summary>
     private async Task<SqlException?> CallAsync(string procedure, Action<SqlParameterCollection> parameters)
     {

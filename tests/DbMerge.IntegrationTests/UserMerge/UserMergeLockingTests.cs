@@ -229,6 +229,42 @@ public sealed class UserMergeLockingTests(SqlServerFixture fixture, ITestOutputH
     }
 
     [Fact]
+    public async Task A_lock_timeout_is_recorded_as_51108_with_its_summary_even_while_a_reader_holds_a_lock_on_the_runs_row()
+    {
+        // Given a merge that re-points an access early and then waits for a collection row the test holds
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        await Seed.AccessAsync(await Seed.DocumentAsync("0000001"), src, "owner");
+        var collection = await Seed.CollectionAsync(src);
+        await using var blocker = await HoldAsync("UPDATE app.Collection SET Name = Name + N' (edited)' WHERE CollectionId = @C;", ("@C", collection));
+        var lockTimeout = TimeSpan.FromSeconds(5);
+        var merge = MergeAsync(src, t, lockTimeout: lockTimeout);
+
+        // and a reader holding a shared lock on the run's history row (committed at the start, outside the merge)
+        await WaitUntilAsync(async () => await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.MergeRun WHERE SourceUserId = @S AND Status = 'running';", ("@S", src)) == 1,
+            TimeSpan.FromSeconds(30), "the run's row");
+        var runId = await LastRunIdAsync();
+        await using var reader = await HoldAsync("DECLARE @X varchar(10); SELECT @X = Status FROM dbmerge.MergeRun WITH (REPEATABLEREAD) WHERE MergeRunId = @R;", ("@R", runId));
+        Assert.False(merge.IsCompleted, "the merge ended before the reader held the run's row: the test needs a longer lock timeout");
+
+        // When the merge's lock wait times out, its CATCH records the failure: that UPDATE waits for the reader — with
+        // the caller's lock timeout (none), no longer the run's last 5 s, after which it used to fail with 1222
+        var (waiter, _, _) = await WaitForOneBlockedAsync(reader, "the merge's failure logging to wait for the reader", TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(async () => await ScalarAsync<int>("SELECT ISNULL(MAX(wait_time), 0) FROM sys.dm_exec_requests WHERE session_id = @W;", ("@W", waiter))
+                                         > lockTimeout.TotalMilliseconds + 1000,
+            TimeSpan.FromSeconds(30), "the logging's wait to outlast the run's lock timeout");
+        await reader.DisposeAsync();
+
+        // Then the caller gets 51108, and the run is failed with 51108 and its summary so far
+        var error = await Assert.ThrowsAnyAsync<DbMergeException>(() => merge);
+        Assert.Equal(ErrorRegistry.MergeLockTimeout, error.ErrorNumber);
+        await blocker.DisposeAsync();
+        var detail = await Client.GetMergeRunAsync(runId, Ct);
+        Assert.Equal(("failed", ErrorRegistry.MergeLockTimeout), (detail.Run.Status, detail.Run.ErrorNumber));
+        Assert.Equal(1, Assert.Single(detail.Summary!, s => s.TableName == "DocumentAccess").Moved);
+    }
+
+    [Fact]
     public async Task A_merge_that_uses_up_its_time_budget_while_waiting_ends_in_51115_within_the_budget()
     {
         var t = await Seed.UserAsync("t@x.test");

@@ -97,6 +97,50 @@ public sealed class UserMergePlantedPolicyTests(SqlServerFixture fixture, ITestO
     }
 
     [Fact]
+    public async Task A_merge_children_child_unique_per_parent_and_kind_moves_other_kinds_and_refuses_the_same_kind_without_error_8622()
+    {
+        // Given the planted tables plus a child at most one per (club membership, kind), the merge generated for them and
+        // deployed (review 9: the collision checks of such a child named the kind in both children's FORCESEEK — 8622)
+        await UseOwnDatabaseAsync();
+        var layout = PlantedMergeTables.CopyRepository(Fixture.Layout);
+        PlantedMergeTables.Plant(layout, PlantedMergeTables.MigrationName, PlantedMergeTables.Sql + "\n" + PlantedMergeTables.ChildUniquePerKindSql);
+        var generation = MergeGenerator.Generate(layout);
+        Assert.False(generation.HasErrors, string.Join("\n", generation.Findings));
+        await RunScriptAsync(File.ReadAllText(Path.Combine(layout.MigrationsDirectory, PlantedMergeTables.MigrationName)));
+        foreach (var file in generation.Files)
+        {
+            await RunScriptAsync(file.Text);
+        }
+
+        // and both users in club 1 with badges of different kinds
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        const string Badges = """
+            INSERT INTO app.PlantedClubMember (ClubId, UserId) VALUES (1, @S), (1, @T);
+            INSERT INTO app.PlantedClubBadge (PlantedClubMemberId, Kind)
+            SELECT m.PlantedClubMemberId, IIF(m.UserId = @S, @SourceKind, 'silver') FROM app.PlantedClubMember AS m WHERE m.UserId IN (@S, @T);
+            """;
+        await ExecAsync(Badges, ("@S", src), ("@T", t), ("@SourceKind", "gold"));
+
+        // When they are merged, then the source's badge moves to the target's membership (the checks compiled and ran)
+        var result = await MergeAsync(src, t);
+        DumpSummary(result);
+        var club = Row(result, "PlantedClubMember", "UserId");
+        Assert.Equal((0, 1, 1, 1), (club.Moved, club.Merged, club.Deleted, club.Conflicts));
+        Assert.Equal(["gold", "silver"], (await RowsAsync("""
+            SELECT b.Kind FROM app.PlantedClubBadge AS b JOIN app.PlantedClubMember AS m ON m.PlantedClubMemberId = b.PlantedClubMemberId
+            WHERE m.UserId = @T ORDER BY b.Kind;
+            """, ("@T", t))).Select(r => (string)r["Kind"]!));
+
+        // When two other users both hold a badge of the same kind in club 1, then that merge is refused (51106), naming the table
+        var t2 = await Seed.UserAsync("t2@x.test");
+        var s2 = await Seed.UserAsync("s2@x.test");
+        await ExecAsync(Badges.Replace("'silver'", "'gold'", StringComparison.Ordinal), ("@S", s2), ("@T", t2), ("@SourceKind", "gold"));
+        var refused = await MergeFailsAsync(ErrorRegistry.MergeRefusedCollision, s2, t2);
+        Assert.Contains("app.PlantedClubBadge", refused.Message);
+    }
+
+    [Fact]
     public async Task A_foreign_key_to_app_User_without_a_policy_makes_the_generated_merge_refuse_with_51105_before_touching_data()
     {
         // (the table exists in the database but not in the migrations the merge was generated from)

@@ -57,7 +57,7 @@ public sealed class ScenarioVerificationTests
         Assert.NotEmpty(scenarios);
 
         Assert.Empty(ScenarioRules.Check(Repo.Layout, scenarios));
-        var result = Plant.Verify(Repo.Layout);
+        using var result = Plant.Verify(Repo.Layout);
         Assert.DoesNotContain(result.Findings, f => ScenarioScripts.IsScenarioPath(f.File));
         Assert.Equal(scenarios.Count, result.Scripts.Count(s => ScenarioScripts.IsScenarioPath(s.File.RelativePath)));
     }
@@ -69,7 +69,7 @@ public sealed class ScenarioVerificationTests
         Plant.Replace(copy, DemoFile, "INSERT INTO app.Collection (Name, OwnerUserId)", "INSERT INTO app.Collection (Name, OwnerUsrId)");
         var line = Plant.LineOf(copy, DemoFile, "OwnerUsrId");
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "SQL71501", Severity: FindingSeverity.Error } &&
                                               f.File == DemoFile && f.Line == line && f.Message.Contains("OwnerUsrId", StringComparison.Ordinal));
@@ -83,7 +83,7 @@ public sealed class ScenarioVerificationTests
         Plant.Write(copy, PlantedFile, Scenario("SELECT n.UserId FROM app.NoSuchTable AS n;"));
         var line = Plant.LineOf(copy, PlantedFile, "app.NoSuchTable");
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
                                               f.File == PlantedFile && f.Line == line && f.Message.Contains("[app].[NoSuchTable]", StringComparison.Ordinal));

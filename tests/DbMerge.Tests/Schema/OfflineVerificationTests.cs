@@ -14,7 +14,7 @@ public sealed class OfflineVerificationTests
     [Fact]
     public void The_repository_builds_a_valid_model_with_no_error_finding()
     {
-        var result = Plant.Verify(Repo.Layout);
+        using var result = Plant.Verify(Repo.Layout);
 
         Assert.True(!result.HasErrors, Plant.Describe(result));
         Assert.NotNull(result.Model);
@@ -28,7 +28,7 @@ public sealed class OfflineVerificationTests
         Plant.Replace(copy, file, "u.Email, u.DisplayName, u.IsActive", "u.Email, u.DisplayNmae, u.IsActive");
         var line = Plant.LineOf(copy, file, "u.DisplayNmae");
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
                                               f.File == file && f.Line == line && f.Message.Contains("DisplayNmae", StringComparison.Ordinal));
@@ -42,7 +42,7 @@ public sealed class OfflineVerificationTests
             "SELECT n.UserId FROM app.NoSuchTable AS n WHERE n.UserId = @UserId;"));
         var line = Plant.LineOf(copy, PlantedProcedure, "app.NoSuchTable");
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
                                               f.File == PlantedProcedure && f.Line == line &&
@@ -66,7 +66,7 @@ public sealed class OfflineVerificationTests
 
             """);
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "DBM020", Severity: FindingSeverity.Error } &&
                                               f.File == file && f.Line == Plant.LineOf(copy, file, "ALTER TABLE"));
@@ -81,7 +81,7 @@ public sealed class OfflineVerificationTests
         var create = Plant.LineOf(copy, PlantedProcedure, "CREATE OR ALTER PROCEDURE");
         var set = Plant.LineOf(copy, PlantedProcedure, "SET NOCOUNT ON;");
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "DBM001", Severity: FindingSeverity.Error } &&
                                               f.File == PlantedProcedure && f.Line >= create && f.Line <= set);
@@ -97,7 +97,7 @@ public sealed class OfflineVerificationTests
                     WHEN MATCHED THEN UPDATE SET t.IsActive = 1;
             """));
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "DBM004", Severity: FindingSeverity.Error } &&
                                               f.File == PlantedProcedure && f.Line == Plant.LineOf(copy, PlantedProcedure, "MERGE app."));
@@ -122,7 +122,7 @@ public sealed class OfflineVerificationTests
 
             """);
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "replay", Severity: FindingSeverity.Error } &&
                                               f.File == file && f.Line == Plant.LineOf(copy, file, marker));
@@ -135,7 +135,7 @@ public sealed class OfflineVerificationTests
         Plant.Write(copy, PlantedProcedure, Plant.Procedure("api.Planted_Probe",
             "SELECT u.DisplayNmae, c.name FROM app.[User] AS u JOIN sys.columns AS c ON c.column_id = u.UserId WHERE u.UserId = @UserId;"));
 
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         Assert.Contains(result.Findings, f => f is { Rule: "SQL71501" or "SQL71502", Severity: FindingSeverity.Error } &&
                                               f.File == PlantedProcedure && f.Message.Contains("DisplayNmae", StringComparison.Ordinal));
@@ -161,11 +161,11 @@ public sealed class OfflineVerificationTests
         var registry = new[] { 51001, 51002, 51003 };
         const string readme = "51001 51002 51003";
 
-        var without = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
+        using var without = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
         {
             RunCodeAnalysis = false, RunHouseRules = false, RunModelRules = false, RegistryNumbers = registry, ReadmeText = readme,
         });
-        var with = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
+        using var with = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
         {
             RunCodeAnalysis = false, RunHouseRules = false, RunModelRules = false, RegistryNumbers = registry, ReadmeText = readme,
             GeneratedScripts = [("(generated) deploy script", DbMerge.Deployment.DeployScriptGenerator.Build(Repo.Layout).TransactSql)],
@@ -179,7 +179,7 @@ public sealed class OfflineVerificationTests
     [Fact]
     public void A_registered_error_number_missing_from_the_README_is_reported()
     {
-        var result = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
+        using var result = SchemaVerifier.Verify(Repo.Layout, new VerificationOptions
         {
             RunCodeAnalysis = false, RunHouseRules = false, RunModelRules = false,
             RegistryNumbers = [51001], ReadmeText = "no numbers here",

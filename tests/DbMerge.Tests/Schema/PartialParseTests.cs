@@ -36,7 +36,7 @@ public sealed class PartialParseTests
             "SELECT n.NoteId, n.Body FROM app.Note AS n WHERE n.NoteId = @UserId;"));
 
         // When it is verified
-        var result = Plant.Verify(copy);
+        using var result = Plant.Verify(copy);
 
         // Then the parse error and the skipped batch are reported, and the procedure's reference to app.Note resolves
         Assert.Contains(result.Findings, f => f is { File: "migrations/0055_create_app_Note.sql", Rule: "parse", Severity: FindingSeverity.Error });

@@ -42,7 +42,7 @@ public sealed partial class MergeGeneratorTests
         var path = Path.Combine(scratch.Root, CorePath);
         File.WriteAllText(path, File.ReadAllText(path).Replace("SET @Step = N'coverage';", "SET @Step = N'coverage (edited)';", StringComparison.Ordinal));
 
-        var result = SchemaVerifier.Verify(scratch, VerificationOptions.ModelOnly with { RunModelRules = true });
+        using var result = SchemaVerifier.Verify(scratch, VerificationOptions.ModelOnly with { RunModelRules = true });
 
         var finding = Assert.Single(result.Findings, f => f.Rule == "DBM042");
         Assert.Equal(CorePath, finding.File);
@@ -219,7 +219,7 @@ public sealed partial class MergeGeneratorTests
             """);
 
         var generation = MergeGenerator.Generate(scratch);
-        var verified = SchemaVerifier.Verify(scratch, VerificationOptions.ModelOnly with { RunModelRules = true });
+        using var verified = SchemaVerifier.Verify(scratch, VerificationOptions.ModelOnly with { RunModelRules = true });
 
         Assert.Empty(generation.Files);
         var finding = Assert.Single(generation.Findings);
@@ -305,7 +305,7 @@ public sealed partial class MergeGeneratorTests
     private static void AssertValidatesClean(RepositoryLayout scratch)
     {
         var script = DbMerge.Deployment.DeployScriptGenerator.Build(scratch);
-        var result = SchemaVerifier.Verify(scratch, new VerificationOptions
+        using var result = SchemaVerifier.Verify(scratch, new VerificationOptions
         {
             RegistryNumbers = ErrorRegistry.All.Select(e => e.Number).ToList(),
             ReadmeText = File.ReadAllText(Path.Combine(scratch.Root, "README.md")),

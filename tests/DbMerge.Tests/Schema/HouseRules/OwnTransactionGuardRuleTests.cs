@@ -327,7 +327,7 @@ public sealed class OwnTransactionGuardRuleTests
             var planted = text[..start] + text[end..];
             File.WriteAllText(path, planted);
 
-            var result = SchemaVerifier.Verify(copy, new VerificationOptions { RunCodeAnalysis = false });
+            using var result = SchemaVerifier.Verify(copy, new VerificationOptions { RunCodeAnalysis = false });
 
             var finding = Assert.Single(result.Findings, f => f.Rule == RuleId);
             Assert.Equal(relative, finding.File);

@@ -48,7 +48,7 @@ public sealed class ProcedureRuleRepositoryTests
             File.WriteAllText(path, planted);
             var line = planted.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').ToList().FindIndex(l => l.Contains("WITH (NOLOCK)", StringComparison.Ordinal)) + 1;
 
-            var result = SchemaVerifier.Verify(copy, new VerificationOptions { RunCodeAnalysis = false });
+            using var result = SchemaVerifier.Verify(copy, new VerificationOptions { RunCodeAnalysis = false });
 
             var finding = Assert.Single(result.Findings, f => f.Rule == "DBM006");
             Assert.Equal(relative, finding.File);
