@@ -71,7 +71,7 @@ BEGIN
 
         INSERT INTO @Page (ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, RowKey, BeforeImage, AfterImage, ChangedAt)
         SELECT TOP (@Top) c.ChangeSeq, c.SchemaName, c.TableName, c.Operation, c.Action, c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.RowKey, c.BeforeImage, c.AfterImage, c.ChangedAt
-        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))
+        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))
         WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq > @AfterChangeSeq
         ORDER BY c.ChangeSeq;
 

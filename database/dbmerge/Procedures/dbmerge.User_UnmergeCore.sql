@@ -216,6 +216,7 @@ BEGIN
     DECLARE @Now datetime2(3) = SYSUTCDATETIME();
     DECLARE @Deadline datetime2(3);
     DECLARE @Wait int = @LockTimeoutMs;
+    DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging
     DECLARE @Rows int;
     DECLARE @Done int;
     DECLARE @Expected int;
@@ -751,7 +752,7 @@ BEGIN
            were before the run: the source's e-mail and active flag are what the restore writes back. Seeks
            PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); 2 rows. */
         SELECT @Locked = COUNT(*)
-        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))
+        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))
         CROSS APPLY OPENJSON(c.RowKey) WITH (UserId int '$."UserId"') AS k
         WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq BETWEEN 1 AND 2 AND c.Action = 'locked' AND c.Operation = 'update'
           AND c.SchemaName = N'app' AND c.TableName = N'User' AND (k.UserId = @SourceUserId OR k.UserId = @TargetUserId);
@@ -766,7 +767,7 @@ BEGIN
             THROW 51145, @Message, 1;
         END;
         SELECT @SourceEmail = b.Email, @SourceWasActive = b.IsActive
-        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))
+        FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))
         CROSS APPLY OPENJSON(c.BeforeImage) WITH (UserId int '$."UserId"', Email nvarchar(max) '$."Email"', IsActive bit '$."IsActive"') AS b
         WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq BETWEEN 1 AND 2 AND b.UserId = @SourceUserId;
         /* A later committed merge or sweep of either user, not undone itself, changed what this run left: undo it
@@ -878,7 +879,7 @@ BEGIN
             SELECT TOP (@BatchSize) c.ChangeSeq, t.TableOrder,
                    IIF(t.Operations & CASE c.Operation WHEN 'update' THEN 1 WHEN 'delete' THEN 2 WHEN 'insert' THEN 4 ELSE 0 END <> 0, 1, 0),
                    c.SchemaName, c.TableName, c.Operation, c.RowKey
-            FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))
+            FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))
             LEFT JOIN @Table AS t ON t.SchemaName = c.SchemaName AND t.TableName = c.TableName
             WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq > @JournalSeq
             ORDER BY c.ChangeSeq;
@@ -1848,7 +1849,7 @@ BEGIN
             DELETE FROM @Undo;
             INSERT INTO @Undo (ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, RowKey, BeforeImage, AfterImage)
             SELECT TOP (@BatchSize) c.ChangeSeq, c.SchemaName, c.TableName, c.Operation, c.Action, c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.RowKey, c.BeforeImage, c.AfterImage
-            FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))
+            FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))
             WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq < @Next
             ORDER BY c.ChangeSeq DESC;
             SET @Rows = @@ROWCOUNT;
@@ -3037,6 +3038,11 @@ BEGIN
                                    @ConflictCount AS ConflictCount,
                                    JSON_QUERY((SELECT c.SchemaName, c.TableName, c.RowKey, c.Problem FROM @Conflict AS c ORDER BY c.Seq FOR JSON PATH)) AS Conflicts
                             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES);
+        /* The failure is logged with the caller's lock timeout, not this run's last @Wait (cut to the time left of
+           the budget, or 0 with @LockTimeoutMs 0): under it dbmerge.MergeRun_Finish's UPDATE of the run's row
+           could fail with 1222 on a concurrent reader's lock and replace this error (as in
+           dbmerge.User_MergeCore). */
+        SET LOCK_TIMEOUT @CallerLockTimeout;
         IF @ErrorNumber <> 51153
             EXEC dbmerge.MergeRun_Finish @MergeRunId = @UnmergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51150 THROW 51150, @ErrorMessage, 1;

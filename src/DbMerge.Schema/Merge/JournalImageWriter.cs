@@ -115,7 +115,7 @@ internal static class JournalImageWriter
                 w.Line();
                 w.Line("INSERT INTO @Page (ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, RowKey, BeforeImage, AfterImage, ChangedAt)");
                 w.Line("SELECT TOP (@Top) c.ChangeSeq, c.SchemaName, c.TableName, c.Operation, c.Action, c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.RowKey, c.BeforeImage, c.AfterImage, c.ChangedAt");
-                w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))");
+                w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))");
                 w.Line("WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq > @AfterChangeSeq");
                 w.Line("ORDER BY c.ChangeSeq;");
                 foreach (var table in tables)

@@ -178,6 +178,7 @@ internal sealed class UnmergeCoreWriter
             "DECLARE @Now datetime2(3) = SYSUTCDATETIME();",
             "DECLARE @Deadline datetime2(3);",
             "DECLARE @Wait int = @LockTimeoutMs;",
+            "DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging",
             "DECLARE @Rows int;",
             "DECLARE @Done int;",
             "DECLARE @Expected int;",
@@ -404,7 +405,7 @@ internal sealed class UnmergeCoreWriter
             $"N'{Proc}: run %I64d was already undone by unmerge run %I64d; nothing was changed.', @MergeRunId, @UndoneBy");
         w.Comment($"Journal v2: the run's first two changes are its lock of both user rows (app.User, action locked; dbmerge.User_MergeCore writes them before anything else). Their before-images are the accounts as they were before the run: the source's e-mail and active flag are what the restore writes back. Seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); 2 rows.");
         w.Line("SELECT @Locked = COUNT(*)");
-        w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))");
+        w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))");
         w.Line("CROSS APPLY OPENJSON(c.RowKey) WITH (UserId int '$.\"UserId\"') AS k");
         w.Line($"WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq BETWEEN 1 AND 2 AND c.Action = 'locked' AND c.Operation = 'update'");
         w.Line($"  AND c.SchemaName = {Sql.Literal(_user.Table.Schema)} AND c.TableName = {Sql.Literal(_user.Table.Name)} AND (k.UserId = @SourceUserId OR k.UserId = @TargetUserId);");
@@ -421,7 +422,7 @@ internal sealed class UnmergeCoreWriter
 
         w.Line("END;");
         w.Line("SELECT @SourceEmail = b.Email, @SourceWasActive = b.IsActive");
-        w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))");
+        w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))");
         w.Line($"CROSS APPLY OPENJSON(c.BeforeImage) WITH (UserId int '$.\"UserId\"', Email {JsonType(_email)} '$.\"Email\"', IsActive bit '$.\"IsActive\"') AS b");
         w.Line("WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq BETWEEN 1 AND 2 AND b.UserId = @SourceUserId;");
         w.Comment("A later committed merge or sweep of either user, not undone itself, changed what this run left: undo it first (newest first). Later means committed later: a run's committed status and FinishedAt are written inside its transaction, and runs of a common user serialize on its applock, so their FinishedAt follow their commit order (run id breaks a tie; it is the start order). Seeks IX_dbmerge_MergeRun_SourceUserId / _TargetUserId per user (the users' history), PK_dbmerge_MergeRun per run, UQ_dbmerge_MergeRun_UndoesMergeRunId_Committed per candidate.");
@@ -510,7 +511,7 @@ internal sealed class UnmergeCoreWriter
             w.Line("SELECT TOP (@BatchSize) c.ChangeSeq, t.TableOrder,");
             w.Line("       IIF(t.Operations & CASE c.Operation WHEN 'update' THEN 1 WHEN 'delete' THEN 2 WHEN 'insert' THEN 4 ELSE 0 END <> 0, 1, 0),");
             w.Line("       c.SchemaName, c.TableName, c.Operation, c.RowKey");
-            w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))");
+            w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))");
             w.Line("LEFT JOIN @Table AS t ON t.SchemaName = c.SchemaName AND t.TableName = c.TableName");
             w.Line("WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq > @JournalSeq");
             w.Line("ORDER BY c.ChangeSeq;");
@@ -664,7 +665,7 @@ internal sealed class UnmergeCoreWriter
             w.Line("DELETE FROM @Undo;");
             w.Line("INSERT INTO @Undo (ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, RowKey, BeforeImage, AfterImage)");
             w.Line("SELECT TOP (@BatchSize) c.ChangeSeq, c.SchemaName, c.TableName, c.Operation, c.Action, c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.RowKey, c.BeforeImage, c.AfterImage");
-            w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)))");
+            w.Line("FROM dbmerge.MergeChange AS c WITH (FORCESEEK (PK_dbmerge_MergeChange (MergeRunId)))");
             w.Line("WHERE c.MergeRunId = @MergeRunId AND c.ChangeSeq < @Next");
             w.Line("ORDER BY c.ChangeSeq DESC;");
             w.Line("SET @Rows = @@ROWCOUNT;");
@@ -911,6 +912,8 @@ internal sealed class UnmergeCoreWriter
 
         w.Line("END;");
         SummaryJson();
+        w.Comment("The failure is logged with the caller's lock timeout, not this run's last @Wait (cut to the time left of the budget, or 0 with @LockTimeoutMs 0): under it dbmerge.MergeRun_Finish's UPDATE of the run's row could fail with 1222 on a concurrent reader's lock and replace this error (as in dbmerge.User_MergeCore).");
+        w.Line("SET LOCK_TIMEOUT @CallerLockTimeout;");
         w.Line("IF @ErrorNumber <> 51153");
         w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @UnmergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51150 THROW 51150, @ErrorMessage, 1;");
