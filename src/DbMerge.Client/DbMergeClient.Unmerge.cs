@@ -86,53 +86,41 @@ public sealed partial class DbMergeClient
         var lockWait = lockTimeout ?? DefaultMergeLockTimeout;
         var budget = maxDuration ?? DefaultMergeMaxDuration;
         SqlParameter? runIdParameter = null;
-        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var rows = await ExecuteProcedureAsync(
-                connection,
-                null,
-                UserUnmergeProcedure,
-                p =>
+        var rows = await RunMergeOnOwnConnectionAsync(
+            UserUnmergeProcedure,
+            p =>
+            {
+                p.Add("@MergeRunId", SqlDbType.BigInt).Value = mergeRunId;
+                p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
+                p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
+                p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
+                runIdParameter = p.Add("@UnmergeRunId", SqlDbType.BigInt);
+                runIdParameter.Direction = ParameterDirection.InputOutput;
+                runIdParameter.Value = DBNull.Value;
+                p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
+                p.Add("@BatchSize", SqlDbType.Int).Value = batchSize ?? DefaultMergeBatchSize;
+                p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
+            },
+            async (reader, _, ct) =>
+            {
+                var list = new List<(long RunId, UnmergeTableSummary Row)>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    p.Add("@MergeRunId", SqlDbType.BigInt).Value = mergeRunId;
-                    p.Add("@Reason", SqlDbType.NVarChar, 4000).Value = reason;
-                    p.Add("@RequestedBy", SqlDbType.NVarChar, 128).Value = (object?)requestedBy ?? DBNull.Value;
-                    p.Add("@DryRun", SqlDbType.Bit).Value = dryRun;
-                    runIdParameter = p.Add("@UnmergeRunId", SqlDbType.BigInt);
-                    runIdParameter.Direction = ParameterDirection.InputOutput;
-                    runIdParameter.Value = DBNull.Value;
-                    p.Add("@LockTimeoutMs", SqlDbType.Int).Value = (int)lockWait.TotalMilliseconds;
-                    p.Add("@BatchSize", SqlDbType.Int).Value = batchSize ?? DefaultMergeBatchSize;
-                    p.Add("@MaxDurationMs", SqlDbType.Int).Value = (int)Math.Min(int.MaxValue, budget.TotalMilliseconds);
-                },
-                async (reader, _, ct) =>
-                {
-                    var list = new List<(long RunId, UnmergeTableSummary Row)>();
-                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        list.Add((reader.Get<long>("UnmergeRunId"), new UnmergeTableSummary(
-                            reader.Get<short>("ApplyOrder"), reader.Get<string>("SchemaName"), reader.Get<string>("TableName"),
-                            reader.Get<string>("ColumnName"), reader.Get<string>("Policy"), reader.Get<int>("Moved"),
-                            reader.Get<int>("Merged"), reader.Get<int>("Deleted"), reader.Get<int>("Locked"))));
-                    }
+                    list.Add((reader.Get<long>("UnmergeRunId"), new UnmergeTableSummary(
+                        reader.Get<short>("ApplyOrder"), reader.Get<string>("SchemaName"), reader.Get<string>("TableName"),
+                        reader.Get<string>("ColumnName"), reader.Get<string>("Policy"), reader.Get<int>("Moved"),
+                        reader.Get<int>("Merged"), reader.Get<int>("Deleted"), reader.Get<int>("Locked"))));
+                }
 
-                    return list;
-                },
-                MergeCommandTimeout(budget, lockWait),
-                cancellationToken).ConfigureAwait(false);
+                return list;
+            },
+            MergeCommandTimeout(budget, lockWait),
+            cancellationToken).ConfigureAwait(false);
 
-            var runId = runIdParameter?.Value is long fromOutput ? fromOutput
-                : rows.Count > 0 ? rows[0].RunId
-                : throw new InvalidOperationException($"{UserUnmergeProcedure} returned neither a result set nor @UnmergeRunId.");
-            return new UnmergeResult(runId, mergeRunId, dryRun, rows.Select(r => r.Row).ToList());
-        }
-        catch (Exception ex) when (ex is OperationCanceledException || (ex is SqlException sql && sql.Number == -2))
-        {
-            // Abandoned: close the session so the run's applock goes and the run shows as abandoned at once.
-            SqlConnection.ClearPool(connection);
-            throw;
-        }
+        var runId = runIdParameter?.Value is long fromOutput ? fromOutput
+            : rows.Count > 0 ? rows[0].RunId
+            : throw new InvalidOperationException($"{UserUnmergeProcedure} returned neither a result set nor @UnmergeRunId.");
+        return new UnmergeResult(runId, mergeRunId, dryRun, rows.Select(r => r.Row).ToList());
     }
 
     /// <summary>
@@ -208,12 +196,7 @@ public sealed partial class DbMergeClient
             Problem($"run {mergeRunId} has status '{merge.Status}' (undone by {merge.UndoneByMergeRunId?.ToString(CultureInfo.InvariantCulture) ?? "none"}), not undone by {unmergeRunId}");
         }
 
-        // Follow every row through the run's journal (oldest change first): a change continues the row whose last change
-        // left the key it starts from (its before-image's key), else it starts a row of its own. A row's first change
-        // holds its image before the run; a key a change left (after-image) that no row had before the run must be free.
-        var chains = new List<MergeJournalChange>();
-        var current = new Dictionary<(string Table, string Key), MergeJournalChange>();
-        var leftKeys = new List<(string Table, string Key, MergeJournalChange Change)>();
+        var comparison = new UnmergeJournalComparison(mergeRunId);
         var after = 0;
         while (true)
         {
@@ -225,66 +208,23 @@ public sealed partial class DbMergeClient
 
             foreach (var change in page)
             {
-                var table = $"{change.SchemaName}.{change.TableName}";
-                if (!change.Known)
-                {
-                    Problem($"{table} {change.RowKey} (change {change.ChangeSeq}): api.MergeRun_Journal cannot read this table (regenerate and deploy)");
-                    continue;
-                }
-
-                var beforeKey = change.Operation == "insert" || change.BeforeImage is null ? null : KeyFrom(change.RowKey, change.BeforeImage);
-                var afterKey = change.Operation == "delete" ? null : Canonical(change.RowKey);
-                var firstOfRow = change;
-                if (beforeKey is not null && current.Remove((table, beforeKey), out var earlier))
-                {
-                    firstOfRow = earlier;
-                }
-                else
-                {
-                    chains.Add(change);
-                }
-
-                if (afterKey is not null)
-                {
-                    current[(table, afterKey)] = firstOfRow;
-                    leftKeys.Add((table, afterKey, change));
-                }
+                comparison.Add(change);
             }
 
             after = page[^1].ChangeSeq;
         }
 
-        var preMergeKeys = new HashSet<(string, string)>();
-        foreach (var change in chains.Where(c => c.Operation != "insert"))
+        foreach (var problem in comparison.Problems())
         {
-            var table = $"{change.SchemaName}.{change.TableName}";
-            var key = KeyFrom(change.RowKey, change.BeforeImage!);
-            preMergeKeys.Add((table, key));
-            var difference = Difference(change.BeforeImage!, change.BeforeKeyRowNow);
-            if (difference is not null)
-            {
-                Problem($"{table} {key}: {difference} (its first change in run {mergeRunId}: {change.ChangeSeq}, {change.Operation}, {change.Action})");
-            }
+            Problem(problem);
         }
 
-        // A key the run left a row at that held no row before the run (an inserted row, a row whose key the run changed):
-        // the row must be gone. Checked with the row as it is now at that key, from the last change that left it.
-        foreach (var group in leftKeys.Where(l => !preMergeKeys.Contains((l.Table, l.Key))).GroupBy(l => (l.Table, l.Key)))
-        {
-            var (table, key, change) = group.Last();
-            if (change.RowNow is not null)
-            {
-                Problem($"{table} {key}: the run left a row at this key, where none was before it, and a row is still there (change {change.ChangeSeq}, {change.Operation})");
-            }
-        }
-
-        var compared = chains.Count;
         if (more > 0)
         {
             problems.Add($"… and {more.ToString(CultureInfo.InvariantCulture)} more");
         }
 
-        return new UnmergeVerification(unmergeRunId, mergeRunId, compared, problems);
+        return new UnmergeVerification(unmergeRunId, mergeRunId, comparison.Rows, problems);
     }
 
     /// <summary>An unmerge run's stored report (its SummaryJson), or null.</summary>
@@ -311,12 +251,88 @@ public sealed partial class DbMergeClient
             : [];
         return new UnmergeReport(tables, count, conflicts);
     }
+}
+
+/// <summary>
+/// What <see cref="DbMergeClient.VerifyUnmergeAsync"/> compares, fed the undone run's journal in change order (pure: no
+/// database). It follows every row through the journal — a change continues the row whose last change left the key it
+/// starts from (its before-image's key), else it starts a row of its own — and then expects: each row's first change's
+/// before-image equal to the row now at that key (every column, exact JSON values), and no row at a key the run left a row
+/// at (an insert, a primary-key change) that held no row before the run.
+/// </summary>
+internal sealed class UnmergeJournalComparison(long mergeRunId)
+{
+    private readonly List<MergeJournalChange> _rows = [];
+    private readonly Dictionary<(string Table, string Key), MergeJournalChange> _current = [];
+    private readonly List<(string Table, string Key, MergeJournalChange Change)> _leftKeys = [];
+    private readonly List<string> _problems = [];
+
+    /// <summary>Rows followed (each once).</summary>
+    public int Rows => _rows.Count;
+
+    public void Add(MergeJournalChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var table = $"{change.SchemaName}.{change.TableName}";
+        if (!change.Known)
+        {
+            _problems.Add($"{table} {change.RowKey} (change {change.ChangeSeq}): api.MergeRun_Journal cannot read this table (regenerate and deploy)");
+            return;
+        }
+
+        var beforeKey = change.Operation == "insert" || change.BeforeImage is null ? null : KeyFrom(change.RowKey, change.BeforeImage);
+        var afterKey = change.Operation == "delete" ? null : Canonical(change.RowKey);
+        var firstOfRow = change;
+        if (beforeKey is not null && _current.Remove((table, beforeKey), out var earlier))
+        {
+            firstOfRow = earlier;
+        }
+        else
+        {
+            _rows.Add(change);
+        }
+
+        if (afterKey is not null)
+        {
+            _current[(table, afterKey)] = firstOfRow;
+            _leftKeys.Add((table, afterKey, change));
+        }
+    }
+
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>(_problems);
+        var preMergeKeys = new HashSet<(string, string)>();
+        foreach (var change in _rows.Where(c => c.Operation != "insert"))
+        {
+            var table = $"{change.SchemaName}.{change.TableName}";
+            var key = KeyFrom(change.RowKey, change.BeforeImage!);
+            preMergeKeys.Add((table, key));
+            var difference = Difference(change.BeforeImage!, change.BeforeKeyRowNow);
+            if (difference is not null)
+            {
+                problems.Add($"{table} {key}: {difference} (its first change in run {mergeRunId.ToString(CultureInfo.InvariantCulture)}: {change.ChangeSeq.ToString(CultureInfo.InvariantCulture)}, {change.Operation}, {change.Action})");
+            }
+        }
+
+        // The row now at such a key is the one the last change that left a row there saw (RowNow).
+        foreach (var group in _leftKeys.Where(l => !preMergeKeys.Contains((l.Table, l.Key))).GroupBy(l => (l.Table, l.Key)))
+        {
+            var (table, key, change) = group.Last();
+            if (change.RowNow is not null)
+            {
+                problems.Add($"{table} {key}: the run left a row at this key, where none was before it, and a row is still there (change {change.ChangeSeq.ToString(CultureInfo.InvariantCulture)}, {change.Operation})");
+            }
+        }
+
+        return problems;
+    }
 
     /// <summary>
     /// The key <paramref name="image"/> holds for the key columns of <paramref name="rowKey"/> (their names, in order), in a
     /// canonical text form comparable with <see cref="Canonical"/> of a RowKey.
     /// </summary>
-    private static string KeyFrom(string rowKey, string image)
+    internal static string KeyFrom(string rowKey, string image)
     {
         using var key = JsonDocument.Parse(rowKey);
         using var row = JsonDocument.Parse(image);
@@ -324,7 +340,7 @@ public sealed partial class DbMergeClient
             $"{p.Name}={(row.RootElement.TryGetProperty(p.Name, out var v) ? ValueText(v) : "?")}"));
     }
 
-    private static string Canonical(string rowKey)
+    internal static string Canonical(string rowKey)
     {
         using var key = JsonDocument.Parse(rowKey);
         return string.Join(",", key.RootElement.EnumerateObject().Select(p => $"{p.Name}={ValueText(p.Value)}"));

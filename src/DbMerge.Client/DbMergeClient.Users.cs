@@ -234,7 +234,7 @@ public sealed partial class DbMergeClient
     }
 
     /// <summary>
-    /// Runs a procedure that runs a merge (api.User_Merge, api.User_Sweep, api.Reconciliation_Process) on a connection of
+    /// Runs a procedure that runs a merge (api.User_Merge, api.User_Sweep, api.Reconciliation_Process, api.User_Unmerge) on a connection of
     /// its own, with a command timeout above the merge's budget and lock waits (<see cref="MergeCommandTimeout"/>). When
     /// the call is abandoned (command timeout, cancellation) the connection is cleared from the pool instead of returned
     /// to it: its session then ends, which releases the run's session applock at once, so the run shows as abandoned (a

@@ -23,7 +23,8 @@ GO
                 RowKey nvarchar(400), BeforeImage nvarchar(max) NULL, AfterImage nvarchar(max) NULL,
                 ChangedAt datetime2(3), Known bit, RowNow nvarchar(max) NULL, BeforeKeyRowNow nvarchar(max) NULL —
                 ordered by ChangeSeq; an empty page after the last change.
-  Errors:       51141 @MergeRunId is missing, @AfterChangeSeq is negative, or @Top is not 1..1000
+  Errors:
+                51141 @MergeRunId is missing, @AfterChangeSeq is negative, or @Top is not 1..1000
                 51142 no run has @MergeRunId
   Example:      EXEC api.MergeRun_Journal @MergeRunId = 17, @AfterChangeSeq = 0, @Top = 1000;
 */

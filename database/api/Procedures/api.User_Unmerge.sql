@@ -39,7 +39,8 @@ GO
                 — the run's changes undone, by the action they undid (equal to the run's own summary). Same shape for a
                 dry run. No result set on error. @UnmergeRunId OUTPUT: the unmerge's run id (also set when it is refused
                 or fails, once its row exists).
-  Errors:       51140 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
+  Errors:       (numbers of this procedure, of dbmerge.User_UnmergeCore and of dbmerge.MergeRun_Start / _Finish)
+                51140 called inside an open transaction or with IMPLICIT_TRANSACTIONS ON
                 51141 a parameter is missing or out of range (@MergeRunId, @Reason 1..400 characters, @DryRun,
                       @LockTimeoutMs, @MaxDurationMs, @BatchSize)
                 51142 no run has @MergeRunId

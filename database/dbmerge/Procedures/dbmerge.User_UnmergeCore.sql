@@ -173,7 +173,8 @@ GO
                  14 app.Comment                undoes update; re-inserts under IDENTITY_INSERT (CommentId)
                  15 app.Collection             undoes update; re-inserts under IDENTITY_INSERT (CollectionId)
                  16 app.User                   undoes update; re-inserts under IDENTITY_INSERT (UserId)
-  Errors:       51141 a parameter is missing or out of range
+  Errors:       (the numbers api.User_Unmerge raises through this procedure)
+                51141 a parameter is missing or out of range
                 51142 no run has @MergeRunId
                 51143 the run is not a committed merge or sweep
                 51144 the run was already undone

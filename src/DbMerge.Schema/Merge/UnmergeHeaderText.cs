@@ -118,7 +118,8 @@ internal static class UnmergeHeaderText
                 reports its conflicts.
   Tables:       (lock order, table, the journal operations undone; derived from the policies and the model)
 {{string.Join("\n", tables.Select(t => "                " + t))}}
-  Errors:       51141 a parameter is missing or out of range
+  Errors:       (the numbers api.User_Unmerge raises through this procedure)
+                51141 a parameter is missing or out of range
                 51142 no run has @MergeRunId
                 51143 the run is not a committed merge or sweep
                 51144 the run was already undone
