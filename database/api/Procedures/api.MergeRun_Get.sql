@@ -23,7 +23,8 @@ GO
                 Moved, Merged, Deleted, Conflicts}; NULL when the run stopped before the work),
                 JournalJson nvarchar(max) (array of {SchemaName, TableName, ColumnName, Action, JournalRows}
                 grouped by the policy served; the run's own 'locked' changes of the two user rows are not a policy's
-                and are counted as LockedRows; NULL when nothing was journaled),
+                and are counted as LockedRows, and an unmerge's restores of them, which serve no policy either, are
+                not counted; NULL when nothing was journaled),
                 LockedRows int,
                 AddressesJson nvarchar(max) (array of {SchemaName, TableName, ColumnName, Address, Rows,
                 HeldByUserId}; NULL when no readdress row changed)
@@ -75,7 +76,7 @@ BEGIN
                 FROM (SELECT c.PolicySchemaName AS SchemaName, c.PolicyTableName AS TableName, c.PolicyColumnName AS ColumnName,
                              c.Action, COUNT_BIG(*) AS JournalRows
                       FROM dbmerge.MergeChange AS c
-                      WHERE c.MergeRunId = r.MergeRunId AND c.Action <> 'locked'
+                      WHERE c.MergeRunId = r.MergeRunId AND c.Action <> 'locked' AND c.PolicyColumnName IS NOT NULL
                       GROUP BY c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.Action
                       UNION ALL
                       SELECT j.PolicySchemaName, j.PolicyTableName, j.PolicyColumnName, j.Action, COUNT_BIG(*)
