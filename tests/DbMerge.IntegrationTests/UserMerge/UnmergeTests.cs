@@ -10,6 +10,21 @@ namespace DbMerge.IntegrationTests.UserMerge;
 /// Undo a merge (issue 14, api.User_Unmerge): a committed merge is undone from its journal so that every app table holds
 /// exactly its rows from before the merge (full row images compared, not checksums); the undo refuses, changing nothing,
 /// when a later change would be overwritten; the unmerge is a run of its own and the merge shows as undone.
+/// <para>
+/// The worked example behind the data (SeedEveryPolicyAsync, desk-checked statement by statement against the generated
+/// dbmerge.User_UnmergeCore). Source s, target t. Enrollments: s in course 1 (e1, with a final qualification and two
+/// submissions), t in course 1 (e2, a submission), s in course 3 (e5, a submission), t in course 3 (e4, a final
+/// qualification). The merge (batches of 2) journals, in change order: 1–2 the lock of t and s; then per batch FQ(e1)→e2,
+/// Sub(e1)×2→e2, Enr e1 deleted, Enr e3 moved; Sub(e5)→e4, Enr e5 deleted; … ; last, s deactivated. The journal pass puts
+/// every row once into @Row with its last change (s: the deactivation; e1: its delete). The checks lock them table by
+/// table in L3 order (Enrollment, FinalQualification, Submission, …, app.User last) and find each as that change left it.
+/// The restore, newest first, undoes s's deactivation together with the move of p (merged into s earlier: one run, one
+/// policy), …, re-inserts e5 (IDENTITY_INSERT) before moving its submission back (the foreign key holds at every
+/// statement), moves e3 back, re-inserts e1, moves its submissions and its final qualification back (e1 holds none by
+/// then: UQ_app_FinalQualification_EnrollmentId holds), and last restores both users' UpdatedAt (the run of changes 2..1).
+/// A document access both held (s editor, t commenter) was raised and deleted: the re-insert of s's row comes before the
+/// restore of t's role, each in its own statement (delete, then update runs).
+/// </para>
 /// </summary>
 public sealed class UnmergeTests(SqlServerFixture fixture, ITestOutputHelper output) : UserMergeTestBase(fixture, output)
 {
