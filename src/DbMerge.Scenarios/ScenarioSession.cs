@@ -38,10 +38,18 @@ public sealed class ScenarioSession : IAsyncDisposable
     /// </summary>
     /// <exception cref="ArgumentException">No embedded scenario has that name.</exception>
     /// <exception cref="InvalidOperationException">The scenario returned no row.</exception>
-    public async Task<ScenarioRow> RunAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default, params (string Name, object? Value)[] parameters)
+    public Task<ScenarioRow> RunAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default, params (string Name, object? Value)[] parameters) =>
+        RunOnAsync(_connection, ScenarioCatalog.Get(name), timeout, parameters, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="scenario"/> on <paramref name="connection"/> with the given parameters (<c>("Rows", 1000)</c> is
+    /// <c>@Rows = 1000</c>) and returns the first row of its last result set: the scenario contract, for
+    /// <see cref="RunAsync"/> and <see cref="ScratchDatabase.RunScenarioAsync"/> alike.
+    /// </summary>
+    internal static async Task<ScenarioRow> RunOnAsync(
+        SqlConnection connection, ScenarioScript scenario, TimeSpan timeout, (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
     {
-        var scenario = ScenarioCatalog.Get(name);
-        await using var command = new SqlCommand(scenario.ProcedureName, _connection)
+        await using var command = new SqlCommand(scenario.ProcedureName, connection)
         {
             CommandType = CommandType.StoredProcedure,
             CommandTimeout = (int)Math.Clamp(Math.Ceiling(timeout.TotalSeconds), 1, int.MaxValue),

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using DbMerge.Deployment;
@@ -131,36 +130,7 @@ public sealed partial class ScratchDatabase : IAsyncDisposable
         var scenario = ScenarioCatalog.Get(name);
         _options.Log?.Invoke($"Running {scenario.ProcedureName}…");
         await using var connection = await OpenAsync(ConnectionString, cancellationToken).ConfigureAwait(false);
-        await using var command = new SqlCommand(scenario.ProcedureName, connection)
-        {
-            CommandType = CommandType.StoredProcedure,
-            CommandTimeout = TimeoutSeconds(_options.CommandTimeout),
-        };
-        foreach (var (parameter, value) in parameters)
-        {
-            command.Parameters.AddWithValue("@" + parameter.TrimStart('@'), value ?? DBNull.Value);
-        }
-
-        Dictionary<string, object?>? last = null;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            do
-            {
-                if (reader.FieldCount > 0 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    last = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
-                    for (var i = 0; i < reader.FieldCount; i++)
-                    {
-                        last[reader.GetName(i)] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-                    }
-                }
-            }
-            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
-        }
-
-        return last is null
-            ? throw new InvalidOperationException($"{scenario.ProcedureName} returned no row; a scenario returns its ids as the one row of its last result set.")
-            : new ScenarioRow(scenario.ProcedureName, last);
+        return await ScenarioSession.RunOnAsync(connection, scenario, _options.CommandTimeout, parameters, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Drops the database (ending its sessions), or logs that it is kept. Never throws: a failed drop is logged.</summary>

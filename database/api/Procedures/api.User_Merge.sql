@@ -138,9 +138,7 @@ BEGIN
         /* ---- the one result set (from the summary variable: the same for a committed run and a dry run) -- */
         SELECT @MergeRunId AS MergeRunId, j.SchemaName, j.TableName, j.ColumnName, j.Policy,
                j.Moved, j.Merged, j.Deleted, j.Conflicts
-        FROM OPENJSON(@SummaryJson)
-             WITH (ApplyOrder smallint, SchemaName nvarchar(128), TableName nvarchar(128), ColumnName nvarchar(128), Policy varchar(20),
-                   Moved int, Merged int, Deleted int, Conflicts int) AS j
+        FROM dbmerge.MergeSummary_Rows(@SummaryJson) AS j
         ORDER BY j.ApplyOrder;
     END TRY
     BEGIN CATCH

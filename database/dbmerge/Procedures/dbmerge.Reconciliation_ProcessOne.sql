@@ -196,9 +196,7 @@ BEGIN
         SELECT @RequestId AS RequestId, @MergeRunId AS MergeRunId, @DryRun AS DryRun,
                CONVERT(varchar(20), IIF(@DryRun = 1, @Status, 'done')) AS Status,
                j.SchemaName, j.TableName, j.ColumnName, j.Policy, j.Moved, j.Merged, j.Deleted, j.Conflicts
-        FROM OPENJSON(@SummaryJson)
-             WITH (ApplyOrder smallint, SchemaName nvarchar(128), TableName nvarchar(128), ColumnName nvarchar(128), Policy varchar(20),
-                   Moved int, Merged int, Deleted int, Conflicts int) AS j
+        FROM dbmerge.MergeSummary_Rows(@SummaryJson) AS j
         ORDER BY j.ApplyOrder;
     END TRY
     BEGIN CATCH
