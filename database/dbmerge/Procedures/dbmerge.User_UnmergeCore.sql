@@ -797,10 +797,11 @@ BEGIN
             THROW 51146, @Message, 1;
         END;
 
+        /* The report's rows: the policies of the undone run, from its summary (dbmerge.MergeSummary_Rows reads the
+           merge summary's shape), and its lock of the two user rows. */
         INSERT INTO @Summary (ApplyOrder, SchemaName, TableName, ColumnName, Policy)
         SELECT j.ApplyOrder, j.SchemaName, j.TableName, j.ColumnName, j.Policy
-        FROM OPENJSON(@MergeSummary) WITH (ApplyOrder smallint '$.ApplyOrder', SchemaName nvarchar(128) '$.SchemaName', TableName nvarchar(128) '$.TableName',
-                                           ColumnName nvarchar(128) '$.ColumnName', Policy varchar(20) '$.Policy') AS j
+        FROM dbmerge.MergeSummary_Rows(@MergeSummary) AS j
         WHERE j.SchemaName IS NOT NULL AND j.TableName IS NOT NULL AND j.ColumnName IS NOT NULL AND j.Policy IS NOT NULL;
         INSERT INTO @Summary (ApplyOrder, SchemaName, TableName, ColumnName, Policy)
         VALUES (0, N'app', N'User', N'UpdatedAt', 'locked');

@@ -444,10 +444,10 @@ internal sealed class UnmergeCoreWriter
             $"N'{Proc}: refused: %s run %I64d (user %s into user %s) committed after run %I64d and involves its user %d or %d: undo run %I64d first (the newest first). Nothing was changed.', @LaterKind, @LaterRunId, ISNULL(CONVERT(nvarchar(12), @LaterSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @LaterTargetUserId), N'NULL'), @MergeRunId, @SourceUserId, @TargetUserId, @LaterRunId");
         AddBound("hist", "SELECT dbmerge.MergeRun (later runs of both users)", "IX_dbmerge_MergeRun_SourceUserId / _TargetUserId (user), PK_dbmerge_MergeRun", "the two users' runs");
         w.Line();
+        w.Comment("The report's rows: the policies of the undone run, from its summary (dbmerge.MergeSummary_Rows reads the merge summary's shape), and its lock of the two user rows.");
         w.Line("INSERT INTO @Summary (ApplyOrder, SchemaName, TableName, ColumnName, Policy)");
         w.Line("SELECT j.ApplyOrder, j.SchemaName, j.TableName, j.ColumnName, j.Policy");
-        w.Line("FROM OPENJSON(@MergeSummary) WITH (ApplyOrder smallint '$.ApplyOrder', SchemaName nvarchar(128) '$.SchemaName', TableName nvarchar(128) '$.TableName',");
-        w.Line("                                   ColumnName nvarchar(128) '$.ColumnName', Policy varchar(20) '$.Policy') AS j");
+        w.Line("FROM dbmerge.MergeSummary_Rows(@MergeSummary) AS j");
         w.Line("WHERE j.SchemaName IS NOT NULL AND j.TableName IS NOT NULL AND j.ColumnName IS NOT NULL AND j.Policy IS NOT NULL;");
         w.Line("INSERT INTO @Summary (ApplyOrder, SchemaName, TableName, ColumnName, Policy)");
         w.Line($"VALUES (0, {Sql.Literal(_user.Table.Schema)}, {Sql.Literal(_user.Table.Name)}, {Sql.Literal(MergePlanner.UpdatedAtColumn)}, 'locked');");
