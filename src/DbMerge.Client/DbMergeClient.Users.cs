@@ -26,13 +26,16 @@ public sealed record UserMergeResult(long MergeRunId, bool DryRun, IReadOnlyList
 public sealed record UserAccount(int UserId, string Email, string? DisplayName, bool IsActive, int? MergedIntoUserId, DateTime CreatedAt);
 
 /// <summary>
-/// One merge or sweep run (dbmerge.MergeRun). <paramref name="Status"/>: running, committed, dry-run, refused, failed, or
-/// abandoned (the row says running but its session no longer holds the run's applock); <paramref name="StatusDetail"/>
-/// says how an abandoned or running run is known to be so.
+/// One merge, sweep or unmerge run (dbmerge.MergeRun; <paramref name="Kind"/> merge | sweep | unmerge).
+/// <paramref name="Status"/>: running, committed, dry-run, refused, failed, undone (a committed merge or sweep that a
+/// committed unmerge undid: <paramref name="UndoneByMergeRunId"/>), or abandoned (the row says running but its session no
+/// longer holds the run's applock); <paramref name="StatusDetail"/> says how an abandoned, running or undone run is known
+/// to be so. <paramref name="UndoesMergeRunId"/>: for an unmerge, the run it undoes.
 /// </summary>
 public sealed record MergeRunInfo(
     long MergeRunId, string Kind, int? SourceUserId, int? TargetUserId, string RequestedBy, string? Reason, bool IsDryRun,
-    string Status, string? StatusDetail, DateTime StartedAt, DateTime? FinishedAt, int? ErrorNumber, string? ErrorMessage, int? SessionId);
+    string Status, string? StatusDetail, DateTime StartedAt, DateTime? FinishedAt, int? ErrorNumber, string? ErrorMessage, int? SessionId,
+    long? UndoesMergeRunId = null, long? UndoneByMergeRunId = null);
 
 /// <summary>Journal rows of a run per policy served and action.</summary>
 public sealed record MergeJournalCount(string SchemaName, string TableName, string ColumnName, string Action, long JournalRows);
@@ -43,10 +46,14 @@ public sealed record MergeJournalCount(string SchemaName, string TableName, stri
 /// </summary>
 public sealed record MergeAddressChange(string SchemaName, string TableName, string ColumnName, string Address, int Rows, int? HeldByUserId);
 
-/// <summary>A merge run with its summary (null when it stopped before the work), its journal counts and the addresses it re-addressed.</summary>
+/// <summary>
+/// A run with its summary (a merge or sweep; null when it stopped before the work, and for an unmerge), its journal counts,
+/// the addresses it re-addressed, and for an unmerge its report (<paramref name="Unmerge"/>: what it undid, and for a refused
+/// one the rows in the way).
+/// </summary>
 public sealed record MergeRunDetail(
     MergeRunInfo Run, IReadOnlyList<MergeTableSummary>? Summary, IReadOnlyList<MergeJournalCount> Journal, int LockedRows,
-    IReadOnlyList<MergeAddressChange> Addresses);
+    IReadOnlyList<MergeAddressChange> Addresses, UnmergeReport? Unmerge = null);
 
 /// <summary>Late references of one policy: rows written after a merge that still reference (or address) a merged-away user.</summary>
 public sealed record LateReferenceCount(int ApplyOrder, string SchemaName, string TableName, string ColumnName, string Policy, long MergedAwayUsers, long ReferencingRows);
@@ -227,7 +234,7 @@ public sealed partial class DbMergeClient
     }
 
     /// <summary>
-    /// Runs a procedure that runs a merge (api.User_Merge, api.User_Sweep, api.Reconciliation_Process) on a connection of
+    /// Runs a procedure that runs a merge (api.User_Merge, api.User_Sweep, api.Reconciliation_Process, api.User_Unmerge) on a connection of
     /// its own, with a command timeout above the merge's budget and lock waits (<see cref="MergeCommandTimeout"/>). When
     /// the call is abandoned (command timeout, cancellation) the connection is cleared from the pool instead of returned
     /// to it: its session then ends, which releases the run's session applock at once, so the run shows as abandoned (a
@@ -358,7 +365,10 @@ public sealed partial class DbMergeClient
                 }
 
                 var run = ReadRun(reader);
-                var summary = ParseSummary(reader.GetNullableString("SummaryJson"));
+                var isUnmerge = run.Kind == "unmerge";
+                var summaryJson = reader.GetNullableString("SummaryJson");
+                var summary = isUnmerge ? null : ParseSummary(summaryJson);
+                var report = isUnmerge ? ParseUnmergeReport(summaryJson) : null;
                 var journalJson = reader.GetNullableString("JournalJson");
                 var journal = journalJson is null
                     ? []
@@ -367,7 +377,7 @@ public sealed partial class DbMergeClient
                 var addresses = addressesJson is null
                     ? []
                     : JsonSerializer.Deserialize<List<MergeAddressChange>>(addressesJson, SummaryJsonOptions) ?? [];
-                return new MergeRunDetail(run, summary, journal, reader.Get<int>("LockedRows"), addresses);
+                return new MergeRunDetail(run, summary, journal, reader.Get<int>("LockedRows"), addresses, report);
             },
             null,
             cancellationToken);
@@ -451,5 +461,5 @@ public sealed partial class DbMergeClient
             reader.Get<string>("RequestedBy"), reader.GetNullableString("Reason"), reader.Get<bool>("IsDryRun"),
             reader.Get<string>("Status"), reader.GetNullableString("StatusDetail"), reader.Get<DateTime>("StartedAt"),
             reader.GetNullable<DateTime>("FinishedAt"), reader.GetNullable<int>("ErrorNumber"), reader.GetNullableString("ErrorMessage"),
-            reader.GetNullable<int>("SessionId"));
+            reader.GetNullable<int>("SessionId"), reader.GetNullable<long>("UndoesMergeRunId"), reader.GetNullable<long>("UndoneByMergeRunId"));
 }

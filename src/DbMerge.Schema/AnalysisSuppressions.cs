@@ -36,6 +36,7 @@ public static class AnalysisSuppressions
         new("SR0014", "[api].[Invitation_Revoke]", Utc3),
         new("SR0014", "[api].[User_Merge]", Utc3),
         new("SR0014", "[dbmerge].[User_MergeCore]", Utc3),
+        new("SR0014", "[dbmerge].[User_UnmergeCore]", Utc3),
         new("SR0014", "[dbmerge].[MergeRun_Start]", Utc3),
         new("SR0014", "[dbmerge].[MergeRun_Finish]", Utc3),
         new("SR0014", "[dbmerge].[Constraint_Trust]", Utc3),
@@ -76,6 +77,9 @@ public static class AnalysisSuppressions
         new("SR0013", "[dbmerge].[User_MergeCore]",
             "@SummaryJson is set on the only path that returns normally; every other path THROWs and the caller's " +
             "transaction rolls back."),
+        new("SR0013", "[dbmerge].[User_UnmergeCore]",
+            "@SummaryJson is set on the only path that returns normally and in the CATCH before it re-throws; every other " +
+            "path THROWs and the caller's transaction rolls back."),
         new("SR0013", "[dbmerge].[MergeRun_Start]",
             "@MergeRunId is set on the only path that returns normally; the paths that do not set it THROW (51110, 51116)."),
     ];

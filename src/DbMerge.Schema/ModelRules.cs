@@ -45,5 +45,6 @@ public static class ModelRules
         new Rules.MergePolicyCoverageRule(),
         new Rules.MergeHandlerRule(),
         new Rules.MergeGeneratedCodeRule(),
+        new Rules.UnmergeCoverageRule(),
     ];
 }

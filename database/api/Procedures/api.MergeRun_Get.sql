@@ -3,24 +3,28 @@ SET QUOTED_IDENTIFIER ON;
 GO
 /*
   api.MergeRun_Get
-  Purpose:      one user merge or sweep run with its summary; the journal's row counts per policy and action (so a
+  Purpose:      one user merge, sweep or unmerge run with its summary; the journal's row counts per policy and action (so a
                 caller can check the summary against the journal: dbmerge.MergeChange, or dbmerge.MergeJournal for
                 runs written before journal v2); and the e-mail addresses its readdress policies re-addressed or
                 deleted (before the change), each with the active user other than the run's source and target that
                 holds it now, if any — such a row belonged to that user and must not have moved
                 (DbMergeClient.VerifyMergeAsync reports it). The target's own rows (raised or reduced duplicates,
                 addressed to the target's address) are listed too, never with the target as holder.
-                Status as in api.MergeRun_List (running | committed | dry-run | refused | failed | abandoned).
+                Status as in api.MergeRun_List (running | committed | dry-run | refused | failed | undone | abandoned).
+                An unmerge's SummaryJson is its report (dbmerge.User_UnmergeCore: {Tables, ConflictCount, Conflicts});
+                the addresses are those of merges and sweeps only.
   Transaction:  none (a single read; it neither begins nor requires one).
   Result set:   one row: MergeRunId bigint, Kind varchar(10), SourceUserId int, TargetUserId int,
                 RequestedBy nvarchar(128), Reason nvarchar(400), IsDryRun bit, Status varchar(10),
                 StatusDetail nvarchar(400), StartedAt datetime2(3), FinishedAt datetime2(3), ErrorNumber int,
-                ErrorMessage nvarchar(2048), SessionId int,
+                ErrorMessage nvarchar(2048), SessionId int, UndoesMergeRunId bigint, UndoneByMergeRunId bigint
+                (as in api.MergeRun_List),
                 SummaryJson nvarchar(max) (array of {ApplyOrder, SchemaName, TableName, ColumnName, Policy,
                 Moved, Merged, Deleted, Conflicts}; NULL when the run stopped before the work),
                 JournalJson nvarchar(max) (array of {SchemaName, TableName, ColumnName, Action, JournalRows}
                 grouped by the policy served; the run's own 'locked' changes of the two user rows are not a policy's
-                and are counted as LockedRows; NULL when nothing was journaled),
+                and are counted as LockedRows, and an unmerge's restores of them, which serve no policy either, are
+                not counted; NULL when nothing was journaled),
                 LockedRows int,
                 AddressesJson nvarchar(max) (array of {SchemaName, TableName, ColumnName, Address, Rows,
                 HeldByUserId}; NULL when no readdress row changed)
@@ -57,19 +61,22 @@ BEGIN
                CONVERT(varchar(10), CASE WHEN r.Status = 'running'
                                          THEN CASE WHEN APPLOCK_TEST(N'public', CONCAT(N'DbMerge.MergeRun:', r.MergeRunId), N'Exclusive', N'Session') = 1
                                                    THEN 'abandoned' ELSE 'running' END
+                                         WHEN r.Status = 'committed' AND ub.MergeRunId IS NOT NULL THEN 'undone'
                                          ELSE r.Status END) AS Status,
                CONVERT(nvarchar(400), CASE WHEN r.Status = 'running'
                                            THEN CASE WHEN APPLOCK_TEST(N'public', CONCAT(N'DbMerge.MergeRun:', r.MergeRunId), N'Exclusive', N'Session') = 1
                                                      THEN CONCAT(N'abandoned: the row says running but session ', r.SessionId, N' no longer holds applock DbMerge.MergeRun:', r.MergeRunId,
                                                                  N' (the session ended: killed, timed out or disconnected); its merge transaction was rolled back')
                                                      ELSE CONCAT(N'running: session ', r.SessionId, N' holds applock DbMerge.MergeRun:', r.MergeRunId) END
+                                           WHEN r.Status = 'committed' AND ub.MergeRunId IS NOT NULL
+                                           THEN CONCAT(N'undone: unmerge run ', ub.MergeRunId, N' restored every row it journaled')
                                            END) AS StatusDetail,
-               r.StartedAt, r.FinishedAt, r.ErrorNumber, r.ErrorMessage, r.SessionId, r.SummaryJson,
+               r.StartedAt, r.FinishedAt, r.ErrorNumber, r.ErrorMessage, r.SessionId, r.UndoesMergeRunId, ub.MergeRunId AS UndoneByMergeRunId, r.SummaryJson,
                (SELECT g.SchemaName, g.TableName, g.ColumnName, g.Action, SUM(g.JournalRows) AS JournalRows
                 FROM (SELECT c.PolicySchemaName AS SchemaName, c.PolicyTableName AS TableName, c.PolicyColumnName AS ColumnName,
                              c.Action, COUNT_BIG(*) AS JournalRows
                       FROM dbmerge.MergeChange AS c
-                      WHERE c.MergeRunId = r.MergeRunId AND c.Action <> 'locked'
+                      WHERE c.MergeRunId = r.MergeRunId AND c.Action <> 'locked' AND c.PolicyColumnName IS NOT NULL
                       GROUP BY c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName, c.Action
                       UNION ALL
                       SELECT j.PolicySchemaName, j.PolicyTableName, j.PolicyColumnName, j.Action, COUNT_BIG(*)
@@ -90,11 +97,16 @@ BEGIN
                       FROM dbmerge.MergeChange AS c
                       JOIN dbmerge.MergePolicy AS p
                         ON p.SchemaName = c.PolicySchemaName AND p.TableName = c.PolicyTableName AND p.ColumnName = c.PolicyColumnName
-                      WHERE c.MergeRunId = r.MergeRunId AND p.Policy = 'readdress' AND c.TableName = c.PolicyTableName) AS a
+                      WHERE c.MergeRunId = r.MergeRunId AND p.Policy = 'readdress' AND c.TableName = c.PolicyTableName
+                        AND ISNULL(r.Kind, 'merge') <> 'unmerge') AS a
                 GROUP BY a.SchemaName, a.TableName, a.ColumnName, a.Address
                 ORDER BY a.SchemaName, a.TableName, a.ColumnName, a.Address
                 FOR JSON PATH) AS AddressesJson
         FROM dbmerge.MergeRun AS r
+        OUTER APPLY (SELECT TOP (1) x.MergeRunId
+                     FROM dbmerge.MergeRun AS x WITH (FORCESEEK (UQ_dbmerge_MergeRun_UndoesMergeRunId_Committed (UndoesMergeRunId)))
+                     WHERE x.UndoesMergeRunId = r.MergeRunId AND x.UndoesMergeRunId IS NOT NULL AND x.Status = 'committed'
+                     ORDER BY x.MergeRunId) AS ub
         WHERE r.MergeRunId = @MergeRunId;
     END TRY
     BEGIN CATCH

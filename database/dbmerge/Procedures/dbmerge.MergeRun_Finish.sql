@@ -10,11 +10,13 @@ GO
                                       transaction; a row still running after a commit stays so and then shows as
                                       abandoned, which reveals a caller that committed without the core).
                   @ErrorNumber set    (@Outcome NULL) records refused for a refusal of the merge's data or arguments —
-                                      51100 51101 51102 51103 51104 51105 51106 51109 51110 51114 51117 — or a
-                                      calling procedure's own refusal (a DbMerge number outside the merge's block,
-                                      e.g. 51522 a reconciliation claim taken meanwhile),
+                                      51100 51101 51102 51103 51104 51105 51106 51109 51110 51114 51117, an unmerge's
+                                      refusals 51140–51149 51155 51156 — or a calling procedure's own refusal (a
+                                      DbMerge number outside the merge's block, e.g. 51522 a reconciliation claim
+                                      taken meanwhile),
                                       and failed for anything else (51107, 51108, 51111, 51115, 51116, 51118, 51119,
-                                      engine errors), with the error and @SummaryJson (the summary so far) when given.
+                                      51150–51154, engine errors), with the error and @SummaryJson (the summary so
+                                      far) when given.
                 A second call for the same run changes nothing. Callable by every DbMerge procedure that runs
                 dbmerge.User_MergeCore, also from a CATCH (after its rollback): it raises no error for a NULL or unknown
                 run id, so it cannot hide the error being handled.
@@ -62,6 +64,7 @@ BEGIN
             SET @Status = CASE
                               WHEN @ErrorNumber IS NULL THEN @Outcome
                               WHEN @ErrorNumber IN (51100, 51101, 51102, 51103, 51104, 51105, 51106, 51109, 51110, 51114, 51117) THEN 'refused'
+                              WHEN @ErrorNumber BETWEEN 51140 AND 51149 OR @ErrorNumber IN (51155, 51156) THEN 'refused'
                               WHEN @ErrorNumber BETWEEN 51000 AND 51999 AND @ErrorNumber NOT BETWEEN 51100 AND 51199 THEN 'refused'
                               ELSE 'failed'
                           END;

@@ -14,7 +14,7 @@ public static partial class ErrorRegistry
 
     // The per-area lists are properties in the partial files ErrorRegistry.<Area>.cs.
     private static readonly Lazy<IReadOnlyList<DbMergeError>> AllErrors = new(() =>
-        new[] { General, UserMerge, Documents, Invitations, Constraints, Reconciliation, Collections }
+        new[] { General, UserMerge, Unmerge, Documents, Invitations, Constraints, Reconciliation, Collections }
             .SelectMany(e => e)
             .OrderBy(e => e.Number)
             .ToList());

@@ -24,6 +24,7 @@ public static class VerbExamples
         ["users sweep"] = "dbmerge users sweep --max 500",
         ["merges list"] = "dbmerge merges list --user ada@example.org --top 10",
         ["merges show"] = "dbmerge merges show 42",
+        ["merges undo"] = "dbmerge merges undo 42 --reason \"ticket 4711: not the same person\"",
         ["documents move"] = "dbmerge documents move --document 17 --target 4 --position last-child --actor 7",
         ["documents tree"] = "dbmerge documents tree 4",
         ["invitations create"] = "dbmerge invitations create --organization 3 --email grace@example.org --share-mode admin --sender 7",

@@ -18,7 +18,8 @@ namespace DbMerge.Runner.Verbs;
 /// of one person (scenario.DemoMerge), dry run, merge, verify, then Ada's login: the session claim of her anonymous
 /// collections (and a repeated login claiming nothing); then the reconciliation path (scenario.DemoReconciliation):
 /// import a two-row CSV, drain the confirmation events as a mailer would, confirm both sides of each request with the
-/// drained tokens, process, verify, drain the done events; drop. The scratch database's lifecycle and the seeds are
+/// drained tokens, process, verify, drain the done events; and finally undo Ada's merge (api.User_Unmerge), verify that
+/// every row it journaled is back and show both accounts restored; drop. The scratch database's lifecycle and the seeds are
 /// DbMerge.Scenarios': this verb holds no SQL.
 /// </summary>
 internal static class DemoVerb
@@ -32,7 +33,8 @@ internal static class DemoVerb
             "Show a user merge end to end on a scratch database: on the server from --connection / DBMERGE_CONNECTION, " +
             "else on SQL Server started in Docker (Testcontainers). Creates, migrates, seeds, dry-runs, merges, verifies, " +
             "claims the anonymous session's collections at login (twice: the repeat claims nothing); then imports a two-row " +
-            "reconciliation CSV, drains the confirmation e-mails, confirms both sides with their tokens (never printed), processes and verifies; drops.")
+            "reconciliation CSV, drains the confirmation e-mails, confirms both sides with their tokens (never printed), processes and verifies; " +
+            "finally undoes the first merge and shows both accounts restored; drops.")
         {
             connection, json, keep,
         };
@@ -125,6 +127,15 @@ internal static class DemoVerb
         // The reconciliation path of seeds/000, on two more people with two accounts each.
         var reconciliation = await RunReconciliationAsync(context, scratch, client, cancellationToken);
 
+        // Undo: the merge of Ada's accounts was a mistake after all. Every row it journaled goes back to its image before
+        // the merge (verified independently, row by row), and both accounts are as they were.
+        context.Error.WriteLine($"Undoing merge run {merged.MergeRunId}…");
+        var unmerge = await client.UnmergeAsync(merged.MergeRunId, "dbmerge demo: the merge is undone", null, dryRun: false, cancellationToken);
+        var unmergeVerification = await client.VerifyUnmergeAsync(unmerge.UnmergeRunId, cancellationToken);
+        var sourceAfterUndo = await client.ResolveUserAsync(sourceId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+        var targetAfterUndo = await client.ResolveUserAsync(targetId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+        var accountsRestored = sourceAfterUndo == source && targetAfterUndo == target;
+
         if (json)
         {
             context.WriteJson(new
@@ -132,6 +143,8 @@ internal static class DemoVerb
                 Database = scratch.Name, Source = source, Target = target, DryRun = dry, Merge = merged, SameAsDryRun = sameAsDryRun, Verification = verification,
                 SessionClaim = login, RepeatedSessionClaim = repeated, SessionClaimAsExpected = claimAsExpected,
                 Reconciliation = reconciliation,
+                Unmerge = unmerge, UnmergeVerification = unmergeVerification, SourceAfterUndo = sourceAfterUndo, TargetAfterUndo = targetAfterUndo,
+                AccountsRestored = accountsRestored,
             });
         }
         else
@@ -165,12 +178,27 @@ internal static class DemoVerb
 
             context.Out.WriteLine();
             WriteReconciliation(context.Out, reconciliation);
+            context.Out.WriteLine();
+            MergesUndoVerb.WriteSummary(context.Out, unmerge, (await client.GetMergeRunAsync(merged.MergeRunId, cancellationToken)).Run);
+            context.Out.WriteLine(unmergeVerification.Verified
+                ? $"verified: all {unmergeVerification.RowsCompared} row(s) the merge journaled are back to their images before it (every stored column compared)."
+                : "NOT verified:");
+            foreach (var problem in unmergeVerification.Problems)
+            {
+                context.Out.WriteLine($"  - {problem}");
+            }
+
+            context.Out.WriteLine($"  before the merge: {DbMergeClient.Describe(source)}; {DbMergeClient.Describe(target)}");
+            context.Out.WriteLine($"  after the undo:   {DbMergeClient.Describe(sourceAfterUndo)}; {DbMergeClient.Describe(targetAfterUndo)}");
+            context.Out.WriteLine(accountsRestored ? "Both accounts are restored exactly as they were before the merge." : "WARNING: an account differs from before the merge.");
             context.Out.WriteLine(keep
-                ? $"History: dbmerge merges show {merged.MergeRunId} --connection … and dbmerge collections claims --user {target.UserId} --connection … (database {scratch.Name}, kept)."
-                : $"Merge run {merged.MergeRunId} in scratch database {scratch.Name} (dropped; --keep keeps it).");
+                ? $"History: dbmerge merges show {merged.MergeRunId} (undone by {unmerge.UnmergeRunId}) --connection … and dbmerge collections claims --user {target.UserId} --connection … (database {scratch.Name}, kept)."
+                : $"Merge run {merged.MergeRunId}, undone by run {unmerge.UnmergeRunId}, in scratch database {scratch.Name} (dropped; --keep keeps it).");
         }
 
-        return verification.Verified && sameAsDryRun && claimAsExpected && reconciliation.Verified ? ExitCodes.Success : ExitCodes.Findings;
+        return verification.Verified && sameAsDryRun && claimAsExpected && reconciliation.Verified && unmergeVerification.Verified && accountsRestored
+            ? ExitCodes.Success
+            : ExitCodes.Findings;
     }
 
     /// <summary>What the reconciliation part of the demo did and whether every step checked out.</summary>

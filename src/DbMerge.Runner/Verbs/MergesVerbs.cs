@@ -5,14 +5,15 @@ using DbMerge.Runner.Cli;
 
 namespace DbMerge.Runner.Verbs;
 
-/// <summary><c>dbmerge merges …</c>: the history of user merges and sweeps (dbmerge.MergeRun, dbmerge.MergeChange).</summary>
+/// <summary><c>dbmerge merges …</c>: the history of user merges, sweeps and unmerges (dbmerge.MergeRun, dbmerge.MergeChange), and undo.</summary>
 internal static class MergesVerbs
 {
     public static Command Build(CliContext context)
     {
-        var merges = new Command("merges", "History of user merges and sweeps: every running, committed, dry-run, refused, failed and abandoned run.");
+        var merges = new Command("merges", "History of user merges, sweeps and unmerges: every running, committed, dry-run, refused, failed, undone and abandoned run; undo a merge.");
         merges.Subcommands.Add(BuildList(context));
         merges.Subcommands.Add(BuildShow(context));
+        merges.Subcommands.Add(MergesUndoVerb.Build(context));
         return merges;
     }
 
@@ -39,12 +40,13 @@ internal static class MergesVerbs
                 return ExitCodes.Success;
             }
 
-            context.Out.WriteLine($"{"run",8} {"kind",-5} {"status",-9} {"source",8} {"target",8} {"started (UTC)",-23} {"requested by",-20} reason");
+            context.Out.WriteLine($"{"run",8} {"kind",-7} {"status",-9} {"source",8} {"target",8} {"started (UTC)",-23} {"requested by",-20} reason");
             foreach (var r in runs)
             {
                 var error = r.ErrorNumber is { } n ? $" [error {n}]" : string.Empty;
+                var link = r.UndoesMergeRunId is { } undoes ? $" [undoes {undoes}]" : r.UndoneByMergeRunId is { } by ? $" [undone by {by}]" : string.Empty;
                 context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.MergeRunId,8} {r.Kind,-5} {r.Status,-9} {r.SourceUserId,8} {r.TargetUserId,8} {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} {Truncate(r.RequestedBy, 20),-20} {r.Reason}{error}"));
+                    $"{r.MergeRunId,8} {r.Kind,-7} {r.Status,-9} {r.SourceUserId,8} {r.TargetUserId,8} {r.StartedAt:yyyy-MM-dd HH:mm:ss.fff} {Truncate(r.RequestedBy, 20),-20} {r.Reason}{link}{error}"));
             }
 
             foreach (var r in runs.Where(r => r.Status == "abandoned"))
@@ -63,7 +65,7 @@ internal static class MergesVerbs
         var runId = new Argument<long>("RUN_ID") { Description = "The merge run id (from 'users merge' or 'merges list')." };
         var connection = CommonOptions.Connection();
         var json = CommonOptions.Json();
-        var command = new Command("show", "Show one merge or sweep run: who, when, why, outcome (abandoned: how that is known), per-table summary, journal counts, re-addressed e-mails.") { runId, connection, json };
+        var command = new Command("show", "Show one merge, sweep or unmerge run: who, when, why, outcome (abandoned or undone: how that is known), per-table summary (an unmerge: what it undid, or the rows in its way), journal counts, re-addressed e-mails.") { runId, connection, json };
         Verb.SetAction(command, context, async (parse, cancellationToken) =>
         {
             var client = CommonOptions.Client(context, CommonOptions.ResolveConnection(context, parse.GetValue(connection)));
@@ -75,7 +77,12 @@ internal static class MergesVerbs
             }
 
             var r = detail.Run;
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(r.Kind == "sweep" ? "Sweep" : "Merge")} run {r.MergeRunId}: {r.Status}{(r.IsDryRun ? " (dry run)" : string.Empty)}"));
+            var kind = r.Kind switch { "sweep" => "Sweep", "unmerge" => "Unmerge", _ => "Merge" };
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{kind} run {r.MergeRunId}: {r.Status}{(r.IsDryRun ? " (dry run)" : string.Empty)}"));
+            if (r.UndoesMergeRunId is { } undoes)
+            {
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  undoes        run {undoes}"));
+            }
             if (r.StatusDetail is { } statusDetail)
             {
                 context.Out.WriteLine($"  status        {statusDetail}");
@@ -95,6 +102,20 @@ internal static class MergesVerbs
             if (detail.Summary is { } summary)
             {
                 MergeTables.Write(context.Out, summary);
+            }
+
+            if (detail.Unmerge is { } report)
+            {
+                UnmergeTables.Write(context.Out, report.Tables);
+                if (report.ConflictCount > 0)
+                {
+                    context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  in the way: {report.ConflictCount} row(s) no longer as the merge left them{(report.Conflicts.Count < report.ConflictCount ? $" (the first {report.Conflicts.Count})" : string.Empty)}:"));
+                    foreach (var c in report.Conflicts)
+                    {
+                        context.Out.WriteLine($"    {c.SchemaName}.{c.TableName} {c.RowKey}: {c.Problem}");
+                    }
+                }
             }
 
             context.Out.WriteLine($"  journal: {detail.Journal.Sum(j => j.JournalRows)} change(s) by policy, {detail.LockedRows} user row lock(s)" +

@@ -14,14 +14,16 @@ public sealed record MergeGeneration(IReadOnlyList<GeneratedFile> Files, MergePl
 
 /// <summary>
 /// `dbmerge generate merge`: the user merge's per-table code, generated from the merge policies (the migrations'
-/// dbmerge.MergePolicy rows) and the replayed model's table definitions. Writes dbmerge.User_MergeCore and the
-/// late-reference procedures under database/dbmerge/Procedures/; <see cref="Stale"/> says which committed files differ
+/// dbmerge.MergePolicy rows) and the replayed model's table definitions. Writes dbmerge.User_MergeCore, the
+/// late-reference procedures, the undo dbmerge.User_UnmergeCore and the journal reader api.MergeRun_Journal under
+/// database/; <see cref="Stale"/> says which committed files differ
 /// (DBM042, `generate merge --check`, and an offline test).
 /// </summary>
 public static class MergeGenerator
 {
     /// <summary>The files the generator owns.</summary>
-    public static IReadOnlyList<string> Paths { get; } = [MergeCoreWriter.RelativePath, LateReferenceWriter.CountsPath, LateReferenceWriter.UsersPath];
+    public static IReadOnlyList<string> Paths { get; } =
+        [MergeCoreWriter.RelativePath, LateReferenceWriter.CountsPath, LateReferenceWriter.UsersPath, UnmergeCoreWriter.RelativePath, JournalImageWriter.RelativePath];
 
     private static readonly ConditionalWeakTable<TSqlModel, MergeGeneration> Cache = new();
 
@@ -57,12 +59,23 @@ public static class MergeGenerator
                 return new MergeGeneration([], plan, plan.Findings);
             }
 
+            // The undo (issue 14) is generated from the same plan: a change the merge can make without an undo is a
+            // finding (DBM043), and nothing is written.
+            var unmerge = UnmergePlanner.Build(plan);
+            var findings = plan.Findings.Concat(unmerge.Findings).ToList();
+            if (unmerge.Findings.Any(f => f.Severity == FindingSeverity.Error))
+            {
+                return new MergeGeneration([], plan, findings);
+            }
+
             return new MergeGeneration(
             [
                 new GeneratedFile(MergeCoreWriter.RelativePath, MergeCoreWriter.Write(plan)),
                 new GeneratedFile(LateReferenceWriter.CountsPath, LateReferenceWriter.Counts(plan)),
                 new GeneratedFile(LateReferenceWriter.UsersPath, LateReferenceWriter.Users(plan)),
-            ], plan, plan.Findings);
+                new GeneratedFile(UnmergeCoreWriter.RelativePath, UnmergeCoreWriter.Write(unmerge)),
+                new GeneratedFile(JournalImageWriter.RelativePath, JournalImageWriter.Write(unmerge)),
+            ], plan, findings);
         });
     }
 

@@ -19,7 +19,7 @@ public sealed class MergeHandlerRule : IModelRule
     public IEnumerable<Finding> Check(ModelRuleContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return MergeGenerator.Generate(context.Model, Migrations(context)).Findings;
+        return MergeGenerator.Generate(context.Model, Migrations(context)).Findings.Where(f => f.Rule != UnmergePlanner.RuleId);
     }
 
     internal static IReadOnlyList<ParsedScript> Migrations(ModelRuleContext context) =>
@@ -27,8 +27,28 @@ public sealed class MergeHandlerRule : IModelRule
 }
 
 /// <summary>
-/// DBM042: the committed generated files (database/dbmerge/Procedures/dbmerge.User_MergeCore.sql and the late-reference
-/// procedures) equal what `dbmerge generate merge` writes from the current policies and model; a stale file is a finding at
+/// DBM043: every change the merge can make has an undo (api.User_Unmerge, generated from the same plan as
+/// dbmerge.User_MergeCore): every policy kind declares the journal operations its handler writes, every journaled table's
+/// columns survive the journal's JSON images exactly, and every row can be followed through the journal by its key
+/// (<see cref="UnmergePlanner"/>). A policy kind, or a table the merge can change, without an undo is a finding at the
+/// policy's migration line, and `dbmerge generate merge` writes nothing.
+/// </summary>
+public sealed class UnmergeCoverageRule : IModelRule
+{
+    public const string RuleId = UnmergePlanner.RuleId;
+
+    public string Id => RuleId;
+
+    public IEnumerable<Finding> Check(ModelRuleContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return MergeGenerator.Generate(context.Model, MergeHandlerRule.Migrations(context)).Findings.Where(f => f.Rule == RuleId);
+    }
+}
+
+/// <summary>
+/// DBM042: the committed generated files (database/dbmerge/Procedures/dbmerge.User_MergeCore.sql, the late-reference
+/// procedures, dbmerge.User_UnmergeCore and api.MergeRun_Journal) equal what `dbmerge generate merge` writes from the current policies and model; a stale file is a finding at
 /// its first line.
 /// </summary>
 public sealed class MergeGeneratedCodeRule : IModelRule

@@ -19,6 +19,26 @@ public abstract class UserMergeTestBase(SqlServerFixture fixture, ITestOutputHel
         int source, int target, bool dryRun = false, TimeSpan? lockTimeout = null, int? batchSize = null, TimeSpan? maxDuration = null) =>
         Client.MergeUsersAsync(source, target, "integration test", "tests", dryRun, Ct, lockTimeout, batchSize, maxDuration);
 
+    protected Task<UnmergeResult> UnmergeAsync(long mergeRunId, bool dryRun = false, TimeSpan? lockTimeout = null, int? batchSize = null) =>
+        Client.UnmergeAsync(mergeRunId, "integration test: undo", "tests", dryRun, Ct, lockTimeout, batchSize);
+
+    protected async Task<DbMergeException> UnmergeFailsAsync(int expectedNumber, long mergeRunId, bool dryRun = false)
+    {
+        var error = await Assert.ThrowsAnyAsync<DbMergeException>(() => UnmergeAsync(mergeRunId, dryRun));
+        Output.WriteLine($"error {error.ErrorNumber}: {error.Message}");
+        Assert.Equal(expectedNumber, error.ErrorNumber);
+        return error;
+    }
+
+    protected void DumpUnmerge(UnmergeResult result)
+    {
+        Output.WriteLine($"-- unmerge run {result.UnmergeRunId} of run {result.MergeRunId} (dry run: {result.DryRun})");
+        foreach (var t in result.Tables)
+        {
+            Output.WriteLine($"{t.ApplyOrder} {t.SchemaName}.{t.TableName}.{t.ColumnName} {t.Policy}: moved {t.Moved}, merged {t.Merged}, deleted {t.Deleted}, locked {t.Locked}");
+        }
+    }
+
     protected async Task<DbMergeException> MergeFailsAsync(int expectedNumber, int source, int target)
     {
         var error = await Assert.ThrowsAnyAsync<DbMergeException>(() => MergeAsync(source, target));
@@ -117,6 +137,86 @@ public abstract class UserMergeTestBase(SqlServerFixture fixture, ITestOutputHel
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString(),
     };
+
+    /// <summary>
+    /// A source and a target with rows under every policy, collisions both ways (merged, deleted, re-pointed children),
+    /// rows changed twice, an account merged into the source earlier, and an unrelated user's rows (the journal tests and
+    /// the unmerge tests share it).
+    /// </summary>
+    protected async Task<(int Source, int Target)> SeedEveryPolicyAsync()
+    {
+        var s = Seed;
+        var t = await s.UserAsync("t@x.test");
+        var src = await s.UserAsync("s@x.test");
+        var o = await s.UserAsync("o@x.test");
+        await s.UserAsync("p@x.test", active: false, mergedInto: src);
+        var docs = await DocumentsAsync(6, firstStep: 1);
+        await ExecAsync("UPDATE app.Document SET CreatorUserId = @S WHERE DocumentId IN (@A, @B);", ("@S", src), ("@A", docs[0]), ("@B", docs[1]));
+        foreach (var (d, i) in docs.Select((d, i) => (d, i)))
+        {
+            await s.AccessAsync(d, src, i % 2 == 0 ? "editor" : "reader");
+            if (i % 3 == 0)
+            {
+                await s.AccessAsync(d, t, "commenter");
+            }
+
+            await s.AccessAsync(d, o, "reader");
+            await s.LinkTraceAsync(d, src);
+            if (i < 2)
+            {
+                await s.LinkTraceAsync(d, t);
+                await s.FavoriteAsync(d, t);
+            }
+
+            await s.FavoriteAsync(d, src);
+        }
+
+        await s.DocumentInvitationAsync(docs[0], "s@x.test", "editor", o);
+        await s.DocumentInvitationAsync(docs[0], "t@x.test", "reader", o);
+        await s.DocumentInvitationAsync(docs[1], "S@x.test", "reader", src); // re-addressed, then its issuer moved: changed twice
+        await s.DocumentInvitationAsync(docs[2], "o@x.test", "reader", src);
+        var thread = await s.ThreadAsync(docs[0], src);
+        var c1 = await s.CommentAsync(thread, src);
+        await s.CommentAsync(thread, o);
+        var r1 = await s.ReactionAsync(c1, "+1");
+        var r2 = await s.ReactionAsync(c1, "heart");
+        await s.ReactionUserAsync(r1, src);
+        await s.ReactionUserAsync(r1, t);
+        await s.ReactionUserAsync(r2, src);
+        await s.ReactionUserAsync(r2, o);
+        var ch1 = await s.ChannelAsync("one");
+        var ch2 = await s.ChannelAsync("two");
+        await s.ChannelMemberAsync(ch1, src, "editor");
+        await s.ChannelMemberAsync(ch1, t, "viewer");
+        await s.ChannelMemberAsync(ch2, src, "viewer");
+        await s.InvitationAsync(ch1, "s@x.test", "edit", o);
+        await s.InvitationAsync(ch1, "t@x.test", "view", o);
+        await s.InvitationAsync(ch2, "s@x.test", "view", src); // re-addressed, then its sender moved
+        await s.InvitationAsync(ch2, "s@x.test", "edit", o);
+        await s.InvitationAsync(ch2, "s@x.test", "view", o, invited: src, status: "accepted");
+        var org = await s.OrganizationAsync("org");
+        await s.OrganizationMemberAsync(org, src, "admin");
+        await s.OrganizationMemberAsync(org, t, "viewer");
+        await s.OrganizationInvitationAsync(org, "s@x.test", "admin", o);
+        await s.OrganizationInvitationAsync(org, "t@x.test", "view", o);
+        await s.OrganizationInvitationAsync(org, "t@x.test", "edit", o);
+        await s.CollectionAsync(src);
+        await s.CollectionAsync(src);
+        await s.CollectionAsync(o);
+        var (co1, co2, co3) = (await s.CourseAsync("1"), await s.CourseAsync("2"), await s.CourseAsync("3"));
+        var e1 = await s.EnrollmentAsync(co1, src);
+        var e2 = await s.EnrollmentAsync(co1, t);
+        await s.EnrollmentAsync(co2, src);
+        var e5 = await s.EnrollmentAsync(co3, src);
+        var e4 = await s.EnrollmentAsync(co3, t);
+        await s.SubmissionAsync(e1);
+        await s.SubmissionAsync(e1);
+        await s.SubmissionAsync(e2);
+        await s.SubmissionAsync(e5);
+        await s.FinalQualificationAsync(e1, "A");
+        await s.FinalQualificationAsync(e4, "B");
+        return (src, t);
+    }
 
     /// <summary>
     /// An open application transaction on its own connection that has run <paramref name="sql"/> (typically an UPDATE

@@ -56,7 +56,7 @@ public sealed partial class ClientReadmeTests
     public void The_retry_guidance_names_every_lock_timeout_and_conflict_error_a_client_procedure_throws()
     {
         var retry = Readme[Readme.IndexOf("## Retry guidance", StringComparison.Ordinal)..];
-        var clientProcedures = new[] { "api.", "dbmerge.User_MergeCore" };
+        var clientProcedures = new[] { "api.", "dbmerge.User_MergeCore", "dbmerge.User_UnmergeCore" };
         var numbers = ErrorRegistry.All
             .Where(e => e.Kind is DbMergeErrorKind.LockTimeout or DbMergeErrorKind.Conflict)
             .Where(e => clientProcedures.Any(p => e.Procedure.StartsWith(p, StringComparison.Ordinal)))

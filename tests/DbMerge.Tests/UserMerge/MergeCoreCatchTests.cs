@@ -8,14 +8,17 @@ namespace DbMerge.Tests.UserMerge;
 /// dbmerge.User_MergeCore sets LOCK_TIMEOUT per batch to min(@LockTimeoutMs, the budget's time left) — a few ms near the
 /// deadline, 0 with @LockTimeoutMs 0 — and a SET in a procedure also governs the procedures it calls. Its CATCH records
 /// the failure with dbmerge.MergeRun_Finish (an UPDATE of the run's row): under the run's last lock timeout any reader's
-/// lock on that row (api.MergeRun_List) turned the failure into 1222, hiding 51108/51115 and the summary so far.
+/// lock on that row (api.MergeRun_List) turned the failure into 1222, hiding 51108/51115 and the summary so far. The same
+/// holds for dbmerge.User_UnmergeCore (51150/51151).
 /// </summary>
 public sealed class MergeCoreCatchTests
 {
-    [Fact]
-    public void The_generated_core_logs_its_failure_with_the_callers_lock_timeout_not_the_runs_last_batch_wait()
+    [Theory]
+    [InlineData("dbmerge.User_MergeCore.sql")]
+    [InlineData("dbmerge.User_UnmergeCore.sql")]
+    public void The_generated_core_logs_its_failure_with_the_callers_lock_timeout_not_the_runs_last_batch_wait(string file)
     {
-        var core = MergeGenerator.Generate(Repo.Layout).Files.Single(f => f.RelativePath.EndsWith("dbmerge.User_MergeCore.sql", StringComparison.Ordinal)).Text;
+        var core = MergeGenerator.Generate(Repo.Layout).Files.Single(f => f.RelativePath.EndsWith(file, StringComparison.Ordinal)).Text;
         var fragment = new TSql150Parser(true).Parse(new StringReader(core), out var errors);
         Assert.Empty(errors);
         var tries = new TryCollector();

@@ -41,6 +41,33 @@ public sealed class UsersMergeCliTests
     }
 
     [Fact]
+    public async Task Merges_undo_without_a_run_id_is_a_usage_error_and_without_a_connection_fails_before_doing_anything()
+    {
+        var (exit, _, _) = await RunAsync(false, "merges", "undo");
+        Assert.Equal(ExitCodes.Usage, exit);
+
+        var (noConnection, output, error) = await RunAsync(false, "merges", "undo", "42", "--yes");
+        Assert.Equal(ExitCodes.ConnectionFailed, noConnection);
+        Assert.Contains("DBMERGE_CONNECTION", error);
+        Assert.Equal(string.Empty, output);
+    }
+
+    [Fact]
+    public async Task Merges_undo_help_names_every_option_and_the_operator_only_refusals()
+    {
+        var (exit, output, _) = await RunAsync(false, "merges", "undo", "--help");
+
+        Assert.Equal(ExitCodes.Success, exit);
+        foreach (var option in new[] { "RUN_ID", "--dry-run", "--reason", "--yes", "--json", "--lock-timeout-ms", "--batch-size", "--max-duration-ms", "--connection", "--verbose" })
+        {
+            Assert.Contains(option, output, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("dbmerge merges undo 42", output, StringComparison.Ordinal);
+        Assert.Contains("Operators only", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Merges_list_without_a_connection_fails_with_the_connection_exit_code()
     {
         var (exit, _, _) = await RunAsync(false, "merges", "list", "--user", "42");

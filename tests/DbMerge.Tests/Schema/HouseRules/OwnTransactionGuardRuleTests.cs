@@ -287,7 +287,7 @@ public sealed class OwnTransactionGuardRuleTests
                 "api.Collection_ClaimLegacy", "api.Collection_ClaimSession", "api.Collection_UndoClaim",
                 "api.Document_Create", "api.Document_Move", "api.Invitation_Accept", "api.Invitation_Create", "api.Invitation_Decline",
                 "api.Invitation_Revoke", "api.Reconciliation_Confirm", "api.Reconciliation_ImportBatch", "api.Reconciliation_ImportBegin",
-                "api.Reconciliation_ImportFinish", "api.User_Merge", "api.User_Sweep", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
+                "api.Reconciliation_ImportFinish", "api.User_Merge", "api.User_Sweep", "api.User_Unmerge", "dbmerge.Constraint_Trust", "dbmerge.Constraint_ValidateBatch",
                 "dbmerge.Reconciliation_ProcessOne",
             ],
             owning);
