@@ -213,6 +213,7 @@ public sealed class MigratorGuardTests(SqlServerFixture fixture, ITestOutputHelp
         // Then it was retried, every database/ script ran exactly once in the end, and the retry was counted
         Assert.True(result.LockTimeoutRetries >= 1);
         Assert.Equal(Fixture.Layout.DatabaseObjects().Select(o => o.RelativePath), result.DatabaseObjectsRun);
+        Assert.NotEmpty(result.DatabaseObjectsRun);
         Assert.All(Fixture.Layout.DatabaseObjects(), o => Assert.Single(log, l => l == $"ran {o.RelativePath}" || l.StartsWith($"ran {o.RelativePath} (", StringComparison.Ordinal)));
     }
 
