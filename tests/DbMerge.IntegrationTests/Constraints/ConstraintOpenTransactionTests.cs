@@ -28,7 +28,14 @@ public sealed class ConstraintOpenTransactionTests(SqlServerFixture fixture, ITe
         string procedure, CallerMode mode)
     {
         // Given valid invitations, and CK_app_Invitation_ExactlyOneTarget (untrusted after the migration) fully
-        // validated without violations, so a restart of the validation and the trust would both succeed outside a transaction
+        // validated without violations, so a restart of the validation and the trust would both succeed outside a transaction.
+        // The trust case takes a database of its own: were the refusal missing, the trust would succeed and leave the
+        // class database's constraint trusted, failing this class's later cases for the wrong reason (51401).
+        if (procedure == "dbmerge.Constraint_Trust")
+        {
+            await UseOwnDatabaseAsync();
+        }
+
         var w = await InvitationWorld.CreateAsync(sql => ScalarAsync<int>(sql)!);
         await ExecAsync(
             "INSERT INTO app.Invitation (ChannelId, OrganizationId, Email, ShareMode, SenderUserId) VALUES (@c, NULL, N'a@example.org', 'view', @s), (NULL, @o, N'b@example.org', 'admin', @s);",

@@ -68,6 +68,8 @@ public sealed class MigratorGuardTests(SqlServerFixture fixture, ITestOutputHelp
     {
         // Given a connection string whose database is tempdb (as one without Database= lands in the default database)
         var tempdb = new SqlConnectionStringBuilder(Fixture.MasterConnectionString) { InitialCatalog = "tempdb" }.ConnectionString;
+        // (tempdb is the server's: a journal left there by anything else would fail the assertion below for the wrong reason)
+        Assert.False(await DeploymentTestSupport.TableExistsAsync(tempdb, "dbo.SchemaVersions", Cancel), "tempdb already has a journal");
 
         // When it is migrated
         var refused = await Assert.ThrowsAsync<SystemDatabaseException>(() => MigratorFor(Fixture.Layout).MigrateAsync(tempdb, Cancel));
@@ -213,6 +215,7 @@ public sealed class MigratorGuardTests(SqlServerFixture fixture, ITestOutputHelp
         // Then it was retried, every database/ script ran exactly once in the end, and the retry was counted
         Assert.True(result.LockTimeoutRetries >= 1);
         Assert.Equal(Fixture.Layout.DatabaseObjects().Select(o => o.RelativePath), result.DatabaseObjectsRun);
+        Assert.NotEmpty(result.DatabaseObjectsRun);
         Assert.All(Fixture.Layout.DatabaseObjects(), o => Assert.Single(log, l => l == $"ran {o.RelativePath}" || l.StartsWith($"ran {o.RelativePath} (", StringComparison.Ordinal)));
     }
 

@@ -49,6 +49,7 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
 
         // And every event is dispatched, its secret erased from the database, the rest of its payload kept
         var events = await ConfirmEventsAsync();
+        Assert.Equal(8, events.Count);
         Assert.All(events, e => Assert.NotNull(e.DispatchedAt));
         Assert.All(events, e => Assert.Null(e.Token));
         Assert.All(events, e => Assert.Contains("@", e.Email, StringComparison.Ordinal));
@@ -148,6 +149,7 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
         // Then they are written, on their second attempt, and dispatched
         var lines = Lines(later.ToString());
         Assert.Equal(5, report.Written);
+        Assert.Equal(5, lines.Count);
         Assert.All(lines, l => Assert.Equal(2, l.GetProperty("attempts").GetInt32()));
         Assert.Equal(0, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.Outbox WHERE DispatchedAt IS NULL;"));
     }
@@ -208,7 +210,9 @@ public sealed class OutboxDrainTests(SqlServerFixture fixture, ITestOutputHelper
         var report = await DrainAsync(output, max: 5, type: "reconciliation.confirm", batchSize: 2);
 
         Assert.Equal(5, report.Written);
-        Assert.All(Lines(output.ToString()), l => Assert.Equal("reconciliation.confirm", l.GetProperty("type").GetString()));
+        var lines = Lines(output.ToString());
+        Assert.Equal(5, lines.Count);
+        Assert.All(lines, l => Assert.Equal("reconciliation.confirm", l.GetProperty("type").GetString()));
         Assert.Equal(3, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.Outbox WHERE EventType = 'reconciliation.confirm' AND DispatchedAt IS NULL;"));
         Assert.Equal(3, await ScalarAsync<int>("SELECT COUNT(*) FROM dbmerge.Outbox WHERE EventType = 'test.event' AND DispatchedAt IS NULL AND ClaimedAt IS NULL;"));
     }

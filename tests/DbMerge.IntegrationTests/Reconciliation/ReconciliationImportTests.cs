@@ -148,6 +148,7 @@ public sealed class ReconciliationImportTests(SqlServerFixture fixture, ITestOut
         Assert.True(again.AlreadyImported);
         Assert.Equal(first.Import!.ImportId, again.Import!.ImportId);
         Assert.False(again.Import.IsNew);
+        Assert.Equal(4, again.Pairs.Count);
         Assert.All(again.Pairs, p => Assert.True(p.WasRecorded));
         Assert.Equal(first.Pairs.Select(p => (p.Outcome, p.RequestId)), again.Pairs.Select(p => (p.Outcome, p.RequestId)));
         AssertSameSnapshot(before, await SnapshotAsync());
@@ -172,6 +173,8 @@ public sealed class ReconciliationImportTests(SqlServerFixture fixture, ITestOut
 
         // Then the recorded pair keeps its outcome, the others are decided now, and the import completes with 4 created
         Assert.True(Outcome(resumed, 2).WasRecorded);
+        Assert.Equal(4, resumed.Pairs.Count);
+        Assert.Equal(3, resumed.Pairs.Count(p => p.Row.LineNumber > 2));
         Assert.All(resumed.Pairs.Where(p => p.Row.LineNumber > 2), p => Assert.False(p.WasRecorded));
         Assert.All(resumed.Pairs, p => Assert.Equal(ReconciliationOutcomes.Created, p.Outcome));
         Assert.True(resumed.Import!.IsCompleted);
@@ -191,6 +194,7 @@ public sealed class ReconciliationImportTests(SqlServerFixture fixture, ITestOut
         var report = await ImportAsync(ExampleCsv, dryRun: true);
 
         // Then every pair would be created, and no import, request, token, row or event exists
+        Assert.Equal(4, report.Pairs.Count);
         Assert.All(report.Pairs, p => Assert.Equal((ReconciliationOutcomes.Created, (int?)null), (p.Outcome, p.RequestId)));
         Assert.Null(report.Import);
         AssertSameSnapshot(before, await SnapshotAsync());
