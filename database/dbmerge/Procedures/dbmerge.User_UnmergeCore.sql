@@ -27,7 +27,9 @@ GO
                   4. EXEC dbmerge.MergeRun_Finish after the COMMIT / ROLLBACK (in a CATCH with the error: a no-op
                      when the core already recorded the failure).
                 On an error the core rolls the caller's transaction back itself (XACT_ABORT has doomed it), records the
-                run as refused or failed with its error and the report so far (not on 51153), and re-throws.
+                run as refused or failed with its error and the report so far — only once @UnmergeRunId is proven a
+                running unmerge of @MergeRunId (not on 51152, 51141, 51142, the first 51143 or 51153: the id may name
+                another session's run; the caller records its own run) — and re-throws.
   Transaction:  REQUIRES the caller's transaction (51152 without one); never begins or commits one. Applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements.
   Security:     WITH EXECUTE AS OWNER, like dbmerge.User_MergeCore: SET IDENTITY_INSERT needs ALTER on the table (the
@@ -229,6 +231,7 @@ BEGIN
     DECLARE @RunUndoes bigint;
     DECLARE @RunSourceUserId int;
     DECLARE @RunTargetUserId int;
+    DECLARE @RunIsOurs bit = 0; -- set once @UnmergeRunId is proven this call's running unmerge (51153): only then does the CATCH finish it
     DECLARE @MergeFound bit = 0;
     DECLARE @MergeStatus varchar(10);
     DECLARE @MergeKind varchar(10);
@@ -653,6 +656,11 @@ BEGIN
             THROW 51141, @Message, 1;
         END;
 
+        /* Every lock wait from here on is bounded (51150), the reads of dbmerge.MergeRun before the applocks too:
+           under READ COMMITTED without RCSI they wait for the X lock of a run's row being finished (a merge's
+           committed status, written in its transaction), and the caller's LOCK_TIMEOUT (-1 by default) would let
+           them wait without bound. */
+        SET LOCK_TIMEOUT @Wait;
         /* The run to undo: its users (never changed after its start) and, read again under the users' applocks
            below, its outcome. Seeks PK_dbmerge_MergeRun. */
         SELECT @MergeFound = 1, @SourceUserId = m.SourceUserId, @TargetUserId = m.TargetUserId
@@ -681,6 +689,7 @@ BEGIN
                 @UnmergeRunId, @MergeRunId, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'), ISNULL(CONVERT(nvarchar(20), @RunUndoes), N'NULL'));
             THROW 51153, @Message, 1;
         END;
+        SET @RunIsOurs = 1;
 
         INSERT INTO @Table (TableOrder, SchemaName, TableName, Operations)
         VALUES
@@ -702,7 +711,6 @@ BEGIN
             (16, N'app', N'User', 1);
 
         SET @Deadline = DATEADD(MILLISECOND, @MaxDurationMs, @Now);
-        SET LOCK_TIMEOUT @Wait;
 
         /* ---- L1: applocks on both users, lower id first (transaction-owned), as the merge takes them ----------------- */
         SET @Step = N'L1 applocks DbMerge.User:<id> on both users';
@@ -3008,8 +3016,11 @@ BEGIN
            explicit). A lock timeout (1222) becomes 51150 — or 51151 when the wait was cut to the time left of the
            run's budget — and a constraint a restore violated (547 foreign key, 2601/2627 duplicate key: a row
            written since the merge is in the way) becomes 51149, both naming the step. The run is recorded as
-           refused or failed with its error and the report so far (dbmerge.MergeRun_Finish), except on 51153: that
-           run is not this call's to finish. */
+           refused or failed with its error and the report so far (dbmerge.MergeRun_Finish) only once it is proven
+           this call's running unmerge (@RunIsOurs, after the 51153 check): before that (51152, 51141, 51142, the
+           first 51143, 51153 itself) @UnmergeRunId may name another session's running merge or unmerge, which must
+           not be marked refused or failed (its own commit would then find no running row, and history would show a
+           committed run as refused); api.User_Unmerge's CATCH records those refusals of its own run. */
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
         IF @IdentityInsert = N'app.Enrollment' SET IDENTITY_INSERT app.Enrollment OFF;
         IF @IdentityInsert = N'app.DocumentAccess' SET IDENTITY_INSERT app.DocumentAccess OFF;
@@ -3045,7 +3056,7 @@ BEGIN
            could fail with 1222 on a concurrent reader's lock and replace this error (as in
            dbmerge.User_MergeCore). */
         SET LOCK_TIMEOUT @CallerLockTimeout;
-        IF @ErrorNumber <> 51153
+        IF @RunIsOurs = 1
             EXEC dbmerge.MergeRun_Finish @MergeRunId = @UnmergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51150 THROW 51150, @ErrorMessage, 1;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51151 THROW 51151, @ErrorMessage, 1;

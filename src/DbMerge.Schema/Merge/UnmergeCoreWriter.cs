@@ -190,6 +190,7 @@ internal sealed class UnmergeCoreWriter
             "DECLARE @RunUndoes bigint;",
             "DECLARE @RunSourceUserId int;",
             "DECLARE @RunTargetUserId int;",
+            "DECLARE @RunIsOurs bit = 0; -- set once @UnmergeRunId is proven this call's running unmerge (51153): only then does the CATCH finish it",
             "DECLARE @MergeFound bit = 0;",
             "DECLARE @MergeStatus varchar(10);",
             "DECLARE @MergeKind varchar(10);",
@@ -331,6 +332,8 @@ internal sealed class UnmergeCoreWriter
 
         w.Line("END;");
         w.Line();
+        w.Comment("Every lock wait from here on is bounded (51150), the reads of dbmerge.MergeRun before the applocks too: under READ COMMITTED without RCSI they wait for the X lock of a run's row being finished (a merge's committed status, written in its transaction), and the caller's LOCK_TIMEOUT (-1 by default) would let them wait without bound.");
+        w.Line("SET LOCK_TIMEOUT @Wait;");
         w.Comment("The run to undo: its users (never changed after its start) and, read again under the users' applocks below, its outcome. Seeks PK_dbmerge_MergeRun.");
         w.Line("SELECT @MergeFound = 1, @SourceUserId = m.SourceUserId, @TargetUserId = m.TargetUserId");
         w.Line("FROM dbmerge.MergeRun AS m WITH (FORCESEEK (PK_dbmerge_MergeRun (MergeRunId)))");
@@ -354,6 +357,7 @@ internal sealed class UnmergeCoreWriter
         }
 
         w.Line("END;");
+        w.Line("SET @RunIsOurs = 1;");
         w.Line();
         w.Line("INSERT INTO @Table (TableOrder, SchemaName, TableName, Operations)");
         w.Line("VALUES");
@@ -368,7 +372,6 @@ internal sealed class UnmergeCoreWriter
 
         w.Line();
         w.Line("SET @Deadline = DATEADD(MILLISECOND, @MaxDurationMs, @Now);");
-        w.Line("SET LOCK_TIMEOUT @Wait;");
         w.Line();
     }
 
@@ -882,7 +885,7 @@ internal sealed class UnmergeCoreWriter
     private void Catch()
     {
         var w = _w;
-        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the nested-procedure pattern of dbmerge.User_MergeCore), so the caller's CATCH finds @@TRANCOUNT = 0. IDENTITY_INSERT is switched off for the table a failed re-insert left it on (SET options of a procedure end with it; this makes it explicit). A lock timeout (1222) becomes 51150 — or 51151 when the wait was cut to the time left of the run's budget — and a constraint a restore violated (547 foreign key, 2601/2627 duplicate key: a row written since the merge is in the way) becomes 51149, both naming the step. The run is recorded as refused or failed with its error and the report so far (dbmerge.MergeRun_Finish), except on 51153: that run is not this call's to finish.");
+        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the nested-procedure pattern of dbmerge.User_MergeCore), so the caller's CATCH finds @@TRANCOUNT = 0. IDENTITY_INSERT is switched off for the table a failed re-insert left it on (SET options of a procedure end with it; this makes it explicit). A lock timeout (1222) becomes 51150 — or 51151 when the wait was cut to the time left of the run's budget — and a constraint a restore violated (547 foreign key, 2601/2627 duplicate key: a row written since the merge is in the way) becomes 51149, both naming the step. The run is recorded as refused or failed with its error and the report so far (dbmerge.MergeRun_Finish) only once it is proven this call's running unmerge (@RunIsOurs, after the 51153 check): before that (51152, 51141, 51142, the first 51143, 51153 itself) @UnmergeRunId may name another session's running merge or unmerge, which must not be marked refused or failed (its own commit would then find no running row, and history would show a committed run as refused); api.User_Unmerge's CATCH records those refusals of its own run.");
         w.Line("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;");
         foreach (var table in _tables.Where(t => t.Identity is not null && t.Operations.HasFlag(JournalOperations.Delete)))
         {
@@ -914,7 +917,7 @@ internal sealed class UnmergeCoreWriter
         SummaryJson();
         w.Comment("The failure is logged with the caller's lock timeout, not this run's last @Wait (cut to the time left of the budget, or 0 with @LockTimeoutMs 0): under it dbmerge.MergeRun_Finish's UPDATE of the run's row could fail with 1222 on a concurrent reader's lock and replace this error (as in dbmerge.User_MergeCore).");
         w.Line("SET LOCK_TIMEOUT @CallerLockTimeout;");
-        w.Line("IF @ErrorNumber <> 51153");
+        w.Line("IF @RunIsOurs = 1");
         w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @UnmergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51150 THROW 51150, @ErrorMessage, 1;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51151 THROW 51151, @ErrorMessage, 1;");

@@ -36,7 +36,9 @@ internal static class UnmergeHeaderText
                   4. EXEC dbmerge.MergeRun_Finish after the COMMIT / ROLLBACK (in a CATCH with the error: a no-op
                      when the core already recorded the failure).
                 On an error the core rolls the caller's transaction back itself (XACT_ABORT has doomed it), records the
-                run as refused or failed with its error and the report so far (not on 51153), and re-throws.
+                run as refused or failed with its error and the report so far — only once @UnmergeRunId is proven a
+                running unmerge of @MergeRunId (not on 51152, 51141, 51142, the first 51143 or 51153: the id may name
+                another session's run; the caller records its own run) — and re-throws.
   Transaction:  REQUIRES the caller's transaction (51152 without one); never begins or commits one. Applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements.
   Security:     WITH EXECUTE AS OWNER, like dbmerge.User_MergeCore: SET IDENTITY_INSERT needs ALTER on the table (the
