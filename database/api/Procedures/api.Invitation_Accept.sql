@@ -19,7 +19,10 @@ GO
     (UPDLOCK, HOLDLOCK), then L3 the invitation, then the membership (app.OrganizationMember / app.ChannelMember).
     A user merge locks both users' rows first and then the same tables in the same order, so an accept and a merge
     of one user serialize on the user row and can never deadlock: an accept that waited for a merge of its user
-    finds the user merged away (inactive) and refuses with 51303.
+    finds the user merged away (inactive) and refuses with 51303. A missing or inactive user is refused (51303) right
+    after its row is locked, before the invitation: a merge re-points the accounts merged into its source
+    (app.User.MergedIntoUserId) after every data table, so an accept holding such an account's row must not wait for an
+    invitation that merge holds.
   Transaction: OWNS its transaction (lock user and invitation, check, write membership, mark accepted: all or nothing).
     Called inside an open transaction it refuses (51313) before anything else, without touching the caller's
     transaction (XACT_ABORT is switched off for that refusal only).
@@ -104,6 +107,15 @@ BEGIN
         FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
         WHERE u.UserId = @UserId;
 
+        /* A missing or inactive user (a merged-away account is inactive) is refused here, holding only its user row:
+           a merge of the account it was merged into locks such rows last (app.User.MergedIntoUserId, after every data
+           table), so locking the invitation while holding one could close a cycle with that merge (lock order review). */
+        IF @UserEmail IS NULL OR @UserIsActive = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Accept: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);
+            THROW 51303, @Message, 1;
+        END;
+
         /* 3. L3: the invitation row: concurrent accepts of one invitation serialize here. */
         SELECT @Found           = 1,
                @ChannelId       = i.ChannelId,
@@ -119,12 +131,6 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Accept: invitation %d does not exist.', @InvitationId);
             THROW 51300, @Message, 1;
-        END;
-
-        IF @UserEmail IS NULL OR @UserIsActive = 0
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.Invitation_Accept: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);
-            THROW 51303, @Message, 1;
         END;
 
         IF @UserEmail COLLATE Latin1_General_100_CI_AS <> @InvitationEmail COLLATE Latin1_General_100_CI_AS

@@ -9,7 +9,8 @@ GO
     answered) and RespondedAt; a declined invitation can no longer be accepted. Declining again by the same
     user is a no-op (Changed = 0).
   Lock order (README "Lock order"): L2 the declining user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation;
-    a merge of the user serializes with it on the user row (the decline then finds the user merged away: 51303).
+    a merge of the user serializes with it on the user row (the decline then finds the user merged away: 51303). A
+    missing or inactive user is refused (51303) right after its row is locked, before the invitation (as accept).
   Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
     anything else, without touching the caller's transaction (XACT_ABORT is switched off for that refusal only).
   Result set (one row):
@@ -73,6 +74,15 @@ BEGIN
         FROM app.[User] AS u WITH (UPDLOCK, HOLDLOCK)
         WHERE u.UserId = @UserId;
 
+        /* A missing or inactive user (a merged-away account is inactive) is refused here, holding only its user row:
+           a merge of the account it was merged into locks such rows last (app.User.MergedIntoUserId, after every data
+           table), so locking the invitation while holding one could close a cycle with that merge (lock order review). */
+        IF @UserEmail IS NULL OR @UserIsActive = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);
+            THROW 51303, @Message, 1;
+        END;
+
         /* 3. L3: the invitation row. */
         SELECT @Found           = 1,
                @InvitationEmail = i.Email,
@@ -86,12 +96,6 @@ BEGIN
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: invitation %d does not exist.', @InvitationId);
             THROW 51300, @Message, 1;
-        END;
-
-        IF @UserEmail IS NULL OR @UserIsActive = 0
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'api.Invitation_Decline: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);
-            THROW 51303, @Message, 1;
         END;
 
         IF @UserEmail COLLATE Latin1_General_100_CI_AS <> @InvitationEmail COLLATE Latin1_General_100_CI_AS

@@ -12,6 +12,8 @@ GO
     row, still running, or the constraint/clustered key changed since: validate again), and while recorded
     violations remain (fix the rows, then run `dbmerge constraints validate --restart` to recompute).
     The lock wait is bounded by @LockTimeoutMs (engine error 1222 when it expires; nothing changed, retry later).
+    Lock order: the progress row (dbmerge.ConstraintValidation, UPDLOCK) is locked and re-checked inside the transaction
+    before the ALTER's Sch-M on the table, as dbmerge.Constraint_ValidateBatch locks it before reading the table.
     Already trusted: a no-op that returns the constraint with AlreadyTrusted = 1.
     Permissions (the caller's): member of DbMergeOperator or db_owner (51404). The ALTER is dynamic SQL (no
     ownership chaining), so the caller also needs ALTER on the table, checked before anything changes (51413);
@@ -172,6 +174,31 @@ BEGIN
 ALTER TABLE ' + QUOTENAME(@SchemaName) + N'.' + QUOTENAME(@TableName) + N' WITH CHECK CHECK CONSTRAINT ' + QUOTENAME(@ConstraintName) + N';';
 
             BEGIN TRANSACTION;
+
+            /* The progress row first (UPDLOCK, HOLDLOCK: held to commit), then the table's Sch-M: the order of
+               dbmerge.Constraint_ValidateBatch (progress row, then the table's rows). In the other order a batch of a
+               restarted validation holding the progress row waits for the Sch-M while this ALTER, holding it, waits
+               for the progress row: a deadlock that blocks every query on the table until the deadlock monitor ends
+               it. Re-checked under the lock: a restart may have begun since the read above. */
+            SET LOCK_TIMEOUT @LockTimeoutMs;
+            SET @Status = NULL;
+            SELECT @Status = cv.Status, @StoredObjectId = cv.ConstraintObjectId
+            FROM dbmerge.ConstraintValidation AS cv WITH (UPDLOCK, HOLDLOCK)
+            WHERE cv.ConstraintValidationId = @ValidationId;
+
+            IF @Status IS NULL OR @Status <> 'done' OR @StoredObjectId <> @ConstraintObjectId
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: the validation of constraint %s.%s on table %s.%s was restarted or changed while trusting it (status %s); run dbmerge constraints validate --constraint %s first.',
+                    @SchemaName, @ConstraintName, @SchemaName, @TableName, ISNULL(CONVERT(nvarchar(10), @Status), N'none'), @ConstraintName);
+                THROW 51406, @Message, 1;
+            END;
+
+            IF EXISTS (SELECT 1 FROM dbmerge.ConstraintViolation AS v WHERE v.ConstraintValidationId = @ValidationId)
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.Constraint_Trust: violations of constraint %s.%s on table %s.%s were recorded while trusting it; fix those rows and run dbmerge constraints validate --constraint %s --restart before trusting it.',
+                    @SchemaName, @ConstraintName, @SchemaName, @TableName, @ConstraintName);
+                THROW 51405, @Message, 1;
+            END;
 
             EXEC sys.sp_executesql @stmt = @Sql;
 

@@ -39,6 +39,32 @@ public sealed class InvitationLockOrderTests
         Assert.Contains("OPTION (FORCE ORDER, LOOP JOIN)", file.Text[collect.StartOffset..invitationLock.Offset], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A merge re-points the accounts merged into its source (app.User.MergedIntoUserId) after every data table, so it
+    /// locks those (inactive) accounts' rows last. An accept or decline by such an account must refuse (51303) while it
+    /// holds only that row: had it locked the invitation first, an invitation the merge holds (sent by its source,
+    /// re-addressed, ...) and the account's row would be a cycle (lock order review).
+    /// </summary>
+    [Theory]
+    [InlineData("api.Invitation_Accept")]
+    [InlineData("api.Invitation_Decline")]
+    public void An_accept_or_decline_refuses_an_inactive_user_before_its_first_invitation_lock(string procedure)
+    {
+        var file = Repo.Layout.DatabaseObjects().Single(f => f.RelativePath.EndsWith($"{procedure}.sql", StringComparison.Ordinal));
+        var fragment = new TSql150Parser(true).Parse(new StringReader(file.Text), out var errors);
+        Assert.Empty(errors);
+        var tables = new TableCollector();
+        fragment.Accept(tables);
+
+        var userLock = tables.Locked.First(t => t.Name == "User");
+        var invitationLock = tables.Locked.First(t => t.Name == "Invitation");
+        var refusal = file.Text.IndexOf("THROW 51303", StringComparison.Ordinal);
+        Assert.True(userLock.Offset < invitationLock.Offset, $"{procedure}: the user row (L2) is locked before the invitation (L3)");
+        Assert.True(refusal > userLock.Offset && refusal < invitationLock.Offset,
+            $"{procedure}: the missing or inactive user (51303) must be refused after its row is locked and before the first invitation lock");
+        Assert.Contains("IF @UserEmail IS NULL OR @UserIsActive = 0", file.Text[userLock.Offset..refusal], StringComparison.Ordinal);
+    }
+
     private sealed class TableCollector : TSqlFragmentVisitor
     {
         public List<(string Name, int Offset)> Locked { get; } = [];
