@@ -125,9 +125,10 @@ public sealed partial class DbMergeClient
 
     /// <summary>
     /// One page of a run's journal, after change <paramref name="afterChangeSeq"/>, with each row as it is now
-    /// (api.MergeRun_Journal); an empty page after the last change.
+    /// (api.MergeRun_Journal); an empty page after the last change. Operators only: the images are whole application rows.
     /// </summary>
     /// <exception cref="Errors.DbMergeNotFoundException">51142: no run has that id.</exception>
+    /// <exception cref="Errors.DbMergeForbiddenException">51156: the caller is not a member of DbMergeOperator (or db_owner).</exception>
     public Task<IReadOnlyList<MergeJournalChange>> GetMergeRunJournalAsync(
         long mergeRunId, int afterChangeSeq = 0, int top = MergeRunJournalMaxPage, CancellationToken cancellationToken = default) =>
         ExecuteProcedureAsync<IReadOnlyList<MergeJournalChange>>(

@@ -15,9 +15,12 @@ GO
                 stored column in table order), NULL where no such row exists. Known = 0 for a change of a table this
                 procedure has no reader for (one the policies no longer name: regenerate). DbMergeClient
                 VerifyUnmergeAsync compares them after an unmerge; an operator can read a run's changes with it.
+                Operator-only (DbMergeOperator or db_owner, 51156): the images are whole application rows (e-mail
+                addresses, other users' rows), which DbMergeApp cannot read directly.
   Cost:         @Top (1..1000) journal rows by a seek on PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); per row
                 at most two primary-key seeks on its table.
-  Transaction:  none (reads only, read committed: a row being changed by an open transaction is waited for).
+  Transaction:  none (reads only, read committed: without READ COMMITTED SNAPSHOT a row being changed by an
+                open transaction is waited for; with it, its last committed version is read).
   Result set:   ChangeSeq int, SchemaName sysname, TableName sysname, Operation varchar(6), Action varchar(10),
                 PolicySchemaName sysname NULL, PolicyTableName sysname NULL, PolicyColumnName sysname NULL,
                 RowKey nvarchar(400), BeforeImage nvarchar(max) NULL, AfterImage nvarchar(max) NULL,
@@ -26,6 +29,7 @@ GO
   Errors:
                 51141 @MergeRunId is missing, @AfterChangeSeq is negative, or @Top is not 1..1000
                 51142 no run has @MergeRunId
+                51156 the caller is not a member of DbMergeOperator (or db_owner)
   Example:      EXEC api.MergeRun_Journal @MergeRunId = 17, @AfterChangeSeq = 0, @Top = 1000;
 */
 CREATE OR ALTER PROCEDURE api.MergeRun_Journal
@@ -62,6 +66,13 @@ BEGIN
             SET @Message = FORMATMESSAGE(N'api.MergeRun_Journal: @MergeRunId is required, @AfterChangeSeq must be 0 or more and @Top 1..1000 (run %s, after %s, top %s).',
                 ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @AfterChangeSeq), N'NULL'), ISNULL(CONVERT(nvarchar(12), @Top), N'NULL'));
             THROW 51141, @Message, 1;
+        END;
+
+        IF ISNULL(IS_ROLEMEMBER(N'DbMergeOperator'), 0) = 0 AND ISNULL(IS_ROLEMEMBER(N'db_owner'), 0) = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'api.MergeRun_Journal: %s is not a member of DbMergeOperator (or db_owner): a run''s row images are an operator''s to read (run %I64d).',
+                ORIGINAL_LOGIN(), @MergeRunId);
+            THROW 51156, @Message, 1;
         END;
 
         IF NOT EXISTS (SELECT 1 FROM dbmerge.MergeRun AS r WITH (FORCESEEK (PK_dbmerge_MergeRun (MergeRunId))) WHERE r.MergeRunId = @MergeRunId)

@@ -60,6 +60,6 @@ public static partial class ErrorRegistry
         new(UnmergeJournalWithoutUndo, "UnmergeJournalWithoutUndo", UserUnmergeCore, DbMergeErrorKind.InvariantViolated,
             "The run's journal holds a change of a table or an operation the deployed unmerge has no undo for (a policy or table removed since the run, or an unmerge not generated from the current policies); nothing was changed."),
         new(UnmergeForbidden, "UnmergeForbidden", UserUnmerge, DbMergeErrorKind.Forbidden,
-            "The caller of api.User_Unmerge is not a member of DbMergeOperator (or db_owner): undoing a merge is an operator's step."),
+            "The caller of api.User_Unmerge (or api.MergeRun_Journal) is not a member of DbMergeOperator (or db_owner): undoing a merge, and reading a run's row images, is an operator's step."),
     ];
 }

@@ -38,9 +38,12 @@ internal static class JournalImageWriter
             "                stored column in table order), NULL where no such row exists. Known = 0 for a change of a table this",
             "                procedure has no reader for (one the policies no longer name: regenerate). DbMergeClient",
             "                VerifyUnmergeAsync compares them after an unmerge; an operator can read a run's changes with it.",
+            "                Operator-only (DbMergeOperator or db_owner, 51156): the images are whole application rows (e-mail",
+            "                addresses, other users' rows), which DbMergeApp cannot read directly.",
             "  Cost:         @Top (1..1000) journal rows by a seek on PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); per row",
             "                at most two primary-key seeks on its table.",
-            "  Transaction:  none (reads only, read committed: a row being changed by an open transaction is waited for).",
+            "  Transaction:  none (reads only, read committed: without READ COMMITTED SNAPSHOT a row being changed by an",
+            "                open transaction is waited for; with it, its last committed version is read).",
             "  Result set:   ChangeSeq int, SchemaName sysname, TableName sysname, Operation varchar(6), Action varchar(10),",
             "                PolicySchemaName sysname NULL, PolicyTableName sysname NULL, PolicyColumnName sysname NULL,",
             "                RowKey nvarchar(400), BeforeImage nvarchar(max) NULL, AfterImage nvarchar(max) NULL,",
@@ -49,6 +52,7 @@ internal static class JournalImageWriter
             "  Errors:",
             "                51141 @MergeRunId is missing, @AfterChangeSeq is negative, or @Top is not 1..1000",
             "                51142 no run has @MergeRunId",
+            "                51156 the caller is not a member of DbMergeOperator (or db_owner)",
             "  Example:      EXEC api.MergeRun_Journal @MergeRunId = 17, @AfterChangeSeq = 0, @Top = 1000;",
             "*/",
         ]);
@@ -100,6 +104,17 @@ internal static class JournalImageWriter
                     w.Line($"SET @Message = FORMATMESSAGE(N'{ProcedureName}: @MergeRunId is required, @AfterChangeSeq must be 0 or more and @Top 1..{MaxPage} (run %s, after %s, top %s).',");
                     w.Line("    ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @AfterChangeSeq), N'NULL'), ISNULL(CONVERT(nvarchar(12), @Top), N'NULL'));");
                     w.Line("THROW 51141, @Message, 1;");
+                }
+
+                w.Line("END;");
+                w.Line();
+                w.Line("IF ISNULL(IS_ROLEMEMBER(N'DbMergeOperator'), 0) = 0 AND ISNULL(IS_ROLEMEMBER(N'db_owner'), 0) = 0");
+                w.Line("BEGIN");
+                using (w.Indent())
+                {
+                    w.Line($"SET @Message = FORMATMESSAGE(N'{ProcedureName}: %s is not a member of DbMergeOperator (or db_owner): a run''s row images are an operator''s to read (run %I64d).',");
+                    w.Line("    ORIGINAL_LOGIN(), @MergeRunId);");
+                    w.Line("THROW 51156, @Message, 1;");
                 }
 
                 w.Line("END;");

@@ -365,5 +365,23 @@ public sealed class UnmergeTests(SqlServerFixture fixture, ITestOutputHelper out
         Assert.Contains(runs, r => r.Kind == "unmerge" && r.Status == "refused" && r.ErrorNumber == ErrorRegistry.UnmergeForbidden);
         Assert.Contains(runs, r => r.Kind == "unmerge" && r.Status == "dry-run");
         Assert.Equal("committed", runs.Single(r => r.MergeRunId == merge.MergeRunId).Status);
+
+        // the journal's row images are an operator's to read too: the application role is refused, an operator reads them
+        const string journal = """
+            EXECUTE AS USER = @Who;
+            BEGIN TRY
+                EXEC api.MergeRun_Journal @MergeRunId = @Run, @AfterChangeSeq = 0, @Top = 1000;
+                REVERT;
+            END TRY
+            BEGIN CATCH
+                REVERT;
+                THROW;
+            END CATCH;
+            """;
+        var journalRefused = await Assert.ThrowsAsync<SqlException>(() => ExecAsync(journal, ("@Who", "UnmergeTestApp"), ("@Run", merge.MergeRunId)));
+        Output.WriteLine($"{journalRefused.Number}: {journalRefused.Message}");
+        Assert.Equal(ErrorRegistry.UnmergeForbidden, journalRefused.Number);
+        var page = await RowsAsync(journal, ("@Who", "UnmergeTestOperator"), ("@Run", merge.MergeRunId));
+        Assert.Contains(page, r => (string)r["TableName"]! == "Collection");
     }
 }

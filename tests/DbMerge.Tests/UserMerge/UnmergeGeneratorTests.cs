@@ -249,6 +249,18 @@ public sealed class UnmergeGeneratorTests
     }
 
     [Fact]
+    public void The_journal_reader_refuses_a_caller_who_is_not_an_operator_before_it_reads_any_image()
+    {
+        // (review) api.MergeRun_Journal returns whole application rows; DbMergeApp may execute schema api
+        var journal = Committed(JournalPath);
+        var check = journal.IndexOf("IF ISNULL(IS_ROLEMEMBER(N'DbMergeOperator'), 0) = 0 AND ISNULL(IS_ROLEMEMBER(N'db_owner'), 0) = 0", StringComparison.Ordinal);
+        var refusal = journal.IndexOf("THROW 51156, @Message, 1;", StringComparison.Ordinal);
+        var firstRead = journal.IndexOf("FROM dbmerge.MergeChange AS", StringComparison.Ordinal);
+        Assert.True(check > 0 && refusal > check && firstRead > refusal, $"role check at {check}, 51156 at {refusal}, first read of the journal at {firstRead}");
+        Assert.Equal(DbMergeErrorKind.Forbidden, ErrorRegistry.Get(51156).Kind);
+    }
+
+    [Fact]
     public void The_coverage_rule_is_registered_with_offline_verification()
     {
         Assert.Contains(ModelRules.All, r => r.Id == "DBM043");
