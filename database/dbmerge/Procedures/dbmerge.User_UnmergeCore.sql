@@ -160,8 +160,8 @@ GO
                 reports its conflicts.
   Tables:       (lock order, table, the journal operations undone; derived from the policies and the model)
                   1 app.Enrollment             undoes update, delete; re-inserts under IDENTITY_INSERT (EnrollmentId)
-                  2 app.FinalQualification     undoes update; re-inserts under IDENTITY_INSERT (FinalQualificationId)
-                  3 app.Submission             undoes update; re-inserts under IDENTITY_INSERT (SubmissionId)
+                  2 app.FinalQualification     undoes update
+                  3 app.Submission             undoes update
                   4 app.DocumentAccess         undoes update, delete; re-inserts under IDENTITY_INSERT (DocumentAccessId)
                   5 app.DocumentInvitation     undoes update, delete; re-inserts under IDENTITY_INSERT (DocumentInvitationId)
                   6 app.Invitation             undoes update, delete; re-inserts under IDENTITY_INSERT (InvitationId)
@@ -170,11 +170,11 @@ GO
                   9 app.LinkTrace              undoes update, delete; re-inserts under IDENTITY_INSERT (LinkTraceId)
                  10 app.DocumentFavorite       undoes update, delete; re-inserts under IDENTITY_INSERT (DocumentFavoriteId)
                  11 app.ReactionUser           undoes update, delete
-                 12 app.Document               undoes update; re-inserts under IDENTITY_INSERT (DocumentId)
-                 13 app.Thread                 undoes update; re-inserts under IDENTITY_INSERT (ThreadId)
-                 14 app.Comment                undoes update; re-inserts under IDENTITY_INSERT (CommentId)
-                 15 app.Collection             undoes update; re-inserts under IDENTITY_INSERT (CollectionId)
-                 16 app.User                   undoes update; re-inserts under IDENTITY_INSERT (UserId)
+                 12 app.Document               undoes update
+                 13 app.Thread                 undoes update
+                 14 app.Comment                undoes update
+                 15 app.Collection             undoes update
+                 16 app.User                   undoes update
   Errors:       (the numbers api.User_Unmerge raises through this procedure)
                 51141 a parameter is missing or out of range
                 51142 no run has @MergeRunId

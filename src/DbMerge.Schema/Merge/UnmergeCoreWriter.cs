@@ -1017,7 +1017,7 @@ internal sealed class UnmergeCoreWriter
         var lockOrder = string.Join(", ", _tables.Select(t => t.Table.QualifiedName));
         var tables = _tables.Select(t =>
             $"{t.Order,3} {t.Table.QualifiedName,-26} undoes {string.Join(", ", Operations(t.Operations))}" +
-            (t.Identity is null ? string.Empty : $"; re-inserts under IDENTITY_INSERT ({t.Identity.Name})")).ToList();
+            (t.Identity is null || !t.Operations.HasFlag(JournalOperations.Delete) ? string.Empty : $"; re-inserts under IDENTITY_INSERT ({t.Identity.Name})")).ToList();
         var h = new CodeWriter();
         h.Line("/*");
         h.Lines(UnmergeHeaderText.Template(Wrap(lockOrder, "                     ", 116), tables, _bounds, MergeCoreWriter.MaxBatchSize, KeptConflicts, NamedConflicts).Split('\n'));
