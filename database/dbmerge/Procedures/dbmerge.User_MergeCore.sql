@@ -25,9 +25,10 @@ GO
                      @SummaryJson = … after the COMMIT / ROLLBACK; in a CATCH, after the rollback, with @ErrorNumber
                      and @ErrorMessage instead (a no-op when the core already recorded the failure).
                 On an error the core rolls the caller's transaction back itself (XACT_ABORT has doomed it), records the
-                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish; not on
-                51118, where @MergeRunId is not a running run of this call), and re-throws: the caller's CATCH finds
-                @@TRANCOUNT = 0.
+                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish; only after
+                the 51118 check proved @MergeRunId a running run of this call: not on 51110, 51102 or 51118, which
+                the caller's CATCH records), and re-throws: the caller's CATCH finds @@TRANCOUNT = 0. Every lock
+                wait, the first read of dbmerge.MergeRun included, is bounded by @LockTimeoutMs.
   Transaction:  REQUIRES the caller's transaction (51111 without one); never begins or commits one. Its applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements (restored when it returns).
   Parameters:   @LockTimeoutMs  0..600000: the longest any one lock request waits (applocks, row locks; 0: none); a longer
@@ -240,6 +241,7 @@ BEGIN
     DECLARE @Deadline datetime2(3);
     DECLARE @Wait int = @LockTimeoutMs;
     DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging
+    DECLARE @RunIsOurs bit = 0; -- set once @MergeRunId is proven this call's running run (51118): only then does the CATCH finish it
     DECLARE @Rows int;
     DECLARE @ChildRows int;
     DECLARE @ChangeSeq int = 0;
@@ -699,13 +701,6 @@ BEGIN
 
     BEGIN TRY
         /* ---- check parameters ----------------------------------------------------------------------------------- */
-        IF @@TRANCOUNT = 0
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: requires the caller''s transaction (run %s, source %s, target %s); begin one, or call api.User_Merge.',
-                ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
-            THROW 51111, @Message, 1;
-        END;
-
         IF @MergeRunId IS NULL OR @Mode IS NULL OR @Mode NOT IN ('merge', 'sweep') OR @SourceUserId IS NULL OR @TargetUserId IS NULL
            OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000
            OR @MaxDurationMs IS NULL OR @MaxDurationMs NOT BETWEEN 1000 AND 86400000 OR @BatchSize IS NULL OR @BatchSize NOT BETWEEN 1 AND 1000
@@ -722,6 +717,11 @@ BEGIN
             THROW 51102, @Message, 1;
         END;
 
+        /* Every lock wait from here on is bounded (51108), the read of dbmerge.MergeRun below too: under READ
+           COMMITTED without RCSI it waits for the X lock of a run's row being finished (a run's committed status,
+           written in its transaction), and the caller's LOCK_TIMEOUT (-1 by default) would let it wait without
+           bound. */
+        SET LOCK_TIMEOUT @Wait;
         /* The run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) for
            this kind of run and these users. */
         SELECT @RunStatus = r.Status, @RunKind = ISNULL(r.Kind, 'merge'), @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId
@@ -735,6 +735,16 @@ BEGIN
                 @MergeRunId, @Mode, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'),
                 ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'));
             THROW 51118, @Message, 1;
+        END;
+        SET @RunIsOurs = 1;
+
+        /* Checked once the run is proven this call's, so that a call without a transaction is recorded failed
+           (51111) in the run's history. */
+        IF @@TRANCOUNT = 0
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: requires the caller''s transaction (run %s, source %s, target %s); begin one, or call api.User_Merge.',
+                ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));
+            THROW 51111, @Message, 1;
         END;
 
         INSERT INTO @Handler (SchemaName, TableName, ColumnName, Policy, CollisionKey, RankTable, RowFilter, ApplyOrder)
@@ -769,7 +779,6 @@ BEGIN
         FROM @Handler AS h;
 
         SET @Deadline = DATEADD(MILLISECOND, @MaxDurationMs, @Now);
-        SET LOCK_TIMEOUT @Wait;
 
         /* ---- L1: applocks on both users, lower id first (transaction-owned) ----------------------------------------- */
         SET @Step = N'L1 applocks DbMerge.User:<id> on both users';
@@ -2414,8 +2423,11 @@ BEGIN
            so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the
            wait was cut to the time left of the run's budget (@Wait < @LockTimeoutMs) — naming the step that
            waited. The run is recorded as refused or failed, with its error and the summary so far
-           (dbmerge.MergeRun_Finish decides which from the number) — except on 51118: that run is not this call's
-           to finish. */
+           (dbmerge.MergeRun_Finish decides which from the number) — only once it is proven this call's running run
+           (@RunIsOurs, after the 51118 check): before that (51110, 51102, 51118 itself) @MergeRunId may name
+           another session's running run, which must not be marked refused or failed (its own commit would then
+           find no running row, and the history would show a committed run as refused); api.User_Merge's,
+           api.User_Sweep's and reconciliation processing's CATCH record those refusals of their own run. */
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
         SET @ErrorNumber = ERROR_NUMBER();
         SET @ErrorMessage = ERROR_MESSAGE();
@@ -2432,7 +2444,7 @@ BEGIN
            the run's row fail with 1222 on any concurrent reader's lock of it; that 1222 replaced this error for
            the caller, whose own CATCH then recorded the run failed with 1222 and without its summary. */
         SET LOCK_TIMEOUT @CallerLockTimeout;
-        IF @ErrorNumber <> 51118
+        IF @RunIsOurs = 1
             EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;
         IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51115 THROW 51115, @ErrorMessage, 1;

@@ -32,9 +32,10 @@ internal static class HeaderText
                      @SummaryJson = … after the COMMIT / ROLLBACK; in a CATCH, after the rollback, with @ErrorNumber
                      and @ErrorMessage instead (a no-op when the core already recorded the failure).
                 On an error the core rolls the caller's transaction back itself (XACT_ABORT has doomed it), records the
-                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish; not on
-                51118, where @MergeRunId is not a running run of this call), and re-throws: the caller's CATCH finds
-                @@TRANCOUNT = 0.
+                run as refused or failed with its error and the summary so far (dbmerge.MergeRun_Finish; only after
+                the 51118 check proved @MergeRunId a running run of this call: not on 51110, 51102 or 51118, which
+                the caller's CATCH records), and re-throws: the caller's CATCH finds @@TRANCOUNT = 0. Every lock
+                wait, the first read of dbmerge.MergeRun included, is bounded by @LockTimeoutMs.
   Transaction:  REQUIRES the caller's transaction (51111 without one); never begins or commits one. Its applocks are
                 transaction-owned. SET LOCK_TIMEOUT applies to its own statements (restored when it returns).
   Parameters:   @LockTimeoutMs  0..600000: the longest any one lock request waits (applocks, row locks; 0: none); a longer

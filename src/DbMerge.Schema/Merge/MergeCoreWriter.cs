@@ -142,6 +142,7 @@ internal sealed class MergeCoreWriter
         w.Line("DECLARE @Deadline datetime2(3);");
         w.Line("DECLARE @Wait int = @LockTimeoutMs;");
         w.Line("DECLARE @CallerLockTimeout int = @@LOCK_TIMEOUT; -- restored in the CATCH for the failure logging");
+        w.Line("DECLARE @RunIsOurs bit = 0; -- set once @MergeRunId is proven this call's running run (51118): only then does the CATCH finish it");
         w.Line("DECLARE @Rows int;");
         w.Line("DECLARE @ChildRows int;");
         w.Line("DECLARE @ChangeSeq int = 0;");
@@ -276,17 +277,6 @@ internal sealed class MergeCoreWriter
     {
         var w = _w;
         w.Line("/* ---- check parameters ----------------------------------------------------------------------------------- */");
-        w.Line("IF @@TRANCOUNT = 0");
-        w.Line("BEGIN");
-        using (w.Indent())
-        {
-            w.Line("SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: requires the caller''s transaction (run %s, source %s, target %s); begin one, or call api.User_Merge.',");
-            w.Line("    ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));");
-            w.Line("THROW 51111, @Message, 1;");
-        }
-
-        w.Line("END;");
-        w.Line();
         w.Line("IF @MergeRunId IS NULL OR @Mode IS NULL OR @Mode NOT IN ('merge', 'sweep') OR @SourceUserId IS NULL OR @TargetUserId IS NULL");
         w.Line($"   OR @IsDryRun IS NULL OR @LockTimeoutMs IS NULL OR @LockTimeoutMs NOT BETWEEN 0 AND 600000");
         w.Line($"   OR @MaxDurationMs IS NULL OR @MaxDurationMs NOT BETWEEN 1000 AND 86400000 OR @BatchSize IS NULL OR @BatchSize NOT BETWEEN 1 AND {Int(MaxBatchSize)}");
@@ -311,6 +301,8 @@ internal sealed class MergeCoreWriter
 
         w.Line("END;");
         w.Line();
+        w.Comment("Every lock wait from here on is bounded (51108), the read of dbmerge.MergeRun below too: under READ COMMITTED without RCSI it waits for the X lock of a run's row being finished (a run's committed status, written in its transaction), and the caller's LOCK_TIMEOUT (-1 by default) would let it wait without bound.");
+        w.Line("SET LOCK_TIMEOUT @Wait;");
         w.Comment("The run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) for this kind of run and these users.");
         w.Line("SELECT @RunStatus = r.Status, @RunKind = ISNULL(r.Kind, 'merge'), @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId");
         w.Line("FROM dbmerge.MergeRun AS r");
@@ -325,6 +317,19 @@ internal sealed class MergeCoreWriter
             w.Line("    @MergeRunId, @Mode, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'),");
             w.Line("    ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'));");
             w.Line("THROW 51118, @Message, 1;");
+        }
+
+        w.Line("END;");
+        w.Line("SET @RunIsOurs = 1;");
+        w.Line();
+        w.Comment("Checked once the run is proven this call's, so that a call without a transaction is recorded failed (51111) in the run's history.");
+        w.Line("IF @@TRANCOUNT = 0");
+        w.Line("BEGIN");
+        using (w.Indent())
+        {
+            w.Line("SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: requires the caller''s transaction (run %s, source %s, target %s); begin one, or call api.User_Merge.',");
+            w.Line("    ISNULL(CONVERT(nvarchar(20), @MergeRunId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL'));");
+            w.Line("THROW 51111, @Message, 1;");
         }
 
         w.Line("END;");
@@ -371,7 +376,6 @@ internal sealed class MergeCoreWriter
         w.Line("FROM @Handler AS h;");
         w.Line();
         w.Line("SET @Deadline = DATEADD(MILLISECOND, @MaxDurationMs, @Now);");
-        w.Line("SET LOCK_TIMEOUT @Wait;");
         w.Line();
     }
 
@@ -1024,7 +1028,7 @@ internal sealed class MergeCoreWriter
     private void Catch()
     {
         var w = _w;
-        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure pattern), so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the wait was cut to the time left of the run's budget (@Wait < @LockTimeoutMs) — naming the step that waited. The run is recorded as refused or failed, with its error and the summary so far (dbmerge.MergeRun_Finish decides which from the number) — except on 51118: that run is not this call's to finish.");
+        w.Comment("XACT_ABORT has doomed the caller's transaction: roll it back here (the usual nested-procedure pattern), so the caller's CATCH finds @@TRANCOUNT = 0. A lock timeout (1222) becomes 51108 — or 51115 when the wait was cut to the time left of the run's budget (@Wait < @LockTimeoutMs) — naming the step that waited. The run is recorded as refused or failed, with its error and the summary so far (dbmerge.MergeRun_Finish decides which from the number) — only once it is proven this call's running run (@RunIsOurs, after the 51118 check): before that (51110, 51102, 51118 itself) @MergeRunId may name another session's running run, which must not be marked refused or failed (its own commit would then find no running row, and the history would show a committed run as refused); api.User_Merge's, api.User_Sweep's and reconciliation processing's CATCH record those refusals of their own run.");
         w.Line("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;");
         w.Line("SET @ErrorNumber = ERROR_NUMBER();");
         w.Line("SET @ErrorMessage = ERROR_MESSAGE();");
@@ -1042,7 +1046,7 @@ internal sealed class MergeCoreWriter
         w.Line("                    FROM @Summary AS s ORDER BY s.ApplyOrder FOR JSON PATH);");
         w.Comment("The failure is logged with the caller's lock timeout, not this run's last @Wait: cut to the time left of the budget (a few ms on the 51115 path), or 0 with @LockTimeoutMs 0, it made MergeRun_Finish's UPDATE of the run's row fail with 1222 on any concurrent reader's lock of it; that 1222 replaced this error for the caller, whose own CATCH then recorded the run failed with 1222 and without its summary.");
         w.Line("SET LOCK_TIMEOUT @CallerLockTimeout;");
-        w.Line("IF @ErrorNumber <> 51118");
+        w.Line("IF @RunIsOurs = 1");
         w.Line("    EXEC dbmerge.MergeRun_Finish @MergeRunId = @MergeRunId, @Outcome = NULL, @ErrorNumber = @ErrorNumber, @ErrorMessage = @ErrorMessage, @SummaryJson = @SummaryJson;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51108 THROW 51108, @ErrorMessage, 1;");
         w.Line("IF ERROR_NUMBER() = 1222 AND @ErrorNumber = 51115 THROW 51115, @ErrorMessage, 1;");

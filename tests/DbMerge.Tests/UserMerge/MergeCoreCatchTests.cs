@@ -38,6 +38,51 @@ public sealed class MergeCoreCatchTests
         Assert.True(restore >= 0 && finish > restore, "the CATCH must SET LOCK_TIMEOUT @CallerLockTimeout before EXEC dbmerge.MergeRun_Finish");
     }
 
+    [Theory]
+    [InlineData("dbmerge.User_MergeCore.sql", 51118, 51111)]
+    [InlineData("dbmerge.User_UnmergeCore.sql", 51153, null)]
+    public void The_generated_core_finishes_only_a_run_it_proved_its_own_and_bounds_its_first_read_of_the_history(string file, int notOurRun, int? checkedAfterProof)
+    {
+        // (reviews 14 and locks) Errors thrown before the run check (the merge core's 51111, 51110, 51102; the unmerge
+        // core's 51152, 51141, 51142, the first 51143) used to reach dbmerge.MergeRun_Finish with an unproven run id:
+        // another session's running run of that id was marked refused or failed, and its own commit then found no
+        // running row. And the read of dbmerge.MergeRun before the applocks ran under the caller's LOCK_TIMEOUT (-1:
+        // unbounded) instead of @LockTimeoutMs.
+        var core = MergeGenerator.Generate(Repo.Layout).Files.Single(f => f.RelativePath.EndsWith(file, StringComparison.Ordinal)).Text;
+        var fragment = new TSql150Parser(true).Parse(new StringReader(core), out var errors);
+        Assert.Empty(errors);
+        var tries = new TryCollector();
+        fragment.Accept(tries);
+        var body = Assert.Single(tries.Found);
+        var tryText = core.Substring(body.TryStatements.StartOffset, body.TryStatements.FragmentLength);
+        var catchText = core.Substring(body.CatchStatements.StartOffset, body.CatchStatements.FragmentLength);
+
+        // the flag is set right after the run check, and nowhere else
+        var check = $"THROW {notOurRun}, @Message, 1;";
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(tryText, $"THROW {notOurRun}"));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(core, "SET @RunIsOurs = 1;"));
+        var proven = tryText.IndexOf("SET @RunIsOurs = 1;", StringComparison.Ordinal);
+        Assert.True(proven > tryText.IndexOf(check, StringComparison.Ordinal) && tryText.IndexOf(check, StringComparison.Ordinal) > 0,
+            $"SET @RunIsOurs = 1 must follow the {notOurRun} check");
+        Assert.Equal("END;", tryText[..proven].TrimEnd()[^4..]);
+        if (checkedAfterProof is { } number)
+        {
+            // a refusal the history must show (the merge core's call without a transaction: failed, 51111) comes after it
+            var refusal = tryText.IndexOf($"THROW {number}, @Message, 1;", StringComparison.Ordinal);
+            Assert.True(refusal > proven, $"THROW {number} at {refusal} must follow SET @RunIsOurs = 1 at {proven}");
+        }
+
+        // the CATCH finishes the run only under it
+        var finish = catchText.IndexOf("EXEC dbmerge.MergeRun_Finish", StringComparison.Ordinal);
+        Assert.True(finish > 0);
+        Assert.EndsWith("IF @RunIsOurs = 1", catchText[..finish].TrimEnd(), StringComparison.Ordinal);
+
+        // the first statement that reads dbmerge.MergeRun comes after the core's first SET LOCK_TIMEOUT @Wait
+        var firstRead = tryText.IndexOf("FROM dbmerge.MergeRun AS", StringComparison.Ordinal);
+        var firstTimeout = tryText.IndexOf("SET LOCK_TIMEOUT @Wait;", StringComparison.Ordinal);
+        Assert.True(firstTimeout > 0 && firstRead > firstTimeout, $"SET LOCK_TIMEOUT @Wait at {firstTimeout}, first read of dbmerge.MergeRun at {firstRead}");
+    }
+
     private sealed class TryCollector : TSqlFragmentVisitor
     {
         public List<TryCatchStatement> Found { get; } = [];

@@ -249,36 +249,6 @@ public sealed class UnmergeGeneratorTests
     }
 
     [Fact]
-    public void The_core_finishes_only_a_run_it_proved_its_own_and_bounds_its_first_read_of_the_history()
-    {
-        // (review 14) Errors thrown before the 51153 check (51152, 51141, 51142, the first 51143) used to reach
-        // dbmerge.MergeRun_Finish with an unproven @UnmergeRunId: another session's running merge of that id was marked
-        // refused/failed, and its own commit then found no running row. And the reads of dbmerge.MergeRun before the
-        // applocks ran under the caller's LOCK_TIMEOUT (-1: unbounded) instead of @LockTimeoutMs.
-        var core = Committed(UnmergePath);
-        var fragment = Parse(core);
-        var body = Assert.Single(All<TryCatchStatement>(fragment));
-        var tryText = core.Substring(body.TryStatements.StartOffset, body.TryStatements.FragmentLength);
-        var catchText = core.Substring(body.CatchStatements.StartOffset, body.CatchStatements.FragmentLength);
-
-        // the flag is set right after the 51153 check, and nowhere else
-        var proven = tryText.IndexOf("SET @RunIsOurs = 1;", StringComparison.Ordinal);
-        Assert.True(proven > tryText.IndexOf("THROW 51153, @Message, 1;", StringComparison.Ordinal) && proven > 0, "SET @RunIsOurs = 1 must follow the 51153 check");
-        Assert.Single(System.Text.RegularExpressions.Regex.Matches(core, @"SET @RunIsOurs = 1;"));
-        Assert.Single(System.Text.RegularExpressions.Regex.Matches(tryText, @"THROW 51153"));
-
-        // and the CATCH finishes the run only under it
-        var finish = catchText.IndexOf("EXEC dbmerge.MergeRun_Finish", StringComparison.Ordinal);
-        Assert.True(finish > 0);
-        Assert.EndsWith("IF @RunIsOurs = 1", catchText[..finish].TrimEnd(), StringComparison.Ordinal);
-
-        // the first statement that reads dbmerge.MergeRun comes after the core's first SET LOCK_TIMEOUT @Wait
-        var firstRead = tryText.IndexOf("FROM dbmerge.MergeRun AS", StringComparison.Ordinal);
-        var firstTimeout = tryText.IndexOf("SET LOCK_TIMEOUT @Wait;", StringComparison.Ordinal);
-        Assert.True(firstTimeout > 0 && firstRead > firstTimeout, $"SET LOCK_TIMEOUT @Wait at {firstTimeout}, first read of dbmerge.MergeRun at {firstRead}");
-    }
-
-    [Fact]
     public void The_coverage_rule_is_registered_with_offline_verification()
     {
         Assert.Contains(ModelRules.All, r => r.Id == "DBM043");
