@@ -71,6 +71,7 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// Invites <paramref name="email"/> to a channel or an organization. Throws <c>DbMergeException</c> subclasses
     /// for 51304–51313 (see the error registry; 51313: called inside an open transaction or with IMPLICIT_TRANSACTIONS ON), e.g. <c>DbMergeConflictException</c> (51306) for a duplicate pending invitation.
+    /// A deadlock victim (1205) is run again, up to <see cref="InvitationDeadlockAttempts"/> attempts.
     /// </summary>
     public Task<InvitationCreated> CreateInvitationAsync(
         InvitationTarget target,
@@ -81,7 +82,7 @@ public sealed partial class DbMergeClient
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
-        return ExecuteProcedureAsync(
+        return RetryDeadlockVictimAsync(() => ExecuteProcedureAsync(
             InvitationCreateProcedure,
             p =>
             {
@@ -105,19 +106,20 @@ public sealed partial class DbMergeClient
                     reader.Get<DateTime>("CreatedAt"));
             },
             timeout,
-            cancellationToken);
+            cancellationToken), InvitationDeadlockAttempts, cancellationToken);
     }
 
     /// <summary>
     /// The invited user accepts. Idempotent for the same user (<see cref="InvitationAccepted.AlreadyAccepted"/>);
-    /// never downgrades an existing higher role. Errors 51300–51305, 51309, 51312, 51313.
+    /// never downgrades an existing higher role. Errors 51300–51305, 51309, 51312, 51313. A deadlock victim (1205) is
+    /// run again, up to <see cref="InvitationDeadlockAttempts"/> attempts.
     /// </summary>
     public Task<InvitationAccepted> AcceptInvitationAsync(
         int invitationId,
         int userId,
         TimeSpan? timeout = null,
         CancellationToken cancellationToken = default) =>
-        ExecuteProcedureAsync(
+        RetryDeadlockVictimAsync(() => ExecuteProcedureAsync(
             InvitationAcceptProcedure,
             p =>
             {
@@ -138,9 +140,12 @@ public sealed partial class DbMergeClient
                     reader.Get<bool>("AlreadyAccepted"));
             },
             timeout,
-            cancellationToken);
+            cancellationToken), InvitationDeadlockAttempts, cancellationToken);
 
-    /// <summary>The invited user declines. Errors 51300–51303, 51312, 51313.</summary>
+    /// <summary>
+    /// The invited user declines. Errors 51300–51303, 51312, 51313. A deadlock victim (1205) is run again, up to
+    /// <see cref="InvitationDeadlockAttempts"/> attempts.
+    /// </summary>
     public Task<InvitationResponded> DeclineInvitationAsync(
         int invitationId,
         int userId,
@@ -148,7 +153,10 @@ public sealed partial class DbMergeClient
         CancellationToken cancellationToken = default) =>
         RespondAsync(InvitationDeclineProcedure, invitationId, "@UserId", userId, timeout, cancellationToken);
 
-    /// <summary>The sender, an organization admin or a channel editor revokes. Errors 51300, 51301, 51303, 51307, 51312, 51313.</summary>
+    /// <summary>
+    /// The sender, an organization admin or a channel editor revokes. Errors 51300, 51301, 51303, 51307, 51312, 51313.
+    /// A deadlock victim (1205) is run again, up to <see cref="InvitationDeadlockAttempts"/> attempts.
+    /// </summary>
     public Task<InvitationResponded> RevokeInvitationAsync(
         int invitationId,
         int actorUserId,
@@ -158,7 +166,7 @@ public sealed partial class DbMergeClient
 
     private Task<InvitationResponded> RespondAsync(
         string procedure, int invitationId, string userParameter, int userId, TimeSpan? timeout, CancellationToken cancellationToken) =>
-        ExecuteProcedureAsync(
+        RetryDeadlockVictimAsync(() => ExecuteProcedureAsync(
             procedure,
             p =>
             {
@@ -175,7 +183,15 @@ public sealed partial class DbMergeClient
                     reader.Get<bool>("Changed"));
             },
             timeout,
-            cancellationToken);
+            cancellationToken), InvitationDeadlockAttempts, cancellationToken);
+
+    /// <summary>
+    /// How often the invitation calls (<see cref="CreateInvitationAsync"/>, <see cref="AcceptInvitationAsync"/>,
+    /// <see cref="DeclineInvitationAsync"/>, <see cref="RevokeInvitationAsync"/>) run a call chosen as deadlock victim
+    /// (1205) before giving up: an invitation call meeting a user merge in a cycle (an address held by an account merged
+    /// into the merge's source) is the victim (DEADLOCK_PRIORITY LOW), rolled back completely.
+    /// </summary>
+    public const int InvitationDeadlockAttempts = 3;
 
     /// <summary>Advances to the single documented result row; a missing row is a contract break.</summary>
     private static async Task ReadInvitationRowAsync(SqlDataReader reader, string procedure, CancellationToken cancellationToken)

@@ -22,7 +22,11 @@ GO
     finds the user merged away (inactive) and refuses with 51303. A missing or inactive user is refused (51303) right
     after its row is locked, before the invitation: a merge re-points the accounts merged into its source
     (app.User.MergedIntoUserId) after every data table, so an accept holding such an account's row must not wait for an
-    invitation that merge holds.
+    invitation that merge holds. Residual (README "Which procedures can meet"): an unmerge, whose checks lock the
+    accounts merged into its source last too, can still close a cycle with an accept. This procedure runs at
+    DEADLOCK_PRIORITY LOW, so in a deadlock with a merge (NORMAL) it is the victim, and against an unmerge (LOW too) the
+    one cheaper to roll back is: 1205, rolled back, nothing changed (membership and invitation are written in the one
+    transaction; DbMergeClient.AcceptInvitationAsync runs it again, and a repeated accept is idempotent anyway).
   Transaction: OWNS its transaction (lock user and invitation, check, write membership, mark accepted: all or nothing).
     Called inside an open transaction it refuses (51313) before anything else, without touching the caller's
     transaction (XACT_ABORT is switched off for that refusal only).
@@ -66,6 +70,10 @@ BEGIN
             @@TRANCOUNT, ISNULL(CONVERT(nvarchar(12), @InvitationId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @UserId), N'NULL'));
         THROW 51313, @OpenMessage, 1;
     END;
+
+    /* A deadlock with an unmerge (the residual in Lock order above) may make this call the victim: cheaper to retry.
+       The setting reverts when the procedure returns. */
+    SET DEADLOCK_PRIORITY LOW;
 
     DECLARE @Message           nvarchar(2048);
     DECLARE @Found             bit = 0;

@@ -68,22 +68,6 @@ public sealed class DocumentMoveShapeTests
             && c.SecondExpression is VariableReference);
 
     [Fact]
-    public void The_move_runs_at_low_deadlock_priority_before_any_table_access_so_it_is_the_victim_of_a_deadlock_with_a_merge()
-    {
-        var top = Procedure(MoveFile).StatementList.Statements;
-        var body = top.Count == 1 && top[0] is BeginEndBlockStatement block ? block.StatementList.Statements : top;
-        var priority = body.OfType<SetCommandStatement>()
-            .SelectMany(s => s.Commands.OfType<GeneralSetCommand>())
-            .SingleOrDefault(c => c.CommandType == GeneralSetCommandType.DeadlockPriority);
-
-        Assert.NotNull(priority);
-        Assert.Equal("LOW", Assert.IsType<IdentifierLiteral>(priority.Parameter).Value, ignoreCase: true);
-        var tryIndex = body.ToList().FindIndex(s => s is TryCatchStatement);
-        var setIndex = body.ToList().FindIndex(s => s is SetCommandStatement c && c.Commands.Contains(priority));
-        Assert.True(setIndex >= 0 && setIndex < tryIndex, "SET DEADLOCK_PRIORITY LOW must come before the TRY (before any table access)");
-    }
-
-    [Fact]
     public void Every_path_rewrite_of_the_move_is_a_batched_range_update_that_seeks_on_the_path_index()
     {
         var procedure = Procedure(MoveFile);
