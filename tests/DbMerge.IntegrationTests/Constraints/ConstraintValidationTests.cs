@@ -12,6 +12,7 @@ namespace DbMerge.IntegrationTests.Constraints;
 /// Batched validation and trusting of untrusted constraints (issue 5), on the migrated test database, where the
 /// constraints of migrations 0036–0038 are untrusted as after a real deploy.
 /// </summary>
+[Collection(WriterLatencyCollection.Name)]
 public sealed class ConstraintValidationTests(SqlServerFixture fixture, ITestOutputHelper output) : SqlServerTest(fixture, output)
 {
     private const string ExactlyOneTarget = "CK_app_Invitation_ExactlyOneTarget";

@@ -11,6 +11,7 @@ namespace DbMerge.IntegrationTests.Constraints;
 /// The non-blocking invitation migrations (0030–0039) applied to a table that already holds data (issue 5):
 /// a scratch database is migrated in stages with temporary repository layouts holding a prefix of migrations/.
 /// </summary>
+[Collection(WriterLatencyCollection.Name)]
 public sealed class InvitationMigrationTests(SqlServerFixture fixture, ITestOutputHelper output) : SqlServerTest(fixture, output)
 {
     private CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -12,6 +12,7 @@ namespace DbMerge.IntegrationTests.UserMerge;
 /// target plus the CI margin. The undo is stopped mid-way, deterministically, at the foreign-key check of a row it
 /// re-inserts (a link trace the merge deleted, on a document the test holds): the comments are restored by then.
 /// </summary>
+[Collection(WriterLatencyCollection.Name)]
 public sealed class UnmergeLockingTests(SqlServerFixture fixture, ITestOutputHelper output) : UserMergeTestBase(fixture, output)
 {
     private const int Rows = 100_000;
