@@ -188,8 +188,9 @@ public sealed partial class DbMergeClient
     /// <summary>
     /// How often the invitation calls (<see cref="CreateInvitationAsync"/>, <see cref="AcceptInvitationAsync"/>,
     /// <see cref="DeclineInvitationAsync"/>, <see cref="RevokeInvitationAsync"/>) run a call chosen as deadlock victim
-    /// (1205) before giving up: an invitation call meeting a user merge in a cycle (an address held by an account merged
-    /// into the merge's source) is the victim (DEADLOCK_PRIORITY LOW), rolled back completely.
+    /// (1205) before giving up: defence in depth (the merge locks an address's accounts in the calls' order, README "Lock
+    /// order"); should an invitation call still meet a user merge in a cycle, it is the victim (DEADLOCK_PRIORITY LOW),
+    /// rolled back completely.
     /// </summary>
     public const int InvitationDeadlockAttempts = 3;
 

@@ -20,11 +20,10 @@ GO
     A user merge locks both users' rows first and then the same tables in the same order, so an accept and a merge
     of one user serialize on the user row and can never deadlock: an accept that waited for a merge of its user
     finds the user merged away (inactive) and refuses with 51303. A missing or inactive user is refused (51303) right
-    after its row is locked, before the invitation: a merge re-points the accounts merged into its source
-    (app.User.MergedIntoUserId) after every data table, so an accept holding such an account's row must not wait for an
-    invitation that merge holds. Residual (README "Which procedures can meet"): an unmerge, whose checks lock the
-    accounts merged into its source last too, can still close a cycle with an accept. This procedure runs at
-    DEADLOCK_PRIORITY LOW, so in a deadlock with a merge (NORMAL) it is the victim, and against an unmerge (LOW too) the
+    after its row is locked, before the invitation (a merge and an unmerge U-lock the accounts merged into the source
+    in L2 with both users, review 14, so such an account's accept serializes with them on its row; refusing it first
+    also keeps it from ever waiting for an invitation with that row held). Defence in depth: this procedure runs at
+    DEADLOCK_PRIORITY LOW, so in any deadlock with a merge (NORMAL) it is the victim, and against an unmerge (LOW too) the
     one cheaper to roll back is: 1205, rolled back, nothing changed (membership and invitation are written in the one
     transaction; DbMergeClient.AcceptInvitationAsync runs it again, and a repeated accept is idempotent anyway).
   Transaction: OWNS its transaction (lock user and invitation, check, write membership, mark accepted: all or nothing).
@@ -71,7 +70,8 @@ BEGIN
         THROW 51313, @OpenMessage, 1;
     END;
 
-    /* A deadlock with an unmerge (the residual in Lock order above) may make this call the victim: cheaper to retry.
+    /* Defence in depth (Lock order above): should a deadlock with a merge or unmerge still occur,
+       this call may be the victim: cheaper to retry.
        The setting reverts when the procedure returns. */
     SET DEADLOCK_PRIORITY LOW;
 

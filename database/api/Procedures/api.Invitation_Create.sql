@@ -18,13 +18,14 @@ GO
     this call wait, then refuse (51310); a merge of an account holding the address (its source or its target) makes it
     wait until the merge has re-addressed that address's invitations (without the addressee's row, this call's
     key-range locks on the address's pending invitations and the merge's row locks there, taken in other orders, could
-    deadlock: review 9). Residual (README "Which procedures can meet"): an address held by an account merged into the
-    merge's source, whose row the merge locks last (app.User.MergedIntoUserId, after every data table): this call's
-    key-range lock next to the merge's invitation keys can close a cycle with it (an unmerge, which checks those
-    accounts last too, likewise). This procedure runs at DEADLOCK_PRIORITY LOW, so in such a deadlock the call is the
-    victim (1205, rolled back, nothing changed: the invitation and its outbox event are written in the one
-    transaction; DbMergeClient.CreateInvitationAsync runs it again), never the merge, which has more work to lose;
-    against an unmerge (LOW too) the one cheaper to roll back is.
+    deadlock: review 9). An address held by an account merged into the merge's source: the merge (and an unmerge,
+    for the accounts its run re-pointed) U-locks those accounts' rows in L2 with the source and the target, in the same
+    ascending order as this call, so the two serialize on the first user row both lock (review 14: the merge used to
+    lock them last, at app.User.MergedIntoUserId, which closed a cycle with this call). Defence in depth: this
+    procedure still runs at DEADLOCK_PRIORITY LOW, so in any deadlock with a merge the call is the victim (1205,
+    rolled back, nothing changed: the invitation and its outbox event are written in the one transaction;
+    DbMergeClient.CreateInvitationAsync runs it again), never the merge, which has more work to lose; against an
+    unmerge (LOW too) the one cheaper to roll back is.
   Result set (one row):
     InvitationId int, TargetKind varchar(12) ('channel' | 'organization'), TargetId int, Email nvarchar(254),
     ShareMode varchar(10), SenderUserId int, Status varchar(10) ('pending'), CreatedAt datetime2(3)
@@ -68,7 +69,8 @@ BEGIN
         THROW 51313, @OpenMessage, 1;
     END;
 
-    /* A deadlock with a user merge (the residual in Lock order above) makes this call the victim: cheaper to retry.
+    /* Defence in depth (Lock order above): should a deadlock with a user merge still occur,
+       this call is the victim: cheaper to retry.
        The setting reverts when the procedure returns. */
     SET DEADLOCK_PRIORITY LOW;
 

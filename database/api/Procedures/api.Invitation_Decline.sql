@@ -11,9 +11,9 @@ GO
   Lock order (README "Lock order"): L2 the declining user's app.User row (UPDLOCK, HOLDLOCK), then L3 the invitation;
     a merge of the user serializes with it on the user row (the decline then finds the user merged away: 51303). A
     missing or inactive user is refused (51303) right after its row is locked, before the invitation (as accept).
-    Residual (as accept; README "Which procedures can meet"): an unmerge, whose checks lock the accounts merged into its
-    source last too, can still close a cycle with a decline. This procedure runs at DEADLOCK_PRIORITY LOW, so in a
-    deadlock with a merge (NORMAL) it is the victim, and against an unmerge (LOW too) the one cheaper to roll back is:
+    A merge and an unmerge U-lock the accounts merged into the source in L2 with both users (review 14), so such an
+    account's decline serializes with them on its row. Defence in depth (as accept): this procedure runs at
+    DEADLOCK_PRIORITY LOW, so in any deadlock with a merge (NORMAL) it is the victim, and against an unmerge (LOW too) the one cheaper to roll back is:
     1205, rolled back, nothing changed (its one write is the invitation's status, in its own transaction;
     DbMergeClient.DeclineInvitationAsync runs it again).
   Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
@@ -53,7 +53,8 @@ BEGIN
         THROW 51313, @OpenMessage, 1;
     END;
 
-    /* A deadlock with an unmerge (the residual in Lock order above) may make this call the victim: cheaper to retry.
+    /* Defence in depth (Lock order above): should a deadlock with a merge or unmerge still occur,
+       this call may be the victim: cheaper to retry.
        The setting reverts when the procedure returns. */
     SET DEADLOCK_PRIORITY LOW;
 

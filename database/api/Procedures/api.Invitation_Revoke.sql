@@ -15,11 +15,12 @@ GO
     lock on the invitation's row, then on its index entry, and the merge's lock on the index entry, then on the row,
     could deadlock: review 9). The address is read before the transaction (no lock kept); an invitation re-addressed by
     a merge between that read and the locks is locked under its new address's accounts only if a second merge of them
-    has not started in between (else a possible 1205, nothing changed). Residual (README "Which procedures can meet"):
-    an address held by an account merged into the merge's source, whose row the merge locks last
-    (app.User.MergedIntoUserId, after every data table): a revoke of an invitation the merge holds can close a cycle
-    with it (an unmerge, which checks those accounts last too, likewise). This procedure runs at DEADLOCK_PRIORITY LOW,
-    so in such a deadlock the revoke is the victim (1205, rolled back, nothing changed: its one write is the
+    has not started in between (else a possible 1205, nothing changed). An address held by an account merged into the
+    merge's source: the merge (and an unmerge, for the accounts its run re-pointed) U-locks those accounts' rows in L2
+    with the source and the target, ascending as this call, so the two serialize on the first user row both lock
+    (review 14: the merge used to lock them last, at app.User.MergedIntoUserId, which closed a cycle with a revoke of
+    an invitation the merge holds). Defence in depth: this procedure still runs at DEADLOCK_PRIORITY LOW, so in any
+    deadlock with a merge the revoke is the victim (1205, rolled back, nothing changed: its one write is the
     invitation's status, in its own transaction; DbMergeClient.RevokeInvitationAsync runs it again), never the
     merge, which has more work to lose; against an unmerge (LOW too) the one cheaper to roll back is.
   Transaction: OWNS its transaction. Called inside an open transaction, or with IMPLICIT_TRANSACTIONS ON, it refuses (51313) before
@@ -59,7 +60,8 @@ BEGIN
         THROW 51313, @OpenMessage, 1;
     END;
 
-    /* A deadlock with a user merge (the residual in Lock order above) makes this call the victim: cheaper to retry.
+    /* Defence in depth (Lock order above): should a deadlock with a user merge still occur,
+       this call is the victim: cheaper to retry.
        The setting reverts when the procedure returns. */
     SET DEADLOCK_PRIORITY LOW;
 

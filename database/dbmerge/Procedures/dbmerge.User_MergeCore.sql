@@ -38,11 +38,19 @@ GO
                 @BatchSize      1..1000: rows of one table per statement (below).
   Lock order:   (README "Lock order": one order for every DbMerge procedure)
                   L1 applocks DbMerge.User:<lower id>, then DbMerge.User:<higher id>;
-                  L2 the two app.User rows, lower id first, by a real change (UpdatedAt) that holds an exclusive lock
-                     to commit. A reader under locking read committed may skip the shared lock of a row whose page
-                     holds no uncommitted change, so a hint-only XLOCK on an unchanged row need not block it (Louis
-                     Davidson, "Does XLOCK always prevent reads by others?", sqlblog.com 2006 and simple-talk.com;
-                     Microsoft KB 324417); an uncommitted change is never read through. Foreign-key validation reads the
+                  L2 first U-locks (UPDLOCK, ROWLOCK, held to commit), one ascending sequence of UserId, on the
+                     rows of both users and of every account merged into the source (MergedIntoUserId = source, read
+                     from IX_app_User_MergedIntoUserId), in keyset batches of at most @BatchSize ids, each batch
+                     locked by a nested-loop join in key order through PK_app_User: the order api.Invitation_Create
+                     and api.Invitation_Revoke lock an address's accounts in (ascending), so a call holding a legacy
+                     account of the source and waiting for the source no longer meets a merge holding the source and
+                     asking for that account at step app.User.MergedIntoUserId (the set cannot change while the
+                     merge holds DbMerge.User:<source>). Then the two app.User rows, lower id first, by a real change
+                     (UpdatedAt; their U locks convert to X) that holds an exclusive lock to commit. A reader under
+                     locking read committed may skip the shared lock of a row whose page holds no uncommitted change,
+                     so a hint-only XLOCK on an unchanged row need not block it (Louis Davidson, "Does XLOCK always
+                     prevent reads by others?", sqlblog.com 2006 and simple-talk.com; Microsoft KB 324417); an
+                     uncommitted change is never read through. Foreign-key validation reads the
                      referenced key under locking read committed even when the database uses READ COMMITTED SNAPSHOT
                      (D. Korotkevitch, Pro SQL Server Internals, ch. 21; sqlservercentral.com "FK validation under
                      snapshot"): every application write that references either user waits for this merge.
@@ -66,6 +74,8 @@ GO
                 locks), one on an index that includes it: at most ≈ 2 × 1000 + pages < 5,000. The locks a statement
                 reads with (UPDLOCK on the batch's source rows and the target's matching rows, key-range locks of the
                 merge-children fence) are one per batch row and index. Statement by statement:
+                  L2    SELECT TOP (@BatchSize) app.[User] (keys: the accounts merged into the source, with both users); seeks IX_app_User_MergedIntoUserId (MergedIntoUserId); rows @BatchSize keys read
+                  L2    SELECT app.[User] (U-lock of the batch's rows, ascending; UPDLOCK, ROWLOCK); seeks PK_app_User (UserId); rows @BatchSize (one U key lock each)
                   L2    UPDATE app.[User] (one row); seeks PK_app_User (UserId); rows 1 row
                   L2    UPDATE app.[User] (one row); seeks PK_app_User (UserId); rows 1 row
                   L2    SELECT app.[User] (the address's active holder); seeks IX_app_User_Email (Email); rows 1 row
@@ -248,6 +258,9 @@ BEGIN
     DECLARE @LockResult int;
     DECLARE @FirstUserId int;
     DECLARE @SecondUserId int;
+    DECLARE @LockFrom int = -2147483648; -- L2: the keyset of the users' U-locks (ascending UserId)
+    DECLARE @LockLast int;
+    DECLARE @Locked int;
     DECLARE @Resource nvarchar(255);
     DECLARE @RunStatus varchar(10);
     DECLARE @RunKind varchar(10);
@@ -304,6 +317,9 @@ BEGIN
     DECLARE @Child TABLE (ParentSchemaName sysname NOT NULL, ParentTableName sysname NOT NULL, SchemaName sysname NOT NULL, TableName sysname NOT NULL, ColumnName sysname NOT NULL, PRIMARY KEY (SchemaName, TableName, ColumnName));
     DECLARE @Unhandled TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, Problem nvarchar(1000) NOT NULL);
     DECLARE @Residual TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, Name nvarchar(400) NOT NULL);
+    /* L2: one batch of the users whose app.User rows this merge U-locks, ascending (both users and the accounts
+       merged into the source); its primary key orders the nested-loop lock. */
+    DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);
 
     /* The journal's capture, one table variable per table the merge changes: OUTPUT … INTO fills them per batch
        (OUTPUT INTO cannot target dbmerge.MergeChange, which has foreign keys and CHECK constraints, and OUTPUT
@@ -802,14 +818,63 @@ BEGIN
             THROW 51108, @Message, 1;
         END;
 
+        /* ---- L2: U-locks on both users' and the merged-into-source accounts' app.User rows, ascending UserId ------------ */
+        /* api.Invitation_Create and api.Invitation_Revoke lock (UPDLOCK, HOLDLOCK), ascending, the sender's or
+           actor's row and those of every account holding the invitation's address: often the source and the legacy
+           accounts merged into it, which share its address. The merge changes those accounts' rows last
+           (app.User.MergedIntoUserId); locking them only there, after the source's row, closed a cycle with such a
+           call (it holds a legacy account, waits for the source; the merge holds the source, waits for the legacy
+           account). So they are U-locked here with both users, one ascending sequence of UserId, in keyset batches
+           of at most @BatchSize ids: the accounts merged into the source from IX_app_User_MergedIntoUserId
+           (MergedIntoUserId) (the index's filter repeated, so the filtered index serves the variable's equality),
+           with both users, into @LockUser; then a nested-loop join in @LockUser's key order U-locks each row
+           through PK_app_User (UserId) (UPDLOCK, ROWLOCK: held to the end of the transaction; U blocks the
+           invitation calls' UPDLOCK and every writer, not readers). The set is stable while this merge holds
+           DbMerge.User:<source>: every merge or sweep into or of the source takes it. The UPDATEs of the two rows
+           below convert their U locks to X; step app.User.MergedIntoUserId converts the others' (no new lock
+           order). */
+        SET @Step = N'L2 U-locks on both users and the accounts merged into the source';
+        WHILE 1 = 1
+        BEGIN
+            SET @Wait = DATEDIFF(MILLISECOND, SYSUTCDATETIME(), @Deadline);
+            IF @Wait < 1
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d used up its time budget of %d ms at step %s; rolled back, nothing was changed: run it again when the tables are quieter, or with a larger @MaxDurationMs.', @MergeRunId, @MaxDurationMs, @Step);
+                THROW 51115, @Message, 1;
+            END;
+            SET @Wait = IIF(@Wait < @LockTimeoutMs, @Wait, @LockTimeoutMs);
+            SET LOCK_TIMEOUT @Wait;
+            DELETE FROM @LockUser;
+            INSERT INTO @LockUser (UserId)
+            SELECT TOP (@BatchSize) x.UserId
+            FROM (SELECT a.UserId
+                  FROM (SELECT TOP (@BatchSize) m.UserId
+                        FROM app.[User] AS m WITH (FORCESEEK (IX_app_User_MergedIntoUserId (MergedIntoUserId)))
+                        WHERE m.MergedIntoUserId = @SourceUserId AND m.MergedIntoUserId IS NOT NULL AND m.UserId >= @LockFrom
+                        ORDER BY m.UserId) AS a
+                  UNION
+                  SELECT v.UserId FROM (VALUES (@SourceUserId), (@TargetUserId)) AS v (UserId) WHERE v.UserId >= @LockFrom) AS x
+            ORDER BY x.UserId;
+            SET @Rows = @@ROWCOUNT;
+            IF @Rows = 0 BREAK;
+            SELECT @Locked = COUNT(*)
+            FROM @LockUser AS lu
+            JOIN app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)), UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId
+            OPTION (FORCE ORDER, LOOP JOIN);
+            IF @Rows < @BatchSize BREAK;
+            SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;
+            IF @LockLast = 2147483647 BREAK;
+            SET @LockFrom = @LockLast + 1;
+        END;
+
         /* ---- L2: the two app.User rows, lower id first ----------------------------------------------------------------- */
-        /* A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) gives it an
-           exclusive lock to the end of the transaction that no read can skip: a read-committed reader may read
-           through an exclusive lock on a row whose page holds no uncommitted change (a lock-avoidance
-           optimisation, so a hint-only XLOCK would not block it), never through an uncommitted change. Every
-           application write that references either user validates its foreign key with a shared lock on that row —
-           under READ COMMITTED SNAPSHOT too — and therefore waits for this merge. Seeks PK_app_User (UserId); one
-           row each. */
+        /* A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) converts its U
+           lock (above) to an exclusive lock to the end of the transaction that no read can skip: a read-committed
+           reader may read through an exclusive lock on a row whose page holds no uncommitted change (a
+           lock-avoidance optimisation, so a hint-only XLOCK would not block it), never through an uncommitted
+           change. Every application write that references either user validates its foreign key with a shared lock
+           on that row — under READ COMMITTED SNAPSHOT too — and therefore waits for this merge. Seeks PK_app_User
+           (UserId); one row each. */
         SET @Step = N'L2 the two app.User rows';
         UPDATE u
         SET u.UpdatedAt = IIF(u.UpdatedAt = @Now, DATEADD(MILLISECOND, 1, @Now), @Now)

@@ -68,14 +68,23 @@ GO
                      reads after L1 (dbmerge.MergeRun, the run's journal) wait for no lock another DbMerge transaction
                      holds: a run of these users would hold the applocks, and a committed run's journal is never written
                      again.
-                  L2 the two app.User rows, lower id first, by a real change (UpdatedAt), exactly as the merge: every
-                     application write that references either user waits for this unmerge. Then, in L2 position as in
-                     the merge, the source's e-mail among active users (IX_app_User_Email, UPDLOCK, HOLDLOCK).
+                  L2 first U-locks (UPDLOCK, ROWLOCK, held to commit), one ascending sequence of UserId, on the
+                     rows of both users and of every other app.User row the run journaled (the accounts it re-pointed
+                     from the source, policy app.User.MergedIntoUserId; their keys collected by the journal pass,
+                     which runs before L2 and reads only the run's committed journal), in keyset batches of at most
+                     @BatchSize ids, each locked by a nested-loop join in key order through PK_app_User: the order
+                     api.Invitation_Create and api.Invitation_Revoke lock an address's accounts in, so a call holding
+                     such an account and waiting for the source no longer meets this unmerge holding the source and
+                     asking for that account in its last check. Then the two app.User rows, lower id first, by a
+                     real change (UpdatedAt; their U locks convert to X), exactly as the merge: every application
+                     write that references either user waits for this unmerge. Then, in L2 position as in the merge,
+                     the source's e-mail among active users (IX_app_User_Email, UPDLOCK, HOLDLOCK).
                   L3 the checks: every row the run journaled, table by table in this order (a merge-children parent's
                      children after it; app.User here means the other users' rows, e.g. accounts merged into the
-                     source earlier), batch by batch, read with UPDLOCK — a row lock held to commit. A key the run
-                     deleted is not range-locked (past a table's last key that would make every application insert
-                     into the table wait): a row inserted with it meanwhile fails the re-insert (51149):
+                     source earlier, already U-locked in L2), batch by batch, read with UPDLOCK — a row lock held to
+                     commit. A key the run deleted is not range-locked (past a table's last key that would make every
+                     application insert into the table wait): a row inserted with it meanwhile fails the re-insert
+                     (51149):
                      app.Enrollment, app.FinalQualification, app.Submission, app.DocumentAccess,
                      app.DocumentInvitation, app.Invitation, app.OrganizationMember, app.ChannelMember,
                      app.LinkTrace, app.DocumentFavorite, app.ReactionUser, app.Document, app.Thread, app.Comment,
@@ -98,10 +107,11 @@ GO
                 statement of the merge wrote such a run. Per statement and index at most ≈ 2 × 1000 key locks plus
                 pages, below the 5,000 that escalate. Statement by statement:
                   hist  SELECT dbmerge.MergeRun (later runs of both users); seeks IX_dbmerge_MergeRun_SourceUserId / _TargetUserId (user), PK_dbmerge_MergeRun; rows the two users' runs
+                  pass  SELECT TOP (@BatchSize) dbmerge.MergeChange (keys of the merge's journal); seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); rows @BatchSize
+                  L2    SELECT app.[User] (U-lock, ascending, of both users and the run's other app.User rows; UPDLOCK, ROWLOCK); seeks PK_app_User (UserId); rows @BatchSize (one U key lock each)
                   L2    UPDATE app.[User] (one row); seeks PK_app_User (UserId); rows 1 row
                   L2    UPDATE app.[User] (one row); seeks PK_app_User (UserId); rows 1 row
                   L2    SELECT TOP (1) app.[User] (the source's address held by another active user); seeks IX_app_User_Email (Email); rows 1 row
-                  pass  SELECT TOP (@BatchSize) dbmerge.MergeChange (keys of the merge's journal); seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq); rows @BatchSize
                   1     SELECT app.Enrollment (check, UPDLOCK); seeks PK_app_Enrollment (EnrollmentId); rows @BatchSize keys (one U key lock per existing row)
                   2     SELECT app.FinalQualification (check, UPDLOCK); seeks PK_app_FinalQualification (FinalQualificationId); rows @BatchSize keys (one U key lock per existing row)
                   3     SELECT app.Submission (check, UPDLOCK); seeks PK_app_Submission (SubmissionId); rows @BatchSize keys (one U key lock per existing row)
@@ -247,6 +257,9 @@ BEGIN
     DECLARE @LaterSourceUserId int;
     DECLARE @LaterTargetUserId int;
     DECLARE @Locked int;
+    DECLARE @LockFrom int = -2147483648; -- L2: the keyset of the users' U-locks (ascending UserId)
+    DECLARE @LockLast int;
+    DECLARE @UsersLocked int;
     DECLARE @OldJournal bigint;
     DECLARE @SourceEmail nvarchar(254);
     DECLARE @SourceWasActive bit;
@@ -298,6 +311,11 @@ BEGIN
         BeforeImage      nvarchar(max)  NULL,
         AfterImage       nvarchar(max)  NULL
     );
+    /* L2: every app.User row the run journaled (both users, the accounts it re-pointed from the source: policy
+       app.User.MergedIntoUserId), collected by the journal pass, and one batch of them with both users, U-locked
+       ascending (the primary key orders the nested-loop lock). */
+    DECLARE @UserKey TABLE (UserId int NOT NULL PRIMARY KEY);
+    DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);
     /* The two accounts' UpdatedAt before this unmerge's own lock (L2) and the value the lock wrote: the checks and
        restores compare a row that still carries the lock's value with its value before it. */
     DECLARE @Accounts TABLE (UserId int NOT NULL PRIMARY KEY, UpdatedAt datetime2(3) NOT NULL, LockedUpdatedAt datetime2(3) NOT NULL);
@@ -814,64 +832,13 @@ BEGIN
         INSERT INTO @Summary (ApplyOrder, SchemaName, TableName, ColumnName, Policy)
         VALUES (0, N'app', N'User', N'UpdatedAt', 'locked');
 
-        /* ---- L2: the two app.User rows, lower id first, by a real change (as the merge) --------------------------------- */
-        /* A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) gives it an
-           exclusive lock to the end of the transaction that no read can skip (dbmerge.User_MergeCore's header says
-           why a hint-only lock would not do): every application write that references either user validates its
-           foreign key against that row and waits for this unmerge. Journaled as action locked; @Accounts keeps the
-           value before and after, so the checks and the restore see through it (the restore of the two rows writes
-           their pre-merge images back). Seeks PK_app_User (UserId); one row each. */
-        SET @Step = N'L2 the two app.User rows';
-        UPDATE u
-        SET u.UpdatedAt = IIF(u.UpdatedAt = @Now, DATEADD(MILLISECOND, 1, @Now), @Now)
-        OUTPUT 'update', 'locked', NULL, NULL, NULL, deleted.UserId, deleted.Email, deleted.DisplayName, deleted.IsActive, deleted.MergedIntoUserId, deleted.CreatedAt, deleted.UpdatedAt, inserted.UserId, inserted.Email, inserted.DisplayName, inserted.IsActive, inserted.MergedIntoUserId, inserted.CreatedAt, inserted.UpdatedAt
-        INTO @Chg_app_User (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_UserId, B_Email, B_DisplayName, B_IsActive, B_MergedIntoUserId, B_CreatedAt, B_UpdatedAt, A_UserId, A_Email, A_DisplayName, A_IsActive, A_MergedIntoUserId, A_CreatedAt, A_UpdatedAt)
-        FROM app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)))
-        WHERE u.UserId = @FirstUserId;
-        UPDATE u
-        SET u.UpdatedAt = IIF(u.UpdatedAt = @Now, DATEADD(MILLISECOND, 1, @Now), @Now)
-        OUTPUT 'update', 'locked', NULL, NULL, NULL, deleted.UserId, deleted.Email, deleted.DisplayName, deleted.IsActive, deleted.MergedIntoUserId, deleted.CreatedAt, deleted.UpdatedAt, inserted.UserId, inserted.Email, inserted.DisplayName, inserted.IsActive, inserted.MergedIntoUserId, inserted.CreatedAt, inserted.UpdatedAt
-        INTO @Chg_app_User (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_UserId, B_Email, B_DisplayName, B_IsActive, B_MergedIntoUserId, B_CreatedAt, B_UpdatedAt, A_UserId, A_Email, A_DisplayName, A_IsActive, A_MergedIntoUserId, A_CreatedAt, A_UpdatedAt)
-        FROM app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)))
-        WHERE u.UserId = @SecondUserId;
-        INSERT INTO @Accounts (UserId, UpdatedAt, LockedUpdatedAt) SELECT c.B_UserId, c.B_UpdatedAt, c.A_UpdatedAt FROM @Chg_app_User AS c;
-        INSERT INTO dbmerge.MergeChange (MergeRunId, ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName,
-                                         RowKey, BeforeImage, AfterImage, ChangedAt)
-        SELECT @UnmergeRunId, @ChangeSeq + CONVERT(int, ROW_NUMBER() OVER (ORDER BY c.Seq)), N'app', N'User', c.Operation, c.Action,
-               c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName,
-               (SELECT IIF(c.Operation = 'delete', c.B_UserId, c.A_UserId) AS [UserId] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER),
-               IIF(c.Operation = 'insert', NULL, (SELECT c.B_UserId AS [UserId], c.B_Email AS [Email], c.B_DisplayName AS [DisplayName], c.B_IsActive AS [IsActive], c.B_MergedIntoUserId AS [MergedIntoUserId], c.B_CreatedAt AS [CreatedAt], c.B_UpdatedAt AS [UpdatedAt]
-                                                  FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)),
-               IIF(c.Operation = 'delete', NULL, (SELECT c.A_UserId AS [UserId], c.A_Email AS [Email], c.A_DisplayName AS [DisplayName], c.A_IsActive AS [IsActive], c.A_MergedIntoUserId AS [MergedIntoUserId], c.A_CreatedAt AS [CreatedAt], c.A_UpdatedAt AS [UpdatedAt]
-                                                  FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)),
-               @Now
-        FROM @Chg_app_User AS c;
-        SET @ChangeSeq += @@ROWCOUNT;
-        DELETE FROM @Chg_app_User;
-
-        /* The source becomes active again only if no other active user holds its e-mail now
-           (UQ_app_User_Email_Active; compared case-insensitively, the column's collation). Seeks IX_app_User_Email
-           (Email); UPDLOCK, HOLDLOCK keep any user from taking the address until commit (as the merge's address
-           check does, in L2 position). */
-        SET @Step = N'the source''s e-mail';
-        IF @SourceWasActive = 1
-        BEGIN
-            SELECT TOP (1) @AddressHolder = u.UserId
-            FROM app.[User] AS u WITH (FORCESEEK (IX_app_User_Email (Email)), UPDLOCK, HOLDLOCK)
-            WHERE u.Email = @SourceEmail AND u.IsActive = 1 AND u.UserId <> @SourceUserId
-            ORDER BY u.UserId;
-        END;
-        IF @AddressHolder IS NOT NULL
-        BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.User_UnmergeCore: refused: the e-mail %s of source user %d is now held by active user %d: the source cannot become active again (UQ_app_User_Email_Active). Nothing was changed; resolve the duplicate account first.', @SourceEmail, @SourceUserId, @AddressHolder);
-            THROW 51147, @Message, 1;
-        END;
-
         /* ---- the journal pass: every row the merge journaled, once, with its last change --------------------------------- */
-        /* Batches of @BatchSize journal rows in change order (seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq)
-           from the last batch's end): keys only, no application table is read. A row the merge changed several
-           times (re-addressed, then its issuer moved; the source locked, then deactivated) is compared with its
-           last change's after-image. */
+        /* Before L2 (it reads only the run's committed journal, which no transaction writes again: no lock another
+           DbMerge transaction holds). Batches of @BatchSize journal rows in change order (seeks
+           PK_dbmerge_MergeChange (MergeRunId, ChangeSeq) from the last batch's end): keys only, no application
+           table is read; the app.User keys are kept for L2. A row the merge changed several times (re-addressed,
+           then its issuer moved; the source locked, then deactivated) is compared with its last change's
+           after-image. */
         SET @Step = N'journal pass';
         RAISERROR(N'dbmerge.User_UnmergeCore: %s', 10, 1, @Step) WITH NOWAIT;
         WHILE 1 = 1
@@ -916,7 +883,108 @@ BEGIN
             FROM @Journal AS j
             WHERE NOT EXISTS (SELECT 1 FROM @Row AS r WHERE r.TableOrder = j.TableOrder AND r.RowKey = j.RowKey)
             GROUP BY j.TableOrder, j.RowKey;
+            /* The batch's app.User keys (L2 locks them with both users before anything else). */
+            INSERT INTO @UserKey (UserId)
+            SELECT DISTINCT k.UserId
+            FROM @Journal AS j
+            CROSS APPLY OPENJSON(j.RowKey) WITH ([UserId] int '$."UserId"') AS k
+            WHERE j.TableOrder = 16 AND k.UserId IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM @UserKey AS x WHERE x.UserId = k.UserId);
             IF @Rows < @BatchSize BREAK;
+        END;
+
+        /* ---- L2: U-locks on both users' and the re-pointed accounts' app.User rows, ascending UserId (as the merge) ------ */
+        /* api.Invitation_Create and api.Invitation_Revoke lock (UPDLOCK, HOLDLOCK), ascending, every account
+           holding an invitation's address: often the source and the accounts merged into it (they share its
+           address), whose MergedIntoUserId the restore sets back to the source. Checked only in the last check
+           table (app.User, L3), after the two users' rows, they closed a cycle with such a call (it holds such an
+           account, waits for the source; the unmerge holds the source, waits for that account). So every app.User
+           row the run journaled (@UserKey, from the journal pass) is U-locked here with both users, one ascending
+           sequence of UserId, in keyset batches of at most @BatchSize ids: a nested-loop join in @LockUser's key
+           order through PK_app_User (UserId) (UPDLOCK, ROWLOCK: held to commit). The UPDATEs below convert the two
+           users' U locks to X; the app.User check re-reads the others under the locks they already hold. */
+        SET @Step = N'L2 U-locks on both users and the accounts the run re-pointed';
+        WHILE 1 = 1
+        BEGIN
+            SET @Wait = DATEDIFF(MILLISECOND, SYSUTCDATETIME(), @Deadline);
+            IF @Wait < 1
+            BEGIN
+                SET @Message = FORMATMESSAGE(N'dbmerge.User_UnmergeCore: unmerge run %I64d used up its time budget of %d ms at step %s; rolled back, nothing was changed: run it again when the tables are quieter, or with a larger @MaxDurationMs.', @UnmergeRunId, @MaxDurationMs, @Step);
+                THROW 51151, @Message, 1;
+            END;
+            SET @Wait = IIF(@Wait < @LockTimeoutMs, @Wait, @LockTimeoutMs);
+            SET LOCK_TIMEOUT @Wait;
+            DELETE FROM @LockUser;
+            INSERT INTO @LockUser (UserId)
+            SELECT TOP (@BatchSize) x.UserId
+            FROM (SELECT k.UserId FROM @UserKey AS k WHERE k.UserId >= @LockFrom
+                  UNION
+                  SELECT v.UserId FROM (VALUES (@SourceUserId), (@TargetUserId)) AS v (UserId) WHERE v.UserId >= @LockFrom) AS x
+            ORDER BY x.UserId;
+            SET @Rows = @@ROWCOUNT;
+            IF @Rows = 0 BREAK;
+            SELECT @UsersLocked = COUNT(*)
+            FROM @LockUser AS lu
+            JOIN app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)), UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId
+            OPTION (FORCE ORDER, LOOP JOIN);
+            IF @Rows < @BatchSize BREAK;
+            SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;
+            IF @LockLast = 2147483647 BREAK;
+            SET @LockFrom = @LockLast + 1;
+        END;
+
+        /* ---- L2: the two app.User rows, lower id first, by a real change (as the merge) --------------------------------- */
+        /* A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) converts its U
+           lock (above) to an exclusive lock to the end of the transaction that no read can skip
+           (dbmerge.User_MergeCore's header says why a hint-only lock would not do): every application write that
+           references either user validates its foreign key against that row and waits for this unmerge. Journaled
+           as action locked; @Accounts keeps the value before and after, so the checks and the restore see through
+           it (the restore of the two rows writes their pre-merge images back). Seeks PK_app_User (UserId); one row
+           each. */
+        SET @Step = N'L2 the two app.User rows';
+        UPDATE u
+        SET u.UpdatedAt = IIF(u.UpdatedAt = @Now, DATEADD(MILLISECOND, 1, @Now), @Now)
+        OUTPUT 'update', 'locked', NULL, NULL, NULL, deleted.UserId, deleted.Email, deleted.DisplayName, deleted.IsActive, deleted.MergedIntoUserId, deleted.CreatedAt, deleted.UpdatedAt, inserted.UserId, inserted.Email, inserted.DisplayName, inserted.IsActive, inserted.MergedIntoUserId, inserted.CreatedAt, inserted.UpdatedAt
+        INTO @Chg_app_User (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_UserId, B_Email, B_DisplayName, B_IsActive, B_MergedIntoUserId, B_CreatedAt, B_UpdatedAt, A_UserId, A_Email, A_DisplayName, A_IsActive, A_MergedIntoUserId, A_CreatedAt, A_UpdatedAt)
+        FROM app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)))
+        WHERE u.UserId = @FirstUserId;
+        UPDATE u
+        SET u.UpdatedAt = IIF(u.UpdatedAt = @Now, DATEADD(MILLISECOND, 1, @Now), @Now)
+        OUTPUT 'update', 'locked', NULL, NULL, NULL, deleted.UserId, deleted.Email, deleted.DisplayName, deleted.IsActive, deleted.MergedIntoUserId, deleted.CreatedAt, deleted.UpdatedAt, inserted.UserId, inserted.Email, inserted.DisplayName, inserted.IsActive, inserted.MergedIntoUserId, inserted.CreatedAt, inserted.UpdatedAt
+        INTO @Chg_app_User (Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName, B_UserId, B_Email, B_DisplayName, B_IsActive, B_MergedIntoUserId, B_CreatedAt, B_UpdatedAt, A_UserId, A_Email, A_DisplayName, A_IsActive, A_MergedIntoUserId, A_CreatedAt, A_UpdatedAt)
+        FROM app.[User] AS u WITH (FORCESEEK (PK_app_User (UserId)))
+        WHERE u.UserId = @SecondUserId;
+        INSERT INTO @Accounts (UserId, UpdatedAt, LockedUpdatedAt) SELECT c.B_UserId, c.B_UpdatedAt, c.A_UpdatedAt FROM @Chg_app_User AS c;
+        INSERT INTO dbmerge.MergeChange (MergeRunId, ChangeSeq, SchemaName, TableName, Operation, Action, PolicySchemaName, PolicyTableName, PolicyColumnName,
+                                         RowKey, BeforeImage, AfterImage, ChangedAt)
+        SELECT @UnmergeRunId, @ChangeSeq + CONVERT(int, ROW_NUMBER() OVER (ORDER BY c.Seq)), N'app', N'User', c.Operation, c.Action,
+               c.PolicySchemaName, c.PolicyTableName, c.PolicyColumnName,
+               (SELECT IIF(c.Operation = 'delete', c.B_UserId, c.A_UserId) AS [UserId] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER),
+               IIF(c.Operation = 'insert', NULL, (SELECT c.B_UserId AS [UserId], c.B_Email AS [Email], c.B_DisplayName AS [DisplayName], c.B_IsActive AS [IsActive], c.B_MergedIntoUserId AS [MergedIntoUserId], c.B_CreatedAt AS [CreatedAt], c.B_UpdatedAt AS [UpdatedAt]
+                                                  FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)),
+               IIF(c.Operation = 'delete', NULL, (SELECT c.A_UserId AS [UserId], c.A_Email AS [Email], c.A_DisplayName AS [DisplayName], c.A_IsActive AS [IsActive], c.A_MergedIntoUserId AS [MergedIntoUserId], c.A_CreatedAt AS [CreatedAt], c.A_UpdatedAt AS [UpdatedAt]
+                                                  FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)),
+               @Now
+        FROM @Chg_app_User AS c;
+        SET @ChangeSeq += @@ROWCOUNT;
+        DELETE FROM @Chg_app_User;
+
+        /* The source becomes active again only if no other active user holds its e-mail now
+           (UQ_app_User_Email_Active; compared case-insensitively, the column's collation). Seeks IX_app_User_Email
+           (Email); UPDLOCK, HOLDLOCK keep any user from taking the address until commit (as the merge's address
+           check does, in L2 position). */
+        SET @Step = N'the source''s e-mail';
+        IF @SourceWasActive = 1
+        BEGIN
+            SELECT TOP (1) @AddressHolder = u.UserId
+            FROM app.[User] AS u WITH (FORCESEEK (IX_app_User_Email (Email)), UPDLOCK, HOLDLOCK)
+            WHERE u.Email = @SourceEmail AND u.IsActive = 1 AND u.UserId <> @SourceUserId
+            ORDER BY u.UserId;
+        END;
+        IF @AddressHolder IS NOT NULL
+        BEGIN
+            SET @Message = FORMATMESSAGE(N'dbmerge.User_UnmergeCore: refused: the e-mail %s of source user %d is now held by active user %d: the source cannot become active again (UQ_app_User_Email_Active). Nothing was changed; resolve the duplicate account first.', @SourceEmail, @SourceUserId, @AddressHolder);
+            THROW 51147, @Message, 1;
         END;
 
         /* ---- check 1 app.Enrollment ---------------------------------------------------------------------------------- */

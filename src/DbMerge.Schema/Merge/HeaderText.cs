@@ -45,11 +45,19 @@ internal static class HeaderText
                 @BatchSize      1..{{max}}: rows of one table per statement (below).
   Lock order:   (README "Lock order": one order for every DbMerge procedure)
                   L1 applocks DbMerge.User:<lower id>, then DbMerge.User:<higher id>;
-                  L2 the two app.User rows, lower id first, by a real change (UpdatedAt) that holds an exclusive lock
-                     to commit. A reader under locking read committed may skip the shared lock of a row whose page
-                     holds no uncommitted change, so a hint-only XLOCK on an unchanged row need not block it (Louis
-                     Davidson, "Does XLOCK always prevent reads by others?", sqlblog.com 2006 and simple-talk.com;
-                     Microsoft KB 324417); an uncommitted change is never read through. Foreign-key validation reads the
+                  L2 first U-locks (UPDLOCK, ROWLOCK, held to commit), one ascending sequence of UserId, on the
+                     rows of both users and of every account merged into the source (MergedIntoUserId = source, read
+                     from IX_app_User_MergedIntoUserId), in keyset batches of at most @BatchSize ids, each batch
+                     locked by a nested-loop join in key order through PK_app_User: the order api.Invitation_Create
+                     and api.Invitation_Revoke lock an address's accounts in (ascending), so a call holding a legacy
+                     account of the source and waiting for the source no longer meets a merge holding the source and
+                     asking for that account at step app.User.MergedIntoUserId (the set cannot change while the
+                     merge holds DbMerge.User:<source>). Then the two app.User rows, lower id first, by a real change
+                     (UpdatedAt; their U locks convert to X) that holds an exclusive lock to commit. A reader under
+                     locking read committed may skip the shared lock of a row whose page holds no uncommitted change,
+                     so a hint-only XLOCK on an unchanged row need not block it (Louis Davidson, "Does XLOCK always
+                     prevent reads by others?", sqlblog.com 2006 and simple-talk.com; Microsoft KB 324417); an
+                     uncommitted change is never read through. Foreign-key validation reads the
                      referenced key under locking read committed even when the database uses READ COMMITTED SNAPSHOT
                      (D. Korotkevitch, Pro SQL Server Internals, ch. 21; sqlservercentral.com "FK validation under
                      snapshot"): every application write that references either user waits for this merge.

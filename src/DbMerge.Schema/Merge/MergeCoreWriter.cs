@@ -22,6 +22,7 @@ internal sealed class MergeCoreWriter
     private readonly ModelTable _user;
     private readonly SeekPlan _userKey;
     private readonly SeekPlan _userEmail;
+    private readonly SeekPlan _userMergedInto;
     private readonly ModelColumn _email;
 
     private MergeCoreWriter(MergePlan plan)
@@ -29,6 +30,8 @@ internal sealed class MergeCoreWriter
         _plan = plan;
         _user = plan.UserTable;
         _userKey = new SeekPlan(_user.PrimaryKey!, _user.PrimaryKey!.Columns, null);
+        _userMergedInto = MergePlanner.SeekOn(_user, ["MergedIntoUserId"], null)
+                          ?? throw new InvalidOperationException("app.User has no index leading with MergedIntoUserId.");
         _userEmail = MergePlanner.SeekOn(_user, ["Email"], SqlPredicate.TryParse("IsActive = 1", out _))
                      ?? throw new InvalidOperationException("app.User has no index leading with Email.");
         _email = _user.Column("Email")!;
@@ -149,6 +152,9 @@ internal sealed class MergeCoreWriter
         w.Line("DECLARE @LockResult int;");
         w.Line("DECLARE @FirstUserId int;");
         w.Line("DECLARE @SecondUserId int;");
+        w.Line("DECLARE @LockFrom int = -2147483648; -- L2: the keyset of the users' U-locks (ascending UserId)");
+        w.Line("DECLARE @LockLast int;");
+        w.Line("DECLARE @Locked int;");
         w.Line("DECLARE @Resource nvarchar(255);");
         w.Line("DECLARE @RunStatus varchar(10);");
         w.Line("DECLARE @RunKind varchar(10);");
@@ -213,6 +219,8 @@ internal sealed class MergeCoreWriter
         w.Line("DECLARE @Child TABLE (ParentSchemaName sysname NOT NULL, ParentTableName sysname NOT NULL, SchemaName sysname NOT NULL, TableName sysname NOT NULL, ColumnName sysname NOT NULL, PRIMARY KEY (SchemaName, TableName, ColumnName));");
         w.Line("DECLARE @Unhandled TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, Problem nvarchar(1000) NOT NULL);");
         w.Line("DECLARE @Residual TABLE (Seq int IDENTITY(1, 1) NOT NULL PRIMARY KEY, Name nvarchar(400) NOT NULL);");
+        w.Comment("L2: one batch of the users whose app.User rows this merge U-locks, ascending (both users and the accounts merged into the source); its primary key orders the nested-loop lock.");
+        w.Line("DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);");
         w.Line();
         w.Comment("The journal's capture, one table variable per table the merge changes: OUTPUT … INTO fills them per batch (OUTPUT INTO cannot target dbmerge.MergeChange, which has foreign keys and CHECK constraints, and OUTPUT cannot build the JSON images), then a flush writes them to dbmerge.MergeChange in change order. B_ = before the change, A_ = after.");
         foreach (var table in _plan.JournaledTables)
@@ -404,8 +412,9 @@ internal sealed class MergeCoreWriter
         }
 
         w.Line();
+        LockUsers();
         w.Line("/* ---- L2: the two app.User rows, lower id first ----------------------------------------------------------------- */");
-        w.Comment($"A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) gives it an exclusive lock to the end of the transaction that no read can skip: a read-committed reader may read through an exclusive lock on a row whose page holds no uncommitted change (a lock-avoidance optimisation, so a hint-only XLOCK would not block it), never through an uncommitted change. Every application write that references either user validates its foreign key with a shared lock on that row — under READ COMMITTED SNAPSHOT too — and therefore waits for this merge. Seeks {_userKey.Describe}; one row each.");
+        w.Comment($"A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) converts its U lock (above) to an exclusive lock to the end of the transaction that no read can skip: a read-committed reader may read through an exclusive lock on a row whose page holds no uncommitted change (a lock-avoidance optimisation, so a hint-only XLOCK would not block it), never through an uncommitted change. Every application write that references either user validates its foreign key with a shared lock on that row — under READ COMMITTED SNAPSHOT too — and therefore waits for this merge. Seeks {_userKey.Describe}; one row each.");
         w.Line("SET @Step = N'L2 the two app.User rows';");
         foreach (var which in new[] { "@FirstUserId", "@SecondUserId" })
         {
@@ -441,6 +450,52 @@ internal sealed class MergeCoreWriter
         w.Line($"WHERE u.Email = @SourceEmail AND u.IsActive = 1 AND u.UserId <> @SourceUserId{Filter(_userEmail, "u")};");
         w.Line("SET @ReaddressSource = IIF(@AddressHolder IS NULL, 1, 0);");
         AddBound("L2", $"SELECT {_user.SqlName} (the address's active holder)", _userEmail, "1 row");
+        w.Line();
+    }
+
+    /// <summary>
+    /// L2, first: U-locks, ascending UserId, on the rows of both users and of every account merged into the source (the
+    /// rows step app.User.MergedIntoUserId changes last), so that the merge takes the users' rows in the order
+    /// api.Invitation_Create and api.Invitation_Revoke take them (every holder of an address, ascending).
+    /// </summary>
+    private void LockUsers()
+    {
+        var w = _w;
+        var m = _userMergedInto;
+        w.Line("/* ---- L2: U-locks on both users' and the merged-into-source accounts' app.User rows, ascending UserId ------------ */");
+        w.Comment($"api.Invitation_Create and api.Invitation_Revoke lock (UPDLOCK, HOLDLOCK), ascending, the sender's or actor's row and those of every account holding the invitation's address: often the source and the legacy accounts merged into it, which share its address. The merge changes those accounts' rows last (app.User.MergedIntoUserId); locking them only there, after the source's row, closed a cycle with such a call (it holds a legacy account, waits for the source; the merge holds the source, waits for the legacy account). So they are U-locked here with both users, one ascending sequence of UserId, in keyset batches of at most @BatchSize ids: the accounts merged into the source from {m.Describe} (the index's filter repeated, so the filtered index serves the variable's equality), with both users, into @LockUser; then a nested-loop join in @LockUser's key order U-locks each row through {_userKey.Describe} (UPDLOCK, ROWLOCK: held to the end of the transaction; U blocks the invitation calls' UPDLOCK and every writer, not readers). The set is stable while this merge holds DbMerge.User:<source>: every merge or sweep into or of the source takes it. The UPDATEs of the two rows below convert their U locks to X; step app.User.MergedIntoUserId converts the others' (no new lock order).");
+        w.Line("SET @Step = N'L2 U-locks on both users and the accounts merged into the source';");
+        w.Line("WHILE 1 = 1");
+        w.Line("BEGIN");
+        using (w.Indent())
+        {
+            BatchGuard();
+            w.Line("DELETE FROM @LockUser;");
+            w.Line("INSERT INTO @LockUser (UserId)");
+            w.Line("SELECT TOP (@BatchSize) x.UserId");
+            w.Line("FROM (SELECT a.UserId");
+            w.Line("      FROM (SELECT TOP (@BatchSize) m.UserId");
+            w.Line($"            FROM {_user.SqlName} AS m WITH ({m.Hint})");
+            w.Line($"            WHERE m.MergedIntoUserId = @SourceUserId{Filter(m, "m")} AND m.UserId >= @LockFrom");
+            w.Line("            ORDER BY m.UserId) AS a");
+            w.Line("      UNION");
+            w.Line("      SELECT v.UserId FROM (VALUES (@SourceUserId), (@TargetUserId)) AS v (UserId) WHERE v.UserId >= @LockFrom) AS x");
+            w.Line("ORDER BY x.UserId;");
+            w.Line("SET @Rows = @@ROWCOUNT;");
+            AddBound("L2", $"SELECT TOP (@BatchSize) {_user.SqlName} (keys: the accounts merged into the source, with both users)", m, "@BatchSize keys read");
+            w.Line("IF @Rows = 0 BREAK;");
+            w.Line("SELECT @Locked = COUNT(*)");
+            w.Line("FROM @LockUser AS lu");
+            w.Line($"JOIN {_user.SqlName} AS u WITH ({_userKey.Hint}, UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId");
+            w.Line("OPTION (FORCE ORDER, LOOP JOIN);");
+            AddBound("L2", $"SELECT {_user.SqlName} (U-lock of the batch's rows, ascending; UPDLOCK, ROWLOCK)", _userKey, "@BatchSize (one U key lock each)");
+            w.Line("IF @Rows < @BatchSize BREAK;");
+            w.Line("SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;");
+            w.Line("IF @LockLast = 2147483647 BREAK;");
+            w.Line("SET @LockFrom = @LockLast + 1;");
+        }
+
+        w.Line("END;");
         w.Line();
     }
 

@@ -143,8 +143,8 @@ internal sealed class UnmergeCoreWriter
             {
                 CheckParameters();
                 ApplockAndHistory();
-                UserRows();
                 JournalPass();
+                UserRows();
                 foreach (var table in _tables)
                 {
                     Check(table);
@@ -206,6 +206,9 @@ internal sealed class UnmergeCoreWriter
             "DECLARE @LaterSourceUserId int;",
             "DECLARE @LaterTargetUserId int;",
             "DECLARE @Locked int;",
+            "DECLARE @LockFrom int = -2147483648; -- L2: the keyset of the users' U-locks (ascending UserId)",
+            "DECLARE @LockLast int;",
+            "DECLARE @UsersLocked int;",
             "DECLARE @OldJournal bigint;",
             $"DECLARE @SourceEmail {_email.TypeText};",
             "DECLARE @SourceWasActive bit;",
@@ -261,6 +264,9 @@ internal sealed class UnmergeCoreWriter
         }
 
         w.Line(");");
+        w.Comment("L2: every app.User row the run journaled (both users, the accounts it re-pointed from the source: policy app.User.MergedIntoUserId), collected by the journal pass, and one batch of them with both users, U-locked ascending (the primary key orders the nested-loop lock).");
+        w.Line("DECLARE @UserKey TABLE (UserId int NOT NULL PRIMARY KEY);");
+        w.Line("DECLARE @LockUser TABLE (UserId int NOT NULL PRIMARY KEY);");
         w.Comment("The two accounts' UpdatedAt before this unmerge's own lock (L2) and the value the lock wrote: the checks and restores compare a row that still carries the lock's value with its value before it.");
         w.Line("DECLARE @Accounts TABLE (UserId int NOT NULL PRIMARY KEY, UpdatedAt datetime2(3) NOT NULL, LockedUpdatedAt datetime2(3) NOT NULL);");
         w.Comment("The report, one row per policy of the undone run (its summary) and one for its lock of the two user rows: the merge's changes undone, by the action they undid. Table variables survive a rollback: a dry run and a refused run report it too.");
@@ -462,8 +468,38 @@ internal sealed class UnmergeCoreWriter
         var w = _w;
         var user = _user.Table;
         var key = new SeekPlan(user.PrimaryKey!, user.PrimaryKey!.Columns, null);
+        w.Line("/* ---- L2: U-locks on both users' and the re-pointed accounts' app.User rows, ascending UserId (as the merge) ------ */");
+        w.Comment($"api.Invitation_Create and api.Invitation_Revoke lock (UPDLOCK, HOLDLOCK), ascending, every account holding an invitation's address: often the source and the accounts merged into it (they share its address), whose MergedIntoUserId the restore sets back to the source. Checked only in the last check table (app.User, L3), after the two users' rows, they closed a cycle with such a call (it holds such an account, waits for the source; the unmerge holds the source, waits for that account). So every app.User row the run journaled (@UserKey, from the journal pass) is U-locked here with both users, one ascending sequence of UserId, in keyset batches of at most @BatchSize ids: a nested-loop join in @LockUser's key order through {key.Describe} (UPDLOCK, ROWLOCK: held to commit). The UPDATEs below convert the two users' U locks to X; the app.User check re-reads the others under the locks they already hold.");
+        w.Line("SET @Step = N'L2 U-locks on both users and the accounts the run re-pointed';");
+        w.Line("WHILE 1 = 1");
+        w.Line("BEGIN");
+        using (w.Indent())
+        {
+            BatchGuard();
+            w.Line("DELETE FROM @LockUser;");
+            w.Line("INSERT INTO @LockUser (UserId)");
+            w.Line("SELECT TOP (@BatchSize) x.UserId");
+            w.Line("FROM (SELECT k.UserId FROM @UserKey AS k WHERE k.UserId >= @LockFrom");
+            w.Line("      UNION");
+            w.Line("      SELECT v.UserId FROM (VALUES (@SourceUserId), (@TargetUserId)) AS v (UserId) WHERE v.UserId >= @LockFrom) AS x");
+            w.Line("ORDER BY x.UserId;");
+            w.Line("SET @Rows = @@ROWCOUNT;");
+            w.Line("IF @Rows = 0 BREAK;");
+            w.Line("SELECT @UsersLocked = COUNT(*)");
+            w.Line("FROM @LockUser AS lu");
+            w.Line($"JOIN {user.SqlName} AS u WITH ({key.Hint}, UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId");
+            w.Line("OPTION (FORCE ORDER, LOOP JOIN);");
+            AddBound("L2", $"SELECT {user.SqlName} (U-lock, ascending, of both users and the run's other app.User rows; UPDLOCK, ROWLOCK)", key.Describe, "@BatchSize (one U key lock each)");
+            w.Line("IF @Rows < @BatchSize BREAK;");
+            w.Line("SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;");
+            w.Line("IF @LockLast = 2147483647 BREAK;");
+            w.Line("SET @LockFrom = @LockLast + 1;");
+        }
+
+        w.Line("END;");
+        w.Line();
         w.Line("/* ---- L2: the two app.User rows, lower id first, by a real change (as the merge) --------------------------------- */");
-        w.Comment($"A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) gives it an exclusive lock to the end of the transaction that no read can skip (dbmerge.User_MergeCore's header says why a hint-only lock would not do): every application write that references either user validates its foreign key against that row and waits for this unmerge. Journaled as action locked; @Accounts keeps the value before and after, so the checks and the restore see through it (the restore of the two rows writes their pre-merge images back). Seeks {key.Describe}; one row each.");
+        w.Comment($"A real change of each row (UpdatedAt; one more millisecond when it already holds @Now) converts its U lock (above) to an exclusive lock to the end of the transaction that no read can skip (dbmerge.User_MergeCore's header says why a hint-only lock would not do): every application write that references either user validates its foreign key against that row and waits for this unmerge. Journaled as action locked; @Accounts keeps the value before and after, so the checks and the restore see through it (the restore of the two rows writes their pre-merge images back). Seeks {key.Describe}; one row each.");
         w.Line("SET @Step = N'L2 the two app.User rows';");
         foreach (var which in new[] { "@FirstUserId", "@SecondUserId" })
         {
@@ -501,7 +537,7 @@ internal sealed class UnmergeCoreWriter
     {
         var w = _w;
         w.Line("/* ---- the journal pass: every row the merge journaled, once, with its last change --------------------------------- */");
-        w.Comment("Batches of @BatchSize journal rows in change order (seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq) from the last batch's end): keys only, no application table is read. A row the merge changed several times (re-addressed, then its issuer moved; the source locked, then deactivated) is compared with its last change's after-image.");
+        w.Comment("Before L2 (it reads only the run's committed journal, which no transaction writes again: no lock another DbMerge transaction holds). Batches of @BatchSize journal rows in change order (seeks PK_dbmerge_MergeChange (MergeRunId, ChangeSeq) from the last batch's end): keys only, no application table is read; the app.User keys are kept for L2. A row the merge changed several times (re-addressed, then its issuer moved; the source locked, then deactivated) is compared with its last change's after-image.");
         w.Line("SET @Step = N'journal pass';");
         w.Line($"RAISERROR(N'{Proc}: %s', 10, 1, @Step) WITH NOWAIT;");
         w.Line("WHILE 1 = 1");
@@ -539,6 +575,13 @@ internal sealed class UnmergeCoreWriter
             w.Line("FROM @Journal AS j");
             w.Line("WHERE NOT EXISTS (SELECT 1 FROM @Row AS r WHERE r.TableOrder = j.TableOrder AND r.RowKey = j.RowKey)");
             w.Line("GROUP BY j.TableOrder, j.RowKey;");
+            w.Comment($"The batch's {_user.Table.QualifiedName} keys (L2 locks them with both users before anything else).");
+            w.Line("INSERT INTO @UserKey (UserId)");
+            w.Line("SELECT DISTINCT k.UserId");
+            w.Line("FROM @Journal AS j");
+            w.Line($"CROSS APPLY OPENJSON(j.RowKey) WITH ({KeyWithClause(_user.Key)}) AS k");
+            w.Line($"WHERE j.TableOrder = {Int(_user.Order)} AND k.UserId IS NOT NULL");
+            w.Line("  AND NOT EXISTS (SELECT 1 FROM @UserKey AS x WHERE x.UserId = k.UserId);");
             w.Line("IF @Rows < @BatchSize BREAK;");
         }
 

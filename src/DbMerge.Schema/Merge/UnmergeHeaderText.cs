@@ -77,14 +77,23 @@ internal static class UnmergeHeaderText
                      reads after L1 (dbmerge.MergeRun, the run's journal) wait for no lock another DbMerge transaction
                      holds: a run of these users would hold the applocks, and a committed run's journal is never written
                      again.
-                  L2 the two app.User rows, lower id first, by a real change (UpdatedAt), exactly as the merge: every
-                     application write that references either user waits for this unmerge. Then, in L2 position as in
-                     the merge, the source's e-mail among active users (IX_app_User_Email, UPDLOCK, HOLDLOCK).
+                  L2 first U-locks (UPDLOCK, ROWLOCK, held to commit), one ascending sequence of UserId, on the
+                     rows of both users and of every other app.User row the run journaled (the accounts it re-pointed
+                     from the source, policy app.User.MergedIntoUserId; their keys collected by the journal pass,
+                     which runs before L2 and reads only the run's committed journal), in keyset batches of at most
+                     @BatchSize ids, each locked by a nested-loop join in key order through PK_app_User: the order
+                     api.Invitation_Create and api.Invitation_Revoke lock an address's accounts in, so a call holding
+                     such an account and waiting for the source no longer meets this unmerge holding the source and
+                     asking for that account in its last check. Then the two app.User rows, lower id first, by a
+                     real change (UpdatedAt; their U locks convert to X), exactly as the merge: every application
+                     write that references either user waits for this unmerge. Then, in L2 position as in the merge,
+                     the source's e-mail among active users (IX_app_User_Email, UPDLOCK, HOLDLOCK).
                   L3 the checks: every row the run journaled, table by table in this order (a merge-children parent's
                      children after it; app.User here means the other users' rows, e.g. accounts merged into the
-                     source earlier), batch by batch, read with UPDLOCK — a row lock held to commit. A key the run
-                     deleted is not range-locked (past a table's last key that would make every application insert
-                     into the table wait): a row inserted with it meanwhile fails the re-insert (51149):
+                     source earlier, already U-locked in L2), batch by batch, read with UPDLOCK — a row lock held to
+                     commit. A key the run deleted is not range-locked (past a table's last key that would make every
+                     application insert into the table wait): a row inserted with it meanwhile fails the re-insert
+                     (51149):
 {{lockOrder}}
                      The restore then replays the journal newest first, so it writes the tables in REVERSE of that
                      order — but it updates only rows the checks already hold (a held U lock converts to X). New
