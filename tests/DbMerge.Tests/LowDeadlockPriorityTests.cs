@@ -7,8 +7,8 @@ namespace DbMerge.Tests;
 /// README "Which procedures can meet": the procedures whose residual cycle with a user merge is resolved by making them
 /// the deadlock victim run at <c>SET DEADLOCK_PRIORITY LOW</c>, set before the TRY (before any table access; a SET
 /// inside a procedure reverts when it returns), and DbMergeClient runs a victim (1205) again: api.Document_Move
-/// (app.Document rows) and the four invitation procedures (an address held by an account merged into the merge's
-/// source, whose row the merge locks last).
+/// (app.Document rows) and the four invitation procedures (defence in depth: the cycle through an address held by an
+/// account merged into the merge's source is closed by lock order since review 14 — the merge U-locks it in L2).
 /// </summary>
 public sealed class LowDeadlockPriorityTests
 {

@@ -116,8 +116,8 @@ BEGIN
         WHERE u.UserId = @UserId;
 
         /* A missing or inactive user (a merged-away account is inactive) is refused here, holding only its user row:
-           a merge of the account it was merged into locks such rows last (app.User.MergedIntoUserId, after every data
-           table), so locking the invitation while holding one could close a cycle with that merge (lock order review). */
+           a merge of the account it was merged into U-locks such rows in L2 with its source and target (review 14), so
+           this call has waited for that merge on this row; it never locks an invitation while holding such a row. */
         IF @UserEmail IS NULL OR @UserIsActive = 0
         BEGIN
             SET @Message = FORMATMESSAGE(N'api.Invitation_Accept: user %d does not exist or is inactive (invitation %d).', @UserId, @InvitationId);

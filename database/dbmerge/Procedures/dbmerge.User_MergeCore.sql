@@ -218,7 +218,7 @@ GO
                 51114 refused: a refuse policy's table holds rows of the source
                 51115 the run's time budget (@MaxDurationMs) was used up
                 51117 sweep: the user is not merged into @TargetUserId
-                51118 @MergeRunId is not a running run of this kind and these users (dbmerge.MergeRun_Start)
+                51118 @MergeRunId is not a running run of this kind and these users started by this session
   Example:      DECLARE @Id bigint, @Summary nvarchar(max);
                 EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = 42, @TargetUserId = 7, @RequestedBy = N'ops',
                      @Reason = N'duplicate account', @IsDryRun = 0, @MergeRunId = @Id OUTPUT;
@@ -739,17 +739,23 @@ BEGIN
            bound. */
         SET LOCK_TIMEOUT @Wait;
         /* The run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) for
-           this kind of run and these users. */
+           this kind of run and these users, by this session: MergeRun_Start takes the session-owned applock
+           DbMerge.MergeRun:<id> (held until MergeRun_Finish), so APPLOCK_MODE proves the run this call's. Without
+           it, another session's running run of the same users passed this check, and the CATCH of a later error (a
+           lock timeout at L1 behind that very run) marked it failed while it was still running (its own commit
+           then found no running row). */
         SELECT @RunStatus = r.Status, @RunKind = ISNULL(r.Kind, 'merge'), @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId
         FROM dbmerge.MergeRun AS r
         WHERE r.MergeRunId = @MergeRunId;
 
         IF @RunStatus IS NULL OR @RunStatus <> 'running' OR @RunKind <> @Mode OR @RunSourceUserId IS NULL OR @RunSourceUserId <> @SourceUserId
            OR @RunTargetUserId IS NULL OR @RunTargetUserId <> @TargetUserId
+           OR APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @MergeRunId), N'Session') <> N'Exclusive'
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d is not a running %s of user %d into user %d (status %s, kind %s, source %s, target %s): start it with dbmerge.MergeRun_Start.',
+            SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d is not a running %s of user %d into user %d started by this session (status %s, kind %s, source %s, target %s, its applock held here: %s): start it with dbmerge.MergeRun_Start.',
                 @MergeRunId, @Mode, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'),
-                ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'));
+                ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'),
+                IIF(APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @MergeRunId), N'Session') = N'Exclusive', N'yes', N'no'));
             THROW 51118, @Message, 1;
         END;
         SET @RunIsOurs = 1;

@@ -198,7 +198,7 @@ GO
                 51150 a lock (applock or row lock) was not granted within @LockTimeoutMs; names the step
                 51151 the run's time budget (@MaxDurationMs) was used up
                 51152 called without an open transaction
-                51153 @UnmergeRunId is not a running unmerge of @MergeRunId and its users (dbmerge.MergeRun_Start)
+                51153 @UnmergeRunId is not a running unmerge of @MergeRunId and its users started by this session
                 51154 post-condition failed: a restore did not touch exactly the journaled rows (rolled back)
                 51155 the journal holds a change this procedure has no undo for
   Example:      DECLARE @Id bigint, @Summary nvarchar(max);
@@ -696,15 +696,19 @@ BEGIN
         END;
 
         /* This call's own run was started by dbmerge.MergeRun_Start (committed, status running, outside this
-           transaction) as an unmerge of @MergeRunId and its users. */
+           transaction) as an unmerge of @MergeRunId and its users, by this session: APPLOCK_MODE of its
+           session-owned applock DbMerge.MergeRun:<id> proves it (another session's running unmerge of the same run
+           must not pass and then be marked failed by this call's CATCH). */
         SELECT @RunStatus = r.Status, @RunKind = r.Kind, @RunUndoes = r.UndoesMergeRunId, @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId
         FROM dbmerge.MergeRun AS r WITH (FORCESEEK (PK_dbmerge_MergeRun (MergeRunId)))
         WHERE r.MergeRunId = @UnmergeRunId;
         IF @RunStatus IS NULL OR @RunStatus <> 'running' OR @RunKind IS NULL OR @RunKind <> 'unmerge' OR @RunUndoes IS NULL OR @RunUndoes <> @MergeRunId
            OR @RunSourceUserId IS NULL OR @RunSourceUserId <> @SourceUserId OR @RunTargetUserId IS NULL OR @RunTargetUserId <> @TargetUserId
+           OR APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @UnmergeRunId), N'Session') <> N'Exclusive'
         BEGIN
-            SET @Message = FORMATMESSAGE(N'dbmerge.User_UnmergeCore: run %I64d is not a running unmerge of run %I64d and its users %d and %d (status %s, kind %s, undoes %s): start it with dbmerge.MergeRun_Start.',
-                @UnmergeRunId, @MergeRunId, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'), ISNULL(CONVERT(nvarchar(20), @RunUndoes), N'NULL'));
+            SET @Message = FORMATMESSAGE(N'dbmerge.User_UnmergeCore: run %I64d is not a running unmerge of run %I64d and its users %d and %d started by this session (status %s, kind %s, undoes %s, its applock held here: %s): start it with dbmerge.MergeRun_Start.',
+                @UnmergeRunId, @MergeRunId, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'), ISNULL(CONVERT(nvarchar(20), @RunUndoes), N'NULL'),
+                IIF(APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @UnmergeRunId), N'Session') = N'Exclusive', N'yes', N'no'));
             THROW 51153, @Message, 1;
         END;
         SET @RunIsOurs = 1;

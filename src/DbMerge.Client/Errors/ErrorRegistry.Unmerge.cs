@@ -54,7 +54,7 @@ public static partial class ErrorRegistry
         new(UnmergeCoreRequiresTransaction, "UnmergeCoreRequiresTransaction", UserUnmergeCore, DbMergeErrorKind.InvalidState,
             "dbmerge.User_UnmergeCore was called without an open transaction; it requires its caller's (api.User_Unmerge)."),
         new(UnmergeRunNotRunning, "UnmergeRunNotRunning", UserUnmergeCore, DbMergeErrorKind.InvalidState,
-            "dbmerge.User_UnmergeCore was given an unmerge run id that is not a running unmerge of that run and its users: start it with dbmerge.MergeRun_Start."),
+            "dbmerge.User_UnmergeCore was given an unmerge run id that is not a running unmerge of that run and its users started by this session: start it with dbmerge.MergeRun_Start in the calling session."),
         new(UnmergePostConditionFailed, "UnmergePostConditionFailed", UserUnmergeCore, DbMergeErrorKind.InvariantViolated,
             "A restore statement did not touch exactly the journaled rows (a row changed after the checks), or the report does not account for every journaled change; the unmerge was rolled back, nothing changed."),
         new(UnmergeJournalWithoutUndo, "UnmergeJournalWithoutUndo", UserUnmergeCore, DbMergeErrorKind.InvariantViolated,

@@ -62,7 +62,7 @@ public static partial class ErrorRegistry
         new(SweepUserNotMergedAway, "SweepUserNotMergedAway", "dbmerge.User_MergeCore", DbMergeErrorKind.InvalidState,
             "A sweep was asked for a user that is not merged away (or not into the given target): only a merged-away user's late references are swept."),
         new(MergeRunNotRunning, "MergeRunNotRunning", "dbmerge.User_MergeCore", DbMergeErrorKind.InvalidState,
-            "dbmerge.User_MergeCore was given a run id that is not a running run of that kind and those users: start the run with dbmerge.MergeRun_Start."),
+            "dbmerge.User_MergeCore was given a run id that is not a running run of that kind and those users started by this session: start the run with dbmerge.MergeRun_Start in the calling session."),
         new(MergeRunApplockNotGranted, "MergeRunApplockNotGranted", "dbmerge.MergeRun_Start", DbMergeErrorKind.InvariantViolated,
             "The new run's session applock DbMerge.MergeRun:<id> was not granted (a stale session holds a lock of that name); no run was started."),
     ];

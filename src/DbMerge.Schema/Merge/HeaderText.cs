@@ -127,7 +127,7 @@ internal static class HeaderText
                 51114 refused: a refuse policy's table holds rows of the source
                 51115 the run's time budget (@MaxDurationMs) was used up
                 51117 sweep: the user is not merged into @TargetUserId
-                51118 @MergeRunId is not a running run of this kind and these users (dbmerge.MergeRun_Start)
+                51118 @MergeRunId is not a running run of this kind and these users started by this session
   Example:      DECLARE @Id bigint, @Summary nvarchar(max);
                 EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = 42, @TargetUserId = 7, @RequestedBy = N'ops',
                      @Reason = N'duplicate account', @IsDryRun = 0, @MergeRunId = @Id OUTPUT;

@@ -311,19 +311,21 @@ internal sealed class MergeCoreWriter
         w.Line();
         w.Comment("Every lock wait from here on is bounded (51108), the read of dbmerge.MergeRun below too: under READ COMMITTED without RCSI it waits for the X lock of a run's row being finished (a run's committed status, written in its transaction), and the caller's LOCK_TIMEOUT (-1 by default) would let it wait without bound.");
         w.Line("SET LOCK_TIMEOUT @Wait;");
-        w.Comment("The run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) for this kind of run and these users.");
+        w.Comment("The run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) for this kind of run and these users, by this session: MergeRun_Start takes the session-owned applock DbMerge.MergeRun:<id> (held until MergeRun_Finish), so APPLOCK_MODE proves the run this call's. Without it, another session's running run of the same users passed this check, and the CATCH of a later error (a lock timeout at L1 behind that very run) marked it failed while it was still running (its own commit then found no running row).");
         w.Line("SELECT @RunStatus = r.Status, @RunKind = ISNULL(r.Kind, 'merge'), @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId");
         w.Line("FROM dbmerge.MergeRun AS r");
         w.Line("WHERE r.MergeRunId = @MergeRunId;");
         w.Line();
         w.Line("IF @RunStatus IS NULL OR @RunStatus <> 'running' OR @RunKind <> @Mode OR @RunSourceUserId IS NULL OR @RunSourceUserId <> @SourceUserId");
         w.Line("   OR @RunTargetUserId IS NULL OR @RunTargetUserId <> @TargetUserId");
+        w.Line("   OR APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @MergeRunId), N'Session') <> N'Exclusive'");
         w.Line("BEGIN");
         using (w.Indent())
         {
-            w.Line("SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d is not a running %s of user %d into user %d (status %s, kind %s, source %s, target %s): start it with dbmerge.MergeRun_Start.',");
+            w.Line("SET @Message = FORMATMESSAGE(N'dbmerge.User_MergeCore: run %I64d is not a running %s of user %d into user %d started by this session (status %s, kind %s, source %s, target %s, its applock held here: %s): start it with dbmerge.MergeRun_Start.',");
             w.Line("    @MergeRunId, @Mode, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'),");
-            w.Line("    ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'));");
+            w.Line("    ISNULL(CONVERT(nvarchar(12), @RunSourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @RunTargetUserId), N'NULL'),");
+            w.Line("    IIF(APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @MergeRunId), N'Session') = N'Exclusive', N'yes', N'no'));");
             w.Line("THROW 51118, @Message, 1;");
         }
 

@@ -348,17 +348,19 @@ internal sealed class UnmergeCoreWriter
         Throw("@SourceUserId IS NULL OR @TargetUserId IS NULL OR @SourceUserId = @TargetUserId", 51143,
             $"N'{Proc}: run %I64d names no source and target user (source %s, target %s): it is not a merge or sweep that changed anything; nothing to undo.', @MergeRunId, ISNULL(CONVERT(nvarchar(12), @SourceUserId), N'NULL'), ISNULL(CONVERT(nvarchar(12), @TargetUserId), N'NULL')");
         w.Line();
-        w.Comment("This call's own run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) as an unmerge of @MergeRunId and its users.");
+        w.Comment("This call's own run was started by dbmerge.MergeRun_Start (committed, status running, outside this transaction) as an unmerge of @MergeRunId and its users, by this session: APPLOCK_MODE of its session-owned applock DbMerge.MergeRun:<id> proves it (another session's running unmerge of the same run must not pass and then be marked failed by this call's CATCH).");
         w.Line("SELECT @RunStatus = r.Status, @RunKind = r.Kind, @RunUndoes = r.UndoesMergeRunId, @RunSourceUserId = r.SourceUserId, @RunTargetUserId = r.TargetUserId");
         w.Line("FROM dbmerge.MergeRun AS r WITH (FORCESEEK (PK_dbmerge_MergeRun (MergeRunId)))");
         w.Line("WHERE r.MergeRunId = @UnmergeRunId;");
         w.Line("IF @RunStatus IS NULL OR @RunStatus <> 'running' OR @RunKind IS NULL OR @RunKind <> 'unmerge' OR @RunUndoes IS NULL OR @RunUndoes <> @MergeRunId");
         w.Line("   OR @RunSourceUserId IS NULL OR @RunSourceUserId <> @SourceUserId OR @RunTargetUserId IS NULL OR @RunTargetUserId <> @TargetUserId");
+        w.Line("   OR APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @UnmergeRunId), N'Session') <> N'Exclusive'");
         w.Line("BEGIN");
         using (w.Indent())
         {
-            w.Line($"SET @Message = FORMATMESSAGE(N'{Proc}: run %I64d is not a running unmerge of run %I64d and its users %d and %d (status %s, kind %s, undoes %s): start it with dbmerge.MergeRun_Start.',");
-            w.Line("    @UnmergeRunId, @MergeRunId, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'), ISNULL(CONVERT(nvarchar(20), @RunUndoes), N'NULL'));");
+            w.Line($"SET @Message = FORMATMESSAGE(N'{Proc}: run %I64d is not a running unmerge of run %I64d and its users %d and %d started by this session (status %s, kind %s, undoes %s, its applock held here: %s): start it with dbmerge.MergeRun_Start.',");
+            w.Line("    @UnmergeRunId, @MergeRunId, @SourceUserId, @TargetUserId, ISNULL(@RunStatus, 'none'), ISNULL(@RunKind, 'none'), ISNULL(CONVERT(nvarchar(20), @RunUndoes), N'NULL'),");
+            w.Line("    IIF(APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @UnmergeRunId), N'Session') = N'Exclusive', N'yes', N'no'));");
             w.Line("THROW 51153, @Message, 1;");
         }
 

@@ -142,7 +142,7 @@ internal static class UnmergeHeaderText
                 51150 a lock (applock or row lock) was not granted within @LockTimeoutMs; names the step
                 51151 the run's time budget (@MaxDurationMs) was used up
                 51152 called without an open transaction
-                51153 @UnmergeRunId is not a running unmerge of @MergeRunId and its users (dbmerge.MergeRun_Start)
+                51153 @UnmergeRunId is not a running unmerge of @MergeRunId and its users started by this session
                 51154 post-condition failed: a restore did not touch exactly the journaled rows (rolled back)
                 51155 the journal holds a change this procedure has no undo for
   Example:      DECLARE @Id bigint, @Summary nvarchar(max);

@@ -6,9 +6,9 @@ using Xunit;
 namespace DbMerge.IntegrationTests.Invitations;
 
 /// <summary>
-/// README "Which procedures can meet": an invitation call and a user merge can still close a lock cycle (an address held
-/// by an account merged into the merge's source, whose row the merge locks last). The invitation procedures run at
-/// DEADLOCK_PRIORITY LOW, so the call is the victim, and DbMergeClient runs it again. The cycle is built
+/// README "Which procedures can meet": defence in depth. The merge and the unmerge now lock an address's accounts in the
+/// invitation calls' order (L2, ascending, review 14), so they no longer meet in a cycle; should one still occur, the
+/// invitation procedures run at DEADLOCK_PRIORITY LOW, so the call is the victim, and DbMergeClient runs it again. The cycle is built
 /// deterministically with a stand-in for the merge: a NORMAL-priority transaction that holds the invitation (as the
 /// merge does once it has re-pointed it) and then asks for a user row the call holds (as the merge's last step does).
 /// </summary>

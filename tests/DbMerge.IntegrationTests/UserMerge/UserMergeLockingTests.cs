@@ -214,7 +214,9 @@ public sealed class UserMergeLockingTests(SqlServerFixture fixture, ITestOutputH
         Assert.Equal(ErrorRegistry.MergeLockTimeout, error.ErrorNumber);
         Assert.IsType<DbMergeLockTimeoutException>(error);
         Assert.InRange(clock.ElapsedMilliseconds, lockTimeoutMs, lockTimeoutMs + 10_000);
-        Assert.Contains(blockedAt == "row" ? "1160 app.Collection.OwnerUserId (move)" : "L2 the two app.User rows", error.Message);
+        // (review 14) the source's row is first requested by L2's U-lock of both users and the accounts merged into the
+        // source (UPDLOCK through PK_app_User), before the UPDATE of the two rows: that step is the one that waits
+        Assert.Contains(blockedAt == "row" ? "1160 app.Collection.OwnerUserId (move)" : "at step L2 U-locks on both users and the accounts merged into the source", error.Message);
         await blocker.DisposeAsync();
         AssertSameFingerprint(before, await FingerprintAsync(includeHistory: true));
 

@@ -169,4 +169,37 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
         Assert.Equal(0, await ScalarAsync<int>("SELECT @@TRANCOUNT;"));
         Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
     }
+
+    [Fact]
+    public async Task The_core_refuses_another_sessions_running_run_of_the_same_users_and_leaves_it_running()
+    {
+        // Given a run of s into t started by one session, which keeps it (and its session applock DbMerge.MergeRun:<id>)
+        var t = await Seed.UserAsync("t@x.test");
+        var src = await Seed.UserAsync("s@x.test");
+        await using var owner = await OpenAsync();
+        long id;
+        await using (var start = new SqlCommand(
+            "DECLARE @Id bigint; EXEC dbmerge.MergeRun_Start @Kind = 'merge', @SourceUserId = @S, @TargetUserId = @T, @RequestedBy = N'tests', @Reason = N'r', @IsDryRun = 0, @MergeRunId = @Id OUTPUT; SELECT @Id;",
+            owner))
+        {
+            start.Parameters.AddWithValue("@S", src);
+            start.Parameters.AddWithValue("@T", t);
+            id = Convert.ToInt64(await start.ExecuteScalarAsync(Ct), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        // When another session calls the core with that run id (status running, same kind and users)
+        var error = await Assert.ThrowsAsync<SqlException>(() => ExecAsync("""
+            DECLARE @J nvarchar(max);
+            BEGIN TRANSACTION;
+            EXEC dbmerge.User_MergeCore @MergeRunId = @Id, @Mode = 'merge', @SourceUserId = @S, @TargetUserId = @T, @IsDryRun = 0,
+                 @LockTimeoutMs = 1000, @MaxDurationMs = 60000, @BatchSize = 1000, @SummaryJson = @J OUTPUT;
+            """, ("@Id", id), ("@S", src), ("@T", t)));
+
+        // Then it is refused (51118: not this session's run) and the other session's run is still running, not failed
+        Output.WriteLine(error.Message);
+        Assert.Equal(ErrorRegistry.MergeRunNotRunning, error.Number);
+        var run = (await Client.GetMergeRunAsync(id, Ct)).Run;
+        Assert.Equal(("running", (int?)null), (run.Status, run.ErrorNumber));
+        Assert.Equal(1, await ScalarAsync<int>("SELECT IsActive FROM app.[User] WHERE UserId = @S;", ("@S", src)));
+    }
 }

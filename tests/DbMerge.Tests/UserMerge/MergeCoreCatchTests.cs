@@ -65,6 +65,14 @@ public sealed class MergeCoreCatchTests
         Assert.True(proven > tryText.IndexOf(check, StringComparison.Ordinal) && tryText.IndexOf(check, StringComparison.Ordinal) > 0,
             $"SET @RunIsOurs = 1 must follow the {notOurRun} check");
         Assert.Equal("END;", tryText[..proven].TrimEnd()[^4..]);
+
+        // (final review) and the check proves the run this session's: MergeRun_Start's session-owned applock
+        // DbMerge.MergeRun:<id> is held here (status, kind and users alone let another session's running run of the
+        // same users through, which a later error of this call then finished as failed while it still ran)
+        var checkAt = tryText.IndexOf(check, StringComparison.Ordinal);
+        var condition = tryText[tryText.LastIndexOf("\n        IF ", checkAt, StringComparison.Ordinal)..checkAt];
+        Assert.Contains("APPLOCK_MODE(N'public', CONCAT(N'DbMerge.MergeRun:', @", condition, StringComparison.Ordinal);
+        Assert.Contains("N'Session') <> N'Exclusive'", condition, StringComparison.Ordinal);
         if (checkedAfterProof is { } number)
         {
             // a refusal the history must show (the merge core's call without a transaction: failed, 51111) comes after it
