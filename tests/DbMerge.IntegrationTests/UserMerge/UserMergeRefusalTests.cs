@@ -131,7 +131,7 @@ public sealed class UserMergeRefusalTests(SqlServerFixture fixture, ITestOutputH
     }
 
     [Fact]
-    public async Task The_core_refuses_to_run_without_its_callers_transaction_and_records_the_run_refused()
+    public async Task The_core_refuses_to_run_without_its_callers_transaction_and_records_the_run_failed()
     {
         var t = await Seed.UserAsync("t@x.test");
         var src = await Seed.UserAsync("s@x.test");
