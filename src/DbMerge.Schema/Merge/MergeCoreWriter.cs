@@ -486,15 +486,8 @@ internal sealed class MergeCoreWriter
             w.Line("SET @Rows = @@ROWCOUNT;");
             AddBound("L2", $"SELECT TOP (@BatchSize) {_user.SqlName} (keys: the accounts merged into the source, with both users)", m, "@BatchSize keys read");
             w.Line("IF @Rows = 0 BREAK;");
-            w.Line("SELECT @Locked = COUNT(*)");
-            w.Line("FROM @LockUser AS lu");
-            w.Line($"JOIN {_user.SqlName} AS u WITH ({_userKey.Hint}, UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId");
-            w.Line("OPTION (FORCE ORDER, LOOP JOIN);");
-            AddBound("L2", $"SELECT {_user.SqlName} (U-lock of the batch's rows, ascending; UPDLOCK, ROWLOCK)", _userKey, "@BatchSize (one U key lock each)");
-            w.Line("IF @Rows < @BatchSize BREAK;");
-            w.Line("SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;");
-            w.Line("IF @LockLast = 2147483647 BREAK;");
-            w.Line("SET @LockFrom = @LockLast + 1;");
+            UserRowLocks.LockBatchAndAdvance(w, _user.SqlName, _userKey.Hint, "@Locked", () =>
+                AddBound("L2", $"SELECT {_user.SqlName} (U-lock of the batch's rows, ascending; UPDLOCK, ROWLOCK)", _userKey, "@BatchSize (one U key lock each)"));
         }
 
         w.Line("END;");

@@ -487,15 +487,8 @@ internal sealed class UnmergeCoreWriter
             w.Line("ORDER BY x.UserId;");
             w.Line("SET @Rows = @@ROWCOUNT;");
             w.Line("IF @Rows = 0 BREAK;");
-            w.Line("SELECT @UsersLocked = COUNT(*)");
-            w.Line("FROM @LockUser AS lu");
-            w.Line($"JOIN {user.SqlName} AS u WITH ({key.Hint}, UPDLOCK, ROWLOCK) ON u.UserId = lu.UserId");
-            w.Line("OPTION (FORCE ORDER, LOOP JOIN);");
-            AddBound("L2", $"SELECT {user.SqlName} (U-lock, ascending, of both users and the run's other app.User rows; UPDLOCK, ROWLOCK)", key.Describe, "@BatchSize (one U key lock each)");
-            w.Line("IF @Rows < @BatchSize BREAK;");
-            w.Line("SELECT @LockLast = MAX(lu.UserId) FROM @LockUser AS lu;");
-            w.Line("IF @LockLast = 2147483647 BREAK;");
-            w.Line("SET @LockFrom = @LockLast + 1;");
+            UserRowLocks.LockBatchAndAdvance(w, user.SqlName, key.Hint, "@UsersLocked", () =>
+                AddBound("L2", $"SELECT {user.SqlName} (U-lock, ascending, of both users and the run's other app.User rows; UPDLOCK, ROWLOCK)", key.Describe, "@BatchSize (one U key lock each)"));
         }
 
         w.Line("END;");
